@@ -1,0 +1,1 @@
+"""ClickHouse sinks: migrations, the batching idempotent writer, analyst views."""

@@ -1,0 +1,1 @@
+"""The streaming side: domain core, Faust app and agents, settings and the CLI."""

@@ -1,0 +1,21 @@
+"""Errors of the streaming layer; all derive from the project's root error."""
+
+from __future__ import annotations
+
+from schemas.exceptions import CosellingError, PermanentError, RetryableError
+
+__all__ = [
+    "CosellingError",
+    "NotAnInboundEventError",
+    "PermanentError",
+    "RetryableError",
+    "StreamConfigError",
+]
+
+
+class NotAnInboundEventError(PermanentError):
+    """An event of a type that may not be published as input (e.g. an outbound result)."""
+
+
+class StreamConfigError(PermanentError):
+    """The worker's configuration cannot work (bad broker address, missing topics)."""

@@ -1,0 +1,60 @@
+"""Stage one: decode raw inbound messages, route good ones, dead-letter bad ones.
+
+:func:`triage` is pure (bytes in, decisions out) so it is tested without Kafka; the Faust
+agent in :mod:`streams.app` feeds it batches and performs the sends it asks for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from schemas.codec import Codec, Decoded
+from schemas.exceptions import TruncatedPayloadError
+
+from .deadletter import dead_letter_headers
+from .routing import Route, route
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    """What the agent hands to triage: one consumed Kafka message."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """Send the (unchanged) encoded event to ``route``."""
+
+    route: Route
+    value: bytes
+    decoded: Decoded
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """Send the original message to the dead-letter topic with these headers."""
+
+    key: bytes | None
+    value: bytes
+    headers: Sequence[tuple[str, bytes]]
+    error: Exception
+
+
+def triage(codec: Codec, message: RawMessage) -> Forward | DeadLetter:
+    """Decode and route one message; any problem becomes a :class:`DeadLetter`."""
+    try:
+        if message.value is None:
+            raise TruncatedPayloadError("message has no value (tombstone)")
+        decoded = codec.decode(message.value)
+        return Forward(route(decoded.event_type, decoded.record), message.value, decoded)
+    except Exception as exc:  # noqa: BLE001 - a bad message must never stop the worker
+        headers = dead_letter_headers(
+            exc, topic=message.topic, partition=message.partition, offset=message.offset
+        )
+        return DeadLetter(message.key, message.value or b"", headers, exc)

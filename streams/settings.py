@@ -1,0 +1,83 @@
+"""The one settings object. No other module reads the environment.
+
+Every setting comes from an environment variable named ``COSELLING_<SETTING>`` (for
+example ``COSELLING_KAFKA_BOOTSTRAP_SERVERS``); command-line flags override. Secrets are
+``SecretStr`` and never printed.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.codec import Codec, Framing
+from schemas.registry_client import SchemaRegistryClient
+
+
+class Settings(BaseSettings):
+    """Configuration of the co-selling pipeline (workers, CLI, tests)."""
+
+    model_config = SettingsConfigDict(env_prefix="COSELLING_", frozen=True, extra="ignore")
+
+    kafka_bootstrap_servers: str = Field(
+        "localhost:9092", description="Kafka bootstrap servers, comma-separated host:port."
+    )
+    app_id: str = Field("coselling", description="Faust app id: the consumer group name.")
+    topic_inbound: str = Field(
+        "coselling.crm-events",
+        description="Topic the CRMs publish account, opportunity, "
+        "contact and partner-touch events to.",
+    )
+    topic_control: str = Field(
+        "coselling.control", description="Topic for partnership control events."
+    )
+    topic_by_account: str = Field(
+        "coselling.by-account",
+        description="Internal topic: inbound events re-keyed by tenant and account.",
+    )
+    topic_dead_letter: str = Field(
+        "coselling.dead-letter",
+        description="Messages that could not be decoded or processed, with the error in headers.",
+    )
+    topic_partitions: int = Field(8, ge=1, description="Partitions of topics the app creates.")
+    topic_replication: int = Field(1, ge=1, description="Replication factor of created topics.")
+    wire_format: Framing = Field(
+        Framing.SINGLE_OBJECT, description="Framing of produced events: single-object or confluent."
+    )
+    schema_registry_url: str | None = Field(
+        None, description="Confluent-compatible schema registry; needed for confluent framing."
+    )
+    schema_registry_username: str | None = None
+    schema_registry_password: SecretStr | None = None
+    store: str = Field("rocksdb", description="Faust table store: rocksdb or memory.")
+    data_dir: str = Field(".coselling-data", description="Folder for worker state (RocksDB).")
+    web_port: int = Field(6066, ge=0, le=65535, description="Faust web port of the worker.")
+    clickhouse_dsn: SecretStr = Field(
+        SecretStr("chdb://./.coselling-data/chdb"),
+        description="ClickHouse DSN: http(s)://user:pass@host:port/db or chdb://PATH.",
+    )
+
+    @field_validator("store")
+    @classmethod
+    def _known_store(cls, value: str) -> str:
+        if value not in ("rocksdb", "memory"):
+            raise ValueError("store must be rocksdb or memory")
+        return value
+
+    @cached_property
+    def registry(self) -> SchemaRegistryClient | None:
+        """The schema registry client, built on first use (never at import)."""
+        if not self.schema_registry_url:
+            return None
+        password = self.schema_registry_password
+        return SchemaRegistryClient(
+            self.schema_registry_url,
+            username=self.schema_registry_username,
+            password=password.get_secret_value() if password else None,
+        )
+
+    def codec(self) -> Codec:
+        """A codec in the configured wire format."""
+        return Codec(framing=self.wire_format, registry=self.registry)

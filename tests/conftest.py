@@ -1,0 +1,85 @@
+"""Session-wide fixtures: a real Kafka broker, started once from the Apache Kafka jars.
+
+Set ``KAFKA_BOOTSTRAP_SERVERS`` to use a broker that is already running instead. Without
+Java or Maven the Kafka tests are skipped on a developer machine, but fail in CI (``CI``
+set): integration tests must never be skipped there.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load_local_kafka():
+    spec = importlib.util.spec_from_file_location(
+        "local_kafka", ROOT / "deploy" / "kafka" / "local_kafka.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["local_kafka"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+local_kafka = _load_local_kafka()
+_BROKER_NOTE: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    """Bootstrap address of a real Kafka broker for this test session."""
+    existing = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if existing:
+        _BROKER_NOTE.append(f"the broker at {existing} (KAFKA_BOOTSTRAP_SERVERS)")
+        yield existing
+        return
+    missing = [tool for tool in ("java", "mvn") if not shutil.which(tool)]
+    if missing:
+        message = f"{' and '.join(missing)} not found: cannot start the test Kafka broker"
+        if os.environ.get("CI"):
+            pytest.fail(message + " (CI must run the Kafka tests)")
+        pytest.skip(message)
+    broker = local_kafka.LocalKafka()
+    broker.start()
+    _BROKER_NOTE.append(
+        f"a real Apache Kafka broker started from the official jars at "
+        f"{broker.bootstrap_servers} (pid {broker.process.pid})"
+    )
+    try:
+        yield broker.bootstrap_servers
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def registry_server():
+    """A fresh Confluent-API schema registry (answers per the API docs) for one test."""
+    from tests.registry_server import DocsRegistry
+
+    with DocsRegistry() as server:
+        yield server
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say plainly whether the Kafka integration tests ran, and against what."""
+    reports = [
+        r
+        for key in ("passed", "failed", "skipped", "error")
+        for r in terminalreporter.stats.get(key, [])
+        if getattr(r, "when", "call") == "call" and "integration" in getattr(r, "keywords", {})
+    ]
+    if not reports:
+        return
+    counts = {o: sum(r.outcome == o for r in reports) for o in ("passed", "failed", "skipped")}
+    where = _BROKER_NOTE[0] if _BROKER_NOTE else "a real Kafka broker"
+    terminalreporter.write_line(
+        f"Kafka integration tests on {where}: {counts['passed']} passed, "
+        f"{counts['failed']} failed, {counts['skipped']} skipped"
+    )

@@ -1,0 +1,78 @@
+"""Stage one, without Kafka: decode, route, dead-letter."""
+
+import datetime as dt
+
+import pytest
+
+from schemas.codec import Codec
+from streams.deadletter import HEADER_ERROR_MESSAGE, HEADER_ERROR_TYPE, HEADER_SOURCE_OFFSET
+from streams.exceptions import NotAnInboundEventError
+from streams.ingest import DeadLetter, Forward, RawMessage, triage
+from streams.routing import Destination, account_key, route
+
+NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+ENVELOPE = {
+    "event_id": "e",
+    "tenant_id": "acme",
+    "source": "sf",
+    "version": 1,
+    "occurred_at": NOW,
+    "op": "UPSERT",
+}
+
+
+def test_accounts_and_their_records_share_a_key():
+    account = route("account", dict(ENVELOPE, record_id="001"))
+    opp = route("opportunity", dict(ENVELOPE, record_id="006", account_record_id="001"))
+    touch = route("partner_touch", dict(ENVELOPE, record_id="t", account_record_id="001"))
+    assert account == opp == touch
+    assert account.destination is Destination.BY_ACCOUNT
+    assert account.key == account_key("acme", "001")
+    other_tenant = route("account", dict(ENVELOPE, tenant_id="globex", record_id="001"))
+    assert other_tenant.key != account.key
+
+
+def test_records_without_account_get_their_own_stable_key():
+    a = route("contact", dict(ENVELOPE, record_id="c1", account_record_id=None))
+    b = route("contact", dict(ENVELOPE, record_id="c1", account_record_id=None))
+    assert (
+        a == b
+        and a.key != route("contact", dict(ENVELOPE, record_id="c2", account_record_id=None)).key
+    )
+
+
+def test_partnerships_go_to_control_and_outputs_are_refused():
+    assert (
+        route("partnership", dict(ENVELOPE, record_id="p", partnership_id="p1")).destination
+        is Destination.CONTROL
+    )
+    with pytest.raises(NotAnInboundEventError):
+        route("overlap", {})
+
+
+def test_triage_forwards_good_and_dead_letters_bad():
+    codec = Codec()
+    record = dict(
+        ENVELOPE,
+        record_id="001",
+        name="Initrode",
+        website=None,
+        domain=None,
+        country=None,
+        relationship="CUSTOMER",
+        industry=None,
+    )
+    payload = codec.encode("account", record)
+    good = triage(codec, RawMessage("in", 0, 5, b"k", payload))
+    assert isinstance(good, Forward) and good.value == payload
+    assert good.decoded.record == record
+
+    bad = triage(codec, RawMessage("in", 3, 17, b"k", b"\x09garbage"))
+    assert isinstance(bad, DeadLetter) and bad.value == b"\x09garbage" and bad.key == b"k"
+    headers = dict(bad.headers)
+    assert headers[HEADER_ERROR_TYPE] == b"FramingError"
+    assert b"magic byte 0x09" in headers[HEADER_ERROR_MESSAGE]
+    assert headers[HEADER_SOURCE_OFFSET] == b"17"
+
+    tombstone = triage(codec, RawMessage("in", 0, 1, b"k", None))
+    assert isinstance(tombstone, DeadLetter)
