@@ -10,11 +10,16 @@ __all__ = [
     "PermanentError",
     "RetryableError",
     "StreamConfigError",
+    "UnroutableEventError",
 ]
 
 
 class NotAnInboundEventError(PermanentError):
     """An event of a type that may not be published as input (e.g. an outbound result)."""
+
+
+class UnroutableEventError(PermanentError):
+    """An inbound event that names no account, so it cannot reach any company."""
 
 
 class StreamConfigError(PermanentError):

@@ -13,9 +13,8 @@ from typing import Any
 
 from schemas.catalog import CONTROL_TYPES, INBOUND_TYPES
 
+from .core.accounts import KEY_SEPARATOR, account_key_of
 from .exceptions import NotAnInboundEventError
-
-KEY_SEPARATOR = "\x1f"  # ASCII unit separator: never part of a tenant or record id
 
 
 class Destination(enum.StrEnum):
@@ -42,7 +41,7 @@ def route(event_type: str, record: dict[str, Any]) -> Route:
     """Decide where a decoded inbound or control event goes.
 
     Events that reference no account (a contact without account, a touch on a deal only)
-    are keyed by their own record so they still land on one stable partition.
+    cannot reach a company: they raise :class:`UnroutableEventError` (dead-lettered).
     """
     if event_type in CONTROL_TYPES:
         return Route(Destination.CONTROL, record["partnership_id"].encode())
@@ -50,12 +49,4 @@ def route(event_type: str, record: dict[str, Any]) -> Route:
         raise NotAnInboundEventError(
             f"{event_type} events are pipeline output; they cannot be published as input"
         )
-    tenant = record["tenant_id"]
-    if event_type == "account":
-        return Route(Destination.BY_ACCOUNT, account_key(tenant, record["record_id"]))
-    account = record.get("account_record_id")
-    if account:
-        return Route(Destination.BY_ACCOUNT, account_key(tenant, account))
-    return Route(
-        Destination.BY_ACCOUNT, account_key(tenant, f"~{event_type}:{record['record_id']}")
-    )
+    return Route(Destination.BY_ACCOUNT, account_key_of(event_type, record).encode())

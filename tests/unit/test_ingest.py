@@ -32,13 +32,11 @@ def test_accounts_and_their_records_share_a_key():
     assert other_tenant.key != account.key
 
 
-def test_records_without_account_get_their_own_stable_key():
-    a = route("contact", dict(ENVELOPE, record_id="c1", account_record_id=None))
-    b = route("contact", dict(ENVELOPE, record_id="c1", account_record_id=None))
-    assert (
-        a == b
-        and a.key != route("contact", dict(ENVELOPE, record_id="c2", account_record_id=None)).key
-    )
+def test_records_without_account_are_unroutable():
+    from streams.exceptions import UnroutableEventError
+
+    with pytest.raises(UnroutableEventError, match="no account_record_id"):
+        route("contact", dict(ENVELOPE, record_id="c1", account_record_id=None))
 
 
 def test_partnerships_go_to_control_and_outputs_are_refused():

@@ -1,0 +1,109 @@
+"""Warm-intro opportunities: T has an open deal on K, partner P holds K and shares it.
+
+One intro per (T, P, opportunity). P must share the population it holds K in with T at
+ACCOUNTS or FULL (a population shared only as COUNTS never yields an intro). The score in
+[0, 1] weighs, in order of importance: P's relationship with K (CUSTOMER above all), how
+early T's deal is (an intro helps most early), the deal's size, P's contacts at K (only
+when P shares at FULL) and how recent P's activity at K is relative to the deal's last
+change (event time, never the wall clock). Every factor is given as a reason.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Any
+
+from .overlaps import ACCOUNTS, FULL, shared_populations
+from .policy import CUSTOMER, FORMER_CUSTOMER, OPEN_OPPORTUNITY, PROSPECT, Partnership, rank
+from .tenants import TenantAtCompany
+
+POPULATION_WEIGHT = {CUSTOMER: 1.0, FORMER_CUSTOMER: 0.6, OPEN_OPPORTUNITY: 0.5, PROSPECT: 0.3}
+WEIGHTS = {"population": 0.45, "stage": 0.2, "amount": 0.15, "contacts": 0.1, "recency": 0.1}
+_EARLY = ("prospect", "qualif", "discover", "lead", "new", "intro")
+_MIDDLE = ("demo", "proposal", "evaluat", "solution", "proof", "poc", "quote", "value")
+_LATE = ("negotiat", "contract", "commit", "legal", "procure", "closing", "verbal")
+RECENCY_HALF_LIFE_DAYS = 90.0
+DAY_MS = 86_400_000
+
+
+def stage_factor(stage: str) -> tuple[float, str]:
+    """How much an intro helps a deal in this CRM stage, and the stage's phase."""
+    text = stage.lower()
+    for words, factor, phase in ((_LATE, 0.4, "late"), (_MIDDLE, 0.7, "mid"),
+                                 (_EARLY, 1.0, "early")):
+        if any(w in text for w in words):
+            return factor, phase
+    return 0.6, "unknown"
+
+
+def amount_factor(amount: Decimal) -> float:
+    """Log-scaled deal size: 1,000 -> 0.5, 1,000,000 -> 1.0."""
+    if amount <= 0:
+        return 0.0
+    return min(1.0, math.log10(1 + float(amount)) / 6)
+
+
+def intro_rows(
+    company_key: str,
+    tenants: dict[str, TenantAtCompany],
+    pairs: dict[tuple[str, str], Partnership],
+) -> dict[str, dict[str, Any]]:
+    """Result key -> intro row for every open deal at ``company_key`` a partner can help."""
+    rows: dict[str, dict[str, Any]] = {}
+    for (viewer, partner_id), partnership in sorted(pairs.items()):
+        tenant, partner = tenants[viewer], tenants[partner_id]
+        visible = shared_populations(partnership, partner, ACCOUNTS)
+        if not visible:
+            continue
+        best = max(visible, key=lambda pop: POPULATION_WEIGHT[pop])
+        full = any(rank(partnership.level(partner_id, pop)) >= FULL for pop in visible)
+        for account_id, opp in tenant.opportunities:
+            if opp["is_closed"]:
+                continue
+            rows[f"intro|{viewer}|{partner_id}|{opp['record_id']}|{company_key}"] = _intro(
+                company_key, viewer, partner, partnership, account_id, opp, visible, best, full
+            )
+    return rows
+
+
+def _intro(company_key, viewer, partner, partnership, account_id, opp, visible, best, full):
+    amount = Decimal(opp["amount"])
+    stage, phase = stage_factor(opp["stage"])
+    contacts = partner.contacts if full else 0
+    age_days = abs(opp["occurred_at"] - partner.last_activity) / DAY_MS
+    recency = 0.5 ** (age_days / RECENCY_HALF_LIFE_DAYS)
+    factors = {
+        "population": POPULATION_WEIGHT[best],
+        "stage": stage,
+        "amount": amount_factor(amount),
+        "contacts": min(1.0, contacts / 3),
+        "recency": recency,
+    }
+    score = round(sum(WEIGHTS[k] * v for k, v in factors.items()), 4)
+    pid = partner.tenant_id
+    reasons = [
+        f"{pid} holds {company_key} as {', '.join(visible)}"
+        + (" (a customer: the warmest intro)" if best == CUSTOMER else ""),
+        f"deal in stage {opp['stage']!r} ({phase} stage)",
+        f"deal amount {amount.normalize():f} {opp['currency']}",
+    ]
+    if full:
+        reasons.append(f"{pid} has {contacts} contact(s) at {company_key}")
+    reasons.append(f"{pid}'s activity at {company_key} is {age_days:.0f} day(s) from the "
+                   "deal's last change")
+    return {
+        "tenant_id": viewer,
+        "partner_tenant_id": pid,
+        "partnership_id": partnership.partnership_id,
+        "company_key": company_key,
+        "opportunity_record_id": opp["record_id"],
+        "account_record_id": account_id,
+        "score": score,
+        "reasons": reasons,
+        "partner_populations": visible,
+        "stage": opp["stage"],
+        "amount": str(amount),
+        "currency": opp["currency"],
+        "occurred_at": max(opp["occurred_at"], partner.last_activity),
+    }

@@ -1,0 +1,69 @@
+"""Versioned record state: per (tenant, record) the highest version wins.
+
+A lower or equal version is a no-op; a DELETE leaves a tombstone that remembers its
+version, so an older UPSERT arriving later cannot bring the record back. Any order or
+duplication of the same events therefore gives the same final state.
+
+Stored values are JSON-friendly (they live in Faust tables): timestamps as epoch
+milliseconds, dates as ISO strings, amounts as decimal strings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def epoch_millis(value: dt.datetime) -> int:
+    """Milliseconds since the epoch of an aware datetime."""
+    delta = value - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def from_millis(value: int) -> dt.datetime:
+    """The aware UTC datetime of epoch milliseconds."""
+    return _EPOCH + dt.timedelta(milliseconds=value)
+
+
+def to_plain(value: Any) -> Any:
+    """A decoded Avro value as JSON-friendly data (see module doc)."""
+    if isinstance(value, dict):
+        return {k: to_plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_plain(v) for v in value]
+    if isinstance(value, dt.datetime):
+        return epoch_millis(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def apply_versioned(bucket: dict[str, Any], record: dict[str, Any]) -> bool:
+    """Apply one decoded event to ``bucket`` (record id -> entry); True if it changed.
+
+    An entry is ``{"v": version, "t": occurred_at_ms, "d": data or None}``; ``d`` is None
+    for a deleted record (a tombstone).
+    """
+    record_id = record["record_id"]
+    version = record["version"]
+    current = bucket.get(record_id)
+    if current is not None and current["v"] >= version:
+        return False
+    data = None if record["op"] == "DELETE" else to_plain(record)
+    occurred = record["occurred_at"]
+    bucket[record_id] = {
+        "v": version,
+        "t": epoch_millis(occurred) if isinstance(occurred, dt.datetime) else occurred,
+        "d": data,
+    }
+    return True
+
+
+def live(bucket: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Record id -> data of the records in ``bucket`` that are not deleted."""
+    return {rid: e["d"] for rid, e in bucket.items() if e["d"] is not None}
