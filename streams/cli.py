@@ -28,6 +28,8 @@ def _settings(args: argparse.Namespace):
         overrides["kafka_bootstrap_servers"] = args.bootstrap_servers
     if getattr(args, "registry_url", None):
         overrides["schema_registry_url"] = args.registry_url
+    if getattr(args, "clickhouse", None):
+        overrides["clickhouse_dsn"] = args.clickhouse
     if getattr(args, "framing", None):
         overrides["wire_format"] = args.framing
     return Settings(**overrides)
@@ -59,6 +61,51 @@ def cmd_roundtrip(args: argparse.Namespace) -> int:
     )
     for event_type, count in sorted(counts.items()):
         print(f"  {event_type:<14} {count}")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Run the core over an event file into ClickHouse, without Kafka."""
+    from sinks.clickhouse import ClickHouseWriter, redact
+
+    from .replay import replay
+
+    settings = _settings(args)
+    path = Path(args.file)
+    if not path.is_file():
+        raise CosellingError(f"{path}: no such file (give a JSON Lines or Avro event file)")
+    dsn = settings.clickhouse_dsn.get_secret_value()
+    writer = ClickHouseWriter(dsn)
+    writer.ensure_schema()
+    started = time.perf_counter()
+    report, pipeline = replay(path, writer, attribution=settings.attribution())
+    elapsed = time.perf_counter() - started
+    for problem in report.rejected[:20]:
+        print(f"  rejected: {problem}", file=sys.stderr)
+    if len(report.rejected) > 20:
+        print(f"  ... and {len(report.rejected) - 20} more rejected", file=sys.stderr)
+    current = pipeline.current()
+    kinds = Counter(key.split("|", 1)[0] for key in current)
+    print(f"{path}: {report.events} events replayed in {elapsed:.1f}s "
+          f"({len(report.rejected)} rejected); {report.rows_written} rows written to "
+          f"{redact(dsn)}")
+    print(f"  current: {kinds['overlap']} overlaps, {kinds['intro']} intros, "
+          f"{kinds['attribution']} attributions")
+    writer.close()
+    return 0
+
+
+def cmd_sink(args: argparse.Namespace) -> int:
+    """Consume result rows into ClickHouse until stopped."""
+    import signal
+    import threading
+
+    from sinks.runner import run_sink
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    run_sink(_settings(args), stop=stop)
     return 0
 
 
@@ -96,6 +143,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rt.add_argument("--registry-url", help="schema registry URL, needed for confluent framing")
     rt.set_defaults(func=cmd_roundtrip)
+
+    rp = sub.add_parser(
+        "replay",
+        help="run the pipeline over an event file into ClickHouse, without Kafka",
+        description="Read a JSON Lines or Avro container event file, process it in event-time "
+        "order with the same core the stream workers run, and write overlaps, intros and "
+        "attributions to ClickHouse. Use a fresh database.",
+    )
+    rp.add_argument("file", help="JSON Lines or Avro container file of events")
+    rp.add_argument("--clickhouse", metavar="DSN",
+                    help="http(s)://user:pass@host:port/db or chdb://PATH "
+                    "(default: COSELLING_CLICKHOUSE_DSN)")
+    rp.set_defaults(func=cmd_replay)
+
+    sk = sub.add_parser(
+        "sink",
+        help="write result rows from Kafka into ClickHouse",
+        description="Consume the sink topic and write result rows to ClickHouse in batches, "
+        "committing offsets after each successful write. With chDB run exactly one.",
+    )
+    sk.add_argument("--bootstrap-servers", help="Kafka bootstrap servers (host:port,...)")
+    sk.add_argument("--clickhouse", metavar="DSN", help="ClickHouse DSN (see replay)")
+    sk.set_defaults(func=cmd_sink)
 
     wk = sub.add_parser(
         "worker",

@@ -37,6 +37,19 @@ class Settings(BaseSettings):
         "coselling.by-account",
         description="Internal topic: inbound events re-keyed by tenant and account.",
     )
+    topic_by_company: str = Field(
+        "coselling.by-company",
+        description="Internal topic: account snapshots and partnerships keyed by company.",
+    )
+    topic_sink: str = Field(
+        "coselling.sink-rows",
+        description="Internal topic: result rows for the ClickHouse sink (never partner-facing).",
+    )
+    topic_overlaps: str = Field("coselling.overlaps", description="Outbound overlap events.")
+    topic_intros: str = Field("coselling.intros", description="Outbound intro events.")
+    topic_attributions: str = Field(
+        "coselling.attributions", description="Outbound attribution events."
+    )
     topic_dead_letter: str = Field(
         "coselling.dead-letter",
         description="Messages that could not be decoded or processed, with the error in headers.",
@@ -54,6 +67,14 @@ class Settings(BaseSettings):
     store: str = Field("rocksdb", description="Faust table store: rocksdb or memory.")
     data_dir: str = Field(".coselling-data", description="Folder for worker state (RocksDB).")
     web_port: int = Field(6066, ge=0, le=65535, description="Faust web port of the worker.")
+    attribution_window_days: float = Field(
+        180.0, gt=0, description="Partner touches this many days before a close count."
+    )
+    attribution_half_life_days: float = Field(
+        30.0, gt=0, description="Half-life of the time_decay attribution model."
+    )
+    sink_batch_rows: int = Field(5000, ge=1, description="Sink flushes at this many rows...")
+    sink_batch_seconds: float = Field(1.0, gt=0, description="...or when a batch is this old.")
     clickhouse_dsn: SecretStr = Field(
         SecretStr("chdb://./.coselling-data/chdb"),
         description="ClickHouse DSN: http(s)://user:pass@host:port/db or chdb://PATH.",
@@ -77,6 +98,12 @@ class Settings(BaseSettings):
             username=self.schema_registry_username,
             password=password.get_secret_value() if password else None,
         )
+
+    def attribution(self):
+        """The attribution configuration."""
+        from .core.attribution import AttributionConfig
+
+        return AttributionConfig(self.attribution_window_days, self.attribution_half_life_days)
 
     def codec(self) -> Codec:
         """A codec in the configured wire format."""

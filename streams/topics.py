@@ -19,6 +19,11 @@ def topic_names(settings: Settings) -> list[str]:
         settings.topic_inbound,
         settings.topic_control,
         settings.topic_by_account,
+        settings.topic_by_company,
+        settings.topic_sink,
+        settings.topic_overlaps,
+        settings.topic_intros,
+        settings.topic_attributions,
         settings.topic_dead_letter,
     ]
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from schemas.catalog import CONTROL_TYPES, INBOUND_TYPES
 
+from ..exceptions import NotAnInboundEventError
 from .accounts import AccountStage
 from .attribution import AttributionConfig
 from .companies import CompanyStage, ResultChange
@@ -36,7 +37,7 @@ class Pipeline:
         if event_type in CONTROL_TYPES:
             return self.companies.apply_partnership(self.company_state, 0, record)
         if event_type not in INBOUND_TYPES:
-            raise ValueError(f"{event_type} is not an input event type")
+            raise NotAnInboundEventError(f"{event_type} events are output, not input")
         changes: list[ResultChange] = []
         for msg in self.accounts.apply(self.account_state, event_type, record):
             changes.extend(self.companies.apply_snapshot(self.company_state, 0, msg))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
+from kafka.errors import KafkaError
 
 from streams.settings import Settings
 from streams.topics import ensure_topics
@@ -32,6 +33,12 @@ def pipeline_settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
         topic_control=f"t{run}.control",
         topic_by_account=f"t{run}.by-account",
         topic_dead_letter=f"t{run}.dead-letter",
+        topic_by_company=f"t{run}.by-company",
+        topic_sink=f"t{run}.sink-rows",
+        topic_overlaps=f"t{run}.overlaps",
+        topic_intros=f"t{run}.intros",
+        topic_attributions=f"t{run}.attributions",
+        clickhouse_dsn=f"chdb://{tmp_path / 'chdb-stream'}",
         topic_partitions=4,
         store="memory",
         data_dir=str(tmp_path / "state"),
@@ -56,12 +63,13 @@ def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
 class WorkerProcess:
     """A ``coselling worker`` subprocess with its own web port and log file."""
 
-    def __init__(self, settings: Settings, log_path: Path):
+    def __init__(self, settings: Settings, log_path: Path, command: tuple[str, ...] = ("worker",
+                 "-l", "info")):
         self.log_path = log_path
         env = settings_env(settings, COSELLING_WEB_PORT=str(local_kafka.free_port()))
         self._log = log_path.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker", "-l", "info"],
+            [sys.executable, "-m", "streams.cli", *command],
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -92,10 +100,15 @@ def start_worker(
 ) -> Iterator[Callable[..., WorkerProcess]]:
     workers: list[WorkerProcess] = []
 
-    def start(settings: Settings | None = None) -> WorkerProcess:
-        worker = WorkerProcess(
-            settings or pipeline_settings, tmp_path / f"worker-{len(workers)}.log"
-        )
+    def start(
+        settings: Settings | None = None, command: tuple[str, ...] | None = None
+    ) -> WorkerProcess:
+        name = (command or ("worker",))[0]
+        log_path = tmp_path / f"{name}-{len(workers)}.log"
+        if command:
+            worker = WorkerProcess(settings or pipeline_settings, log_path, command)
+        else:
+            worker = WorkerProcess(settings or pipeline_settings, log_path)
         workers.append(worker)
         return worker
 
@@ -140,3 +153,76 @@ def consume_until(
     finally:
         consumer.close()
     return messages
+
+
+def consumer_lag(settings: Settings) -> dict[str, int]:
+    """Messages not yet committed by the workers' and the sink's consumer groups, by topic."""
+    from kafka import KafkaAdminClient, KafkaConsumer
+    from kafka.structs import TopicPartition
+
+    groups = {
+        settings.app_id: [settings.topic_inbound, settings.topic_by_account,
+                          settings.topic_control, settings.topic_by_company],
+        f"{settings.app_id}-sink": [settings.topic_sink],
+    }
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    lag: dict[str, int] = {}
+    try:
+        for group, topics in groups.items():
+            committed = admin.list_group_offsets({group: None}).get(group, {})
+            tps = [TopicPartition(t, p) for t in topics
+                   for p in consumer.partitions_for_topic(t) or ()]
+            ends = consumer.end_offsets(tps)
+            for tp in tps:
+                done = committed.get(tp)
+                behind = ends[tp] - (done.offset if done else 0)
+                if behind:
+                    lag[f"{tp.topic}[{tp.partition}]"] = behind
+    finally:
+        consumer.close()
+        admin.close()
+    return lag
+
+
+def wait_for_no_lag(settings: Settings, processes, *, timeout: float = 90,
+                    settle: float = 3.0) -> dict[str, int]:
+    """Wait until every consumer group has committed everything, stably."""
+    deadline = time.monotonic() + timeout
+    quiet_since = None
+    lag: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        for proc in processes:
+            assert proc.alive(), f"{proc.log_path.name} exited:\n{proc.log()[-4000:]}"
+        try:
+            lag = consumer_lag(settings)
+        except KafkaError as exc:  # group coordinator not ready yet, ...
+            lag = {"(not known yet)": 1, str(exc)[:80]: 0}
+        if sum(lag.values()) == 0:
+            quiet_since = quiet_since or time.monotonic()
+            if time.monotonic() - quiet_since >= settle:
+                return lag
+        else:
+            quiet_since = None
+        time.sleep(0.5)
+    raise AssertionError(f"consumers still lagging after {timeout}s: {lag}")
+
+
+def wait_until_assigned(workers, *, timeout: float = 60, settle: float = 4.0) -> None:
+    """Wait until every worker has finished a rebalance and none started since ``settle``s."""
+    deadline = time.monotonic() + timeout
+    last_change, last_logs = time.monotonic(), None
+    while time.monotonic() < deadline:
+        logs = [w.log() for w in workers]
+        for w in workers:
+            assert w.alive(), f"{w.log_path.name} exited:\n{w.log()[-4000:]}"
+        ready = all(log.rsplit("Setting newly assigned", 1)[-1].count("Worker ready") or
+                    "Recovery]: Resuming" in log.rsplit("Setting newly assigned", 1)[-1]
+                    for log in logs) and all("Setting newly assigned" in log for log in logs)
+        counts = [log.count("Setting newly assigned") for log in logs]
+        if counts != last_logs:
+            last_logs, last_change = counts, time.monotonic()
+        if ready and time.monotonic() - last_change >= settle:
+            return
+        time.sleep(0.5)
+    raise AssertionError("workers did not settle into one consumer group")

@@ -1,0 +1,17 @@
+"""Errors of the ClickHouse sink; all derive from the project's root error."""
+
+from __future__ import annotations
+
+from schemas.exceptions import PermanentError, RetryableError
+
+
+class SinkUnavailableError(RetryableError):
+    """ClickHouse could not be reached or answered with a retryable error."""
+
+
+class SinkDataError(PermanentError):
+    """ClickHouse rejected the rows themselves (bad data); retrying will not help."""
+
+
+class SinkConfigError(PermanentError):
+    """The ClickHouse DSN or target is unusable."""

@@ -1,0 +1,80 @@
+"""Faust tables as plain mappings for the core, with writes held back until outputs land.
+
+Faust decides a table key's partition (its RocksDB bucket and changelog partition) from
+the *current event*. Agents here process batches, so :class:`BatchState` sets the current
+event before every read and write, and keeps writes in an overlay until the batch's
+outputs have been acknowledged by Kafka; only then are they written to the table. A crash
+in between leaves the table untouched, the offsets uncommitted, and the batch is simply
+processed again: nothing derived is lost, and the repeat is absorbed by idempotent sinks.
+
+Values read from the table may be mutated by the core before the overlay is flushed; that
+is harmless because outputs are retried, never recomputed, until they succeed.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+from faust.streams import _current_event  # the context variable behind current_event()
+
+_MISSING = object()
+
+
+def set_current_event(event: Any) -> None:
+    """Make ``event`` the current event for Faust table operations in this context."""
+    _current_event.set(weakref.ref(event))
+
+
+class BatchState(MutableMapping[str, Any]):
+    """One batch's view of a Faust table: reads through, writes buffered until flush."""
+
+    def __init__(self, table: MutableMapping[str, Any]):
+        self.table = table
+        self._writes: dict[str, tuple[Any, Any]] = {}
+        self._event: Any = None
+
+    def use_event(self, event: Any) -> None:
+        """Table reads from now on happen in the context of ``event``."""
+        self._event = event
+        set_current_event(event)
+
+    def __getitem__(self, key: str) -> Any:
+        hit = self._writes.get(key, (_MISSING, None))[0]
+        if hit is not _MISSING:
+            return hit
+        return self.table[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The buffered value, else the table's, else ``default``."""
+        hit = self._writes.get(key, (_MISSING, None))[0]
+        if hit is not _MISSING:
+            return hit
+        value = self.table.get(key)
+        return default if value is None else value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._writes[key] = (value, self._event)
+
+    def __delitem__(self, key: str) -> None:
+        raise NotImplementedError("the core never deletes state keys")
+
+    def __iter__(self) -> Iterator[str]:
+        seen = set(self._writes)
+        yield from self._writes
+        for key in list(self.table.keys()):
+            if key not in seen:
+                yield key
+
+    def __len__(self) -> int:
+        return len(set(self.table.keys()) | set(self._writes))
+
+    def flush(self) -> int:
+        """Write the buffered values to the table, each in its own event's context."""
+        for key, (value, event) in self._writes.items():
+            set_current_event(event)
+            self.table[key] = value
+        written = len(self._writes)
+        self._writes.clear()
+        return written

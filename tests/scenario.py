@@ -1,0 +1,84 @@
+"""A generated multi-tenant CRM scenario, shared by the integration test and benchmarks.
+
+Three or more tenants, two partnerships with different sharing levels, accounts that
+overlap by domain, website and name, open and closed deals, partner touches, contacts,
+deletes, several versions per record (delivered out of order) and duplicates.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from tests.factories import account, contact, opportunity, partnership, touch
+
+TENANTS = ("acme", "globex", "initech")
+POLICIES = [
+    partnership("acme-globex", "acme", "globex", {
+        ("acme", "CUSTOMER"): "FULL", ("acme", "OPEN_OPPORTUNITY"): "ACCOUNTS",
+        ("acme", "PROSPECT"): "COUNTS",
+        ("globex", "CUSTOMER"): "ACCOUNTS", ("globex", "PROSPECT"): "ACCOUNTS",
+        ("globex", "FORMER_CUSTOMER"): "COUNTS"}),
+    partnership("globex-initech", "globex", "initech", {
+        ("globex", "CUSTOMER"): "COUNTS", ("initech", "CUSTOMER"): "ACCOUNTS",
+        ("initech", "OPEN_OPPORTUNITY"): "FULL"}),
+]
+
+
+def scenario(companies: int = 40, seed: int = 7, *, shuffle: bool = True,
+             duplicates: float = 0.1) -> list[tuple[str, dict[str, Any]]]:
+    """Events of the scenario in delivery order (shuffled, with duplicates)."""
+    rng = random.Random(seed)
+    events: list[tuple[str, dict[str, Any]]] = list(POLICIES)
+    relationships = ("CUSTOMER", "PROSPECT", "FORMER_CUSTOMER", "OTHER")
+    for c in range(companies):
+        domain = f"company{c}.example.com" if c % 3 else f"company{c}.co.uk"
+        holders = [t for t in TENANTS if rng.random() < 0.7] or [TENANTS[c % 3]]
+        for tenant in holders:
+            acc = f"{tenant[:2]}-acc-{c}"
+            where = rng.choice([{"domain": f"www.{domain}"}, {"website": f"https://{domain}/"},
+                                {"domain": f"shop.{domain}"}])
+            for v in range(1, rng.randint(2, 3) + 1):
+                events.append(account(tenant, acc, version=v, day=v + c % 10,
+                                      name=f"Company {c} Ltd",
+                                      relationship=rng.choice(relationships), **where))
+            if rng.random() < 0.08:
+                events.append(account(tenant, acc, version=9, day=30, op="DELETE"))
+            for o in range(rng.randint(0, 2)):
+                opp = f"{acc}-opp-{o}"
+                amount = str(rng.randint(5, 500) * 1000)
+                events.append(opportunity(tenant, opp, acc, day=2, amount=amount,
+                                          created_day=2, stage="Discovery"))
+                fate = rng.random()
+                if fate < 0.35:
+                    events.append(opportunity(tenant, opp, acc, version=2, day=40,
+                                              amount=amount, created_day=2, closed=True,
+                                              won=True, stage="Closed Won"))
+                elif fate < 0.5:
+                    events.append(opportunity(tenant, opp, acc, version=2, day=40,
+                                              amount=amount, created_day=2, closed=True,
+                                              won=False, stage="Closed Lost"))
+                elif fate < 0.6:
+                    events.append(opportunity(tenant, opp, acc, version=2, day=20, op="DELETE"))
+                for t in range(rng.randint(0, 2)):
+                    partner = rng.choice([x for x in TENANTS if x != tenant])
+                    events.append(touch(tenant, f"{opp}-t{t}", partner, account_id=acc,
+                                        opp_id=opp, day=rng.randint(0, 35),
+                                        touch_type=rng.choice(["INTRO", "REFERRAL",
+                                                               "CO_MARKETING"])))
+            for k in range(rng.randint(0, 3)):
+                events.append(contact(tenant, f"{acc}-c{k}", acc, day=3))
+    # a partnership narrowed later, and one ended and restarted
+    events.append(partnership("acme-globex", "acme", "globex", {
+        ("acme", "CUSTOMER"): "ACCOUNTS", ("globex", "CUSTOMER"): "ACCOUNTS",
+        ("globex", "PROSPECT"): "COUNTS"}, version=2, day=50))
+    events.append(partnership("globex-initech", "globex", "initech", {}, version=2, day=45,
+                              status="ENDED"))
+    events.append(partnership("globex-initech", "globex", "initech", {
+        ("globex", "CUSTOMER"): "ACCOUNTS", ("initech", "CUSTOMER"): "ACCOUNTS",
+        ("initech", "OPEN_OPPORTUNITY"): "FULL"}, version=3, day=46))
+    if duplicates:
+        events += rng.sample(events, int(len(events) * duplicates))
+    if shuffle:
+        rng.shuffle(events)
+    return events
