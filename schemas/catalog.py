@@ -146,6 +146,16 @@ class Catalog:
                 f"schema {full_name!r} is not one of this pipeline's event schemas"
             ) from None
 
+    def event_type_of_schema(self, source: Mapping[str, Any]) -> str:
+        """The event type of an Avro record schema given as JSON data (name + namespace)."""
+        try:
+            full_name = source["name"]
+        except (TypeError, KeyError):
+            raise UnknownSchemaError("schema is not an Avro record (no name)") from None
+        if source.get("namespace") and "." not in full_name:
+            full_name = f"{source['namespace']}.{full_name}"
+        return self.event_type_of(full_name)
+
     def versions(self) -> Iterable[SchemaVersion]:
         """Every known version, current and archived."""
         return self._by_fingerprint.values()

@@ -173,12 +173,9 @@ class Codec:
             raise
         try:
             source = json.loads(text)
-            full_name = source["name"]
-            if "namespace" in source and "." not in full_name:
-                full_name = f"{source['namespace']}.{full_name}"
-        except (ValueError, TypeError, KeyError) as exc:
+        except ValueError as exc:
             raise UnknownSchemaError(f"schema id {schema_id} is not an Avro record") from exc
-        writer = schema_version(self.catalog.event_type_of(full_name), source)
+        writer = schema_version(self.catalog.event_type_of_schema(source), source)
         self._by_id[schema_id] = writer
         return writer
 

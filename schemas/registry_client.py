@@ -44,7 +44,7 @@ class SchemaRegistryClient:
         parsed = urllib.parse.urlsplit(url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise RegistryRequestError(
-                f"schema registry URL must be http(s)://host[:port], got {_redact(url)}",
+                f"schema registry URL must be http(s)://host[:port], got {redact_url(url)}",
                 status=0,
             )
         if parsed.username or parsed.password:
@@ -140,7 +140,8 @@ def _int_field(answer: Any, name: str, path: str) -> int:
     return answer[name]
 
 
-def _redact(url: str) -> str:
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``, safe to print or log."""
     parts = urllib.parse.urlsplit(url)
     if parts.password:
         netloc = parts.netloc.replace(f":{parts.password}@", ":***@")

@@ -11,12 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-import urllib.parse
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from schemas.registry_client import redact_url as redact
 from streams.core.companies import ResultChange
 
 from .exceptions import SinkConfigError, SinkDataError, SinkUnavailableError
@@ -27,15 +27,6 @@ log = logging.getLogger(__name__)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MS_COLUMNS = {"occurred_at", "closed_at"}
 _DECIMAL_COLUMNS = {"amount", "attributed_amount"}
-
-
-def redact(dsn: str) -> str:
-    """The DSN with any password replaced by ***, safe to log."""
-    parts = urllib.parse.urlsplit(dsn)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
-    return dsn
 
 
 def connect(dsn: str):
@@ -178,15 +169,3 @@ def views_snapshot(writer: ClickHouseWriter) -> dict[str, list[tuple]]:
     }
     return {view: sorted(writer.query(f"SELECT {cols} FROM {view}"))
             for view, cols in columns.items()}
-
-
-def changes_from_json(items: Iterable[dict[str, Any]]) -> list[ResultChange]:
-    """Result changes from their JSON form (as carried on the sink topic)."""
-    return [ResultChange(i["kind"], i["key"], i["version"], i["active"], i["row"], i["change"])
-            for i in items]
-
-
-def change_to_json(change: ResultChange) -> dict[str, Any]:
-    """The JSON form of a result change."""
-    return {"kind": change.kind, "key": change.key, "version": change.version,
-            "active": change.active, "row": change.row, "change": change.change}

@@ -17,10 +17,11 @@ import time
 
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 
+from streams.core.companies import ResultChange
 from streams.retry import backoff_delays
 from streams.settings import Settings
 
-from .clickhouse import ClickHouseWriter, changes_from_json, redact
+from .clickhouse import ClickHouseWriter, redact
 from .exceptions import SinkDataError, SinkUnavailableError
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ def _flush(consumer: KafkaConsumer, writer: ClickHouseWriter, batch: list,
         ranges[tp] = (min(lo, m.offset), max(hi, m.offset))
     token = ",".join(f"{tp.topic}/{tp.partition}:{lo}-{hi}"
                      for tp, (lo, hi) in sorted(ranges.items()))
-    changes = changes_from_json(json.loads(m.value) for m in batch)
+    changes = [ResultChange.from_json(json.loads(m.value)) for m in batch]
     for delay in backoff_delays(cap=30):
         try:
             writer.write(changes, token=token)

@@ -32,7 +32,7 @@ import faust
 from schemas.exceptions import CosellingError
 
 from .core.accounts import AccountStage, SnapshotMessage
-from .core.companies import CompanyStage, ResultChange
+from .core.companies import CompanyStage
 from .core.outbound import outbound_event
 from .core.records import to_plain
 from .deadletter import dead_letter_headers
@@ -51,13 +51,6 @@ BATCH_WINDOW_SECONDS = 0.1
 def broker_urls(bootstrap_servers: str) -> list[str]:
     """Faust broker URLs from a Kafka bootstrap list (``host:port,host:port``)."""
     return [f"kafka://{h.strip()}" for h in bootstrap_servers.split(",") if h.strip()]
-
-
-def change_json(change: ResultChange) -> bytes:
-    """The sink-topic form of a result change."""
-    return json.dumps({"kind": change.kind, "key": change.key, "version": change.version,
-                       "active": change.active, "row": change.row,
-                       "change": change.change}).encode()
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -192,7 +185,7 @@ def create_app(settings: Settings) -> faust.App:
                     continue
                 for change in changes:
                     sends.append((sink_rows, {"key": change.row["company_key"].encode(),
-                                              "value": change_json(change)}))
+                                              "value": json.dumps(change.to_json()).encode()}))
                     announced = outbound_event(change)
                     if announced is not None:
                         event_type, record = announced

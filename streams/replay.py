@@ -47,11 +47,7 @@ def read_events(path: Path, report: ReplayReport) -> Iterator[tuple[str, dict[st
     if magic == b"Obj\x01":
         with path.open("rb") as f:
             reader = fastavro.reader(f)
-            name = reader.writer_schema["name"]
-            namespace = reader.writer_schema.get("namespace")
-            if namespace and "." not in name:
-                name = f"{namespace}.{name}"
-            event_type = default_catalog().event_type_of(name)
+            event_type = default_catalog().event_type_of_schema(reader.writer_schema)
             for record in reader:
                 yield event_type, record
         return

@@ -13,7 +13,7 @@ from typing import Any
 
 from schemas.catalog import CONTROL_TYPES, INBOUND_TYPES
 
-from .core.accounts import KEY_SEPARATOR, account_key_of
+from .core.accounts import account_key_of
 from .exceptions import NotAnInboundEventError
 
 
@@ -30,11 +30,6 @@ class Route:
 
     destination: Destination
     key: bytes
-
-
-def account_key(tenant_id: str, account_record_id: str) -> bytes:
-    """The key of the (tenant, account) partition."""
-    return f"{tenant_id}{KEY_SEPARATOR}{account_record_id}".encode()
 
 
 def route(event_type: str, record: dict[str, Any]) -> Route:

@@ -48,6 +48,17 @@ class ResultChange:
     #: the change must not be announced (an overlap visible to nobody, before and after).
     change: str | None
 
+    def to_json(self) -> dict[str, Any]:
+        """The change as JSON data (what goes on the sink topic)."""
+        return {"kind": self.kind, "key": self.key, "version": self.version,
+                "active": self.active, "row": self.row, "change": self.change}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ResultChange:
+        """Inverse of :meth:`to_json`."""
+        return cls(data["kind"], data["key"], data["version"], data["active"], data["row"],
+                   data["change"])
+
 
 def partnerships_key(partition: int) -> str:
     """State key of the partnerships known to one partition."""

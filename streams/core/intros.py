@@ -14,8 +14,8 @@ import math
 from decimal import Decimal
 from typing import Any
 
-from .overlaps import ACCOUNTS, FULL, shared_populations
-from .policy import CUSTOMER, FORMER_CUSTOMER, OPEN_OPPORTUNITY, PROSPECT, Partnership, rank
+from .overlaps import visibility
+from .policy import CUSTOMER, FORMER_CUSTOMER, OPEN_OPPORTUNITY, PROSPECT, Partnership
 from .tenants import TenantAtCompany
 
 POPULATION_WEIGHT = {CUSTOMER: 1.0, FORMER_CUSTOMER: 0.6, OPEN_OPPORTUNITY: 0.5, PROSPECT: 0.3}
@@ -53,11 +53,10 @@ def intro_rows(
     rows: dict[str, dict[str, Any]] = {}
     for (viewer, partner_id), partnership in sorted(pairs.items()):
         tenant, partner = tenants[viewer], tenants[partner_id]
-        visible = shared_populations(partnership, partner, ACCOUNTS)
+        visible, full = visibility(partnership, partner)
         if not visible:
             continue
         best = max(visible, key=lambda pop: POPULATION_WEIGHT[pop])
-        full = any(rank(partnership.level(partner_id, pop)) >= FULL for pop in visible)
         for account_id, opp in tenant.opportunities:
             if opp["is_closed"]:
                 continue

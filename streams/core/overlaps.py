@@ -44,6 +44,16 @@ def shared_populations(
     )
 
 
+def visibility(partnership: Partnership, partner: TenantAtCompany) -> tuple[list[str], bool]:
+    """Populations the viewer may see (ACCOUNTS or better), and whether any is FULL.
+
+    FULL shows details: the partner's account name and contacts.
+    """
+    visible = shared_populations(partnership, partner, ACCOUNTS)
+    full = any(rank(partnership.level(partner.tenant_id, pop)) >= FULL for pop in visible)
+    return visible, full
+
+
 def overlap_rows(
     company_key: str,
     tenants: dict[str, TenantAtCompany],
@@ -56,8 +66,7 @@ def overlap_rows(
         counted = shared_populations(partnership, partner, COUNTS)
         if not counted or not tenant.populations:
             continue
-        visible = shared_populations(partnership, partner, ACCOUNTS)
-        full = any(rank(partnership.level(partner_id, pop)) >= FULL for pop in visible)
+        visible, full = visibility(partnership, partner)
         rows[f"overlap|{viewer}|{partner_id}|{company_key}"] = {
             "tenant_id": viewer,
             "partner_tenant_id": partner_id,

@@ -5,10 +5,11 @@ import datetime as dt
 import pytest
 
 from schemas.codec import Codec
+from streams.core.accounts import KEY_SEPARATOR
 from streams.deadletter import HEADER_ERROR_MESSAGE, HEADER_ERROR_TYPE, HEADER_SOURCE_OFFSET
 from streams.exceptions import NotAnInboundEventError
 from streams.ingest import DeadLetter, Forward, RawMessage, triage
-from streams.routing import Destination, account_key, route
+from streams.routing import Destination, route
 
 NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 ENVELOPE = {
@@ -27,7 +28,7 @@ def test_accounts_and_their_records_share_a_key():
     touch = route("partner_touch", dict(ENVELOPE, record_id="t", account_record_id="001"))
     assert account == opp == touch
     assert account.destination is Destination.BY_ACCOUNT
-    assert account.key == account_key("acme", "001")
+    assert account.key == f"acme{KEY_SEPARATOR}001".encode()
     other_tenant = route("account", dict(ENVELOPE, tenant_id="globex", record_id="001"))
     assert other_tenant.key != account.key
 
