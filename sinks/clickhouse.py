@@ -20,7 +20,7 @@ from schemas.registry_client import redact_url as redact
 from streams.core.companies import ResultChange
 
 from .exceptions import SinkConfigError, SinkDataError, SinkUnavailableError
-from .tables import TABLES, schema_statements
+from .tables import TABLES, VIEWS, schema_statements
 
 log = logging.getLogger(__name__)
 
@@ -150,22 +150,9 @@ class ClickHouseWriter:
 
 
 def views_snapshot(writer: ClickHouseWriter) -> dict[str, list[tuple]]:
-    """Every current-state view's rows, sorted, without columns that vary by run.
+    """Every current-state view's rows, sorted.
 
-    Two runs over the same events (replay and streaming) must give equal snapshots.
+    The views carry no per-run columns (versions and write times stay in the tables), so
+    two runs over the same events (replay and streaming) must give equal snapshots.
     """
-    columns = {
-        "overlaps_current": "tenant_id, partner_tenant_id, company_key, partnership_id, "
-        "match_method, tenant_populations, partner_populations, partner_account_name, "
-        "occurred_at",
-        "overlap_counts": "tenant_id, partner_tenant_id, tenant_population, "
-        "partner_population, n",
-        "intros_current": "tenant_id, partner_tenant_id, company_key, opportunity_record_id, "
-        "account_record_id, partnership_id, score, reasons, partner_populations, stage, "
-        "amount, currency, occurred_at",
-        "attributions_current": "tenant_id, partner_tenant_id, opportunity_record_id, "
-        "company_key, model, credit, weight, attributed_amount, currency, closed_at, "
-        "touch_record_ids, occurred_at",
-    }
-    return {view: sorted(writer.query(f"SELECT {cols} FROM {view}"))
-            for view, cols in columns.items()}
+    return {view: sorted(writer.query(f"SELECT * FROM {view}")) for view in VIEWS}

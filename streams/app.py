@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
@@ -32,7 +33,7 @@ import faust
 from schemas.exceptions import CosellingError
 
 from .core.accounts import AccountStage, SnapshotMessage
-from .core.companies import CompanyStage
+from .core.companies import CompanyStage, ResultChange
 from .core.outbound import outbound_event
 from .core.records import to_plain
 from .deadletter import dead_letter_headers
@@ -103,8 +104,7 @@ def create_app(settings: Settings) -> faust.App:
 
     async def deliver_until_done(sends: list, what: str) -> None:
         if sends:
-            await retry_async(partial(deliver, sends), what=what,
-                              should_stop=lambda: False)
+            await retry_async(partial(deliver, sends), what=what)
 
     def dead(event: Any, error: Exception) -> tuple[faust.TopicT, dict[str, Any]]:
         m = event.message
@@ -113,87 +113,102 @@ def create_app(settings: Settings) -> faust.App:
         log.warning("dead-lettering %s[%d]@%d: %s", m.topic, m.partition, m.offset, error)
         return dead_letter, {"key": m.key, "value": m.value or b"", "headers": list(headers)}
 
+    async def run_batches(
+        stream: faust.StreamT,
+        decide: Callable[[Any, BatchState | None], Any],
+        emit: Callable[[Any, Any], Iterable[tuple[faust.TopicT, dict[str, Any]]]],
+        what: str,
+        *,
+        table: Any = None,
+        bad: tuple[type[Exception], ...] = (CosellingError,),
+    ) -> None:
+        """The loop every agent runs, batch by batch.
+
+        ``decide`` for each event (an exception of type ``bad`` dead-letters the event),
+        ``emit`` the sends for each decision, deliver them all, then write the batch's table
+        state (if the agent has a table).
+        """
+        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WINDOW_SECONDS):
+            state = BatchState(table) if table is not None else None
+            sends: list[tuple[faust.TopicT, dict[str, Any]]] = []
+            for e in events:
+                if state is not None:
+                    state.use_event(e)
+                try:
+                    decision = decide(e, state)
+                except bad as exc:
+                    sends.append(dead(e, exc))
+                    continue
+                sends.extend(emit(e, decision))
+            await deliver_until_done(sends, what)
+            if state is not None:
+                state.flush()
+
+    def ingest_emit(e: Any, d: Forward | DeadLetter):
+        if isinstance(d, Forward):
+            return [(routes[d.route.destination], {"key": d.route.key, "value": d.value})]
+        return [dead(e, d.error)]
+
+    def accounts_decide(e: Any, state: BatchState | None) -> list[SnapshotMessage]:
+        decoded = codec.decode(e.message.value)
+        return account_stage.apply(state, decoded.event_type, decoded.record)
+
+    def accounts_emit(e: Any, messages: list[SnapshotMessage]):
+        return [(by_company, {"key": m.company_key.encode(),
+                              "value": json.dumps(m.to_json()).encode()}) for m in messages]
+
+    def control_decide(e: Any, state: BatchState | None) -> dict[str, Any]:
+        decoded = codec.decode(e.message.value)
+        if decoded.event_type != "partnership":
+            raise CosellingError(f"{decoded.event_type} on the control topic")
+        return decoded.record
+
+    def control_emit(e: Any, record: dict[str, Any]):
+        value = json.dumps({"partnership": to_plain(record)}).encode()
+        return [(by_company, {"key": e.message.key, "value": value, "partition": p})
+                for p in range(settings.topic_partitions)]
+
+    def companies_decide(e: Any, state: BatchState | None) -> list[ResultChange]:
+        partition = e.message.partition
+        data = json.loads(e.message.value)
+        if "partnership" in data:
+            return company_stage.apply_partnership(state, partition, data["partnership"])
+        msg = SnapshotMessage.from_json(e.message.key.decode(), data)
+        return company_stage.apply_snapshot(state, partition, msg)
+
+    def companies_emit(e: Any, changes: list[ResultChange]):
+        sends = []
+        for change in changes:
+            sends.append((sink_rows, {"key": change.row["company_key"].encode(),
+                                      "value": json.dumps(change.to_json()).encode()}))
+            announced = outbound_event(change)
+            if announced is not None:
+                event_type, record = announced
+                sends.append((outbound[event_type], {
+                    "key": f"{record['tenant_id']}".encode(),
+                    "value": codec.encode(event_type, record)}))
+        return sends
+
     @app.agent(inbound, concurrency=1, name="ingest")
     async def ingest(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WINDOW_SECONDS):
-            sends = []
-            for e in events:
-                d = triage(codec, _raw(e.message))
-                if isinstance(d, Forward):
-                    sends.append((routes[d.route.destination],
-                                  {"key": d.route.key, "value": d.value}))
-                else:
-                    assert isinstance(d, DeadLetter)
-                    sends.append(dead(e, d.error))
-            await deliver_until_done(sends, "ingest: forwarding a batch")
+        await run_batches(stream, lambda e, _: triage(codec, _raw(e.message)), ingest_emit,
+                          "ingest: forwarding a batch")
 
     @app.agent(by_account, concurrency=1, name="accounts")
     async def accounts(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WINDOW_SECONDS):
-            state = BatchState(accounts_table)
-            sends = []
-            for e in events:
-                state.use_event(e)
-                try:
-                    decoded = codec.decode(e.message.value)
-                    messages = account_stage.apply(state, decoded.event_type, decoded.record)
-                except CosellingError as exc:
-                    sends.append(dead(e, exc))
-                    continue
-                sends.extend((by_company, {"key": m.company_key.encode(),
-                                           "value": json.dumps(m.to_json()).encode()})
-                             for m in messages)
-            await deliver_until_done(sends, "accounts: sending snapshots")
-            state.flush()
+        await run_batches(stream, accounts_decide, accounts_emit,
+                          "accounts: sending snapshots", table=accounts_table)
 
     @app.agent(control, concurrency=1, name="control")
     async def control_agent(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WINDOW_SECONDS):
-            sends = []
-            for e in events:
-                try:
-                    decoded = codec.decode(e.message.value)
-                    if decoded.event_type != "partnership":
-                        raise CosellingError(f"{decoded.event_type} on the control topic")
-                except CosellingError as exc:
-                    sends.append(dead(e, exc))
-                    continue
-                value = json.dumps({"partnership": to_plain(decoded.record)}).encode()
-                sends.extend((by_company, {"key": e.message.key, "value": value,
-                                           "partition": p})
-                             for p in range(settings.topic_partitions))
-            await deliver_until_done(sends, "control: broadcasting partnerships")
+        await run_batches(stream, control_decide, control_emit,
+                          "control: broadcasting partnerships")
 
     @app.agent(by_company, concurrency=1, name="companies")
     async def companies(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WINDOW_SECONDS):
-            state = BatchState(companies_table)
-            sends = []
-            for e in events:
-                state.use_event(e)
-                partition = e.message.partition
-                try:
-                    data = json.loads(e.message.value)
-                    if "partnership" in data:
-                        record = data["partnership"]
-                        changes = company_stage.apply_partnership(state, partition, record)
-                    else:
-                        msg = SnapshotMessage.from_json(e.message.key.decode(), data)
-                        changes = company_stage.apply_snapshot(state, partition, msg)
-                except (ValueError, KeyError, TypeError, CosellingError) as exc:
-                    sends.append(dead(e, exc))
-                    continue
-                for change in changes:
-                    sends.append((sink_rows, {"key": change.row["company_key"].encode(),
-                                              "value": json.dumps(change.to_json()).encode()}))
-                    announced = outbound_event(change)
-                    if announced is not None:
-                        event_type, record = announced
-                        sends.append((outbound[event_type], {
-                            "key": f"{record['tenant_id']}".encode(),
-                            "value": codec.encode(event_type, record)}))
-            await deliver_until_done(sends, "companies: sending results")
-            state.flush()
+        await run_batches(stream, companies_decide, companies_emit,
+                          "companies: sending results", table=companies_table,
+                          bad=(ValueError, KeyError, TypeError, CosellingError))
 
     app.coselling_agents = {  # type: ignore[attr-defined]
         "ingest": ingest, "accounts": accounts, "control": control_agent,

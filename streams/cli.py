@@ -117,6 +117,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kafka_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bootstrap-servers", help="Kafka bootstrap servers (host:port,...)")
+
+
+def _clickhouse_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--clickhouse", metavar="DSN",
+                        help="http(s)://user:pass@host:port/db or chdb://PATH "
+                        "(default: COSELLING_CLICKHOUSE_DSN)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -152,9 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
         "attributions to ClickHouse. Use a fresh database.",
     )
     rp.add_argument("file", help="JSON Lines or Avro container file of events")
-    rp.add_argument("--clickhouse", metavar="DSN",
-                    help="http(s)://user:pass@host:port/db or chdb://PATH "
-                    "(default: COSELLING_CLICKHOUSE_DSN)")
+    _clickhouse_option(rp)
     rp.set_defaults(func=cmd_replay)
 
     sk = sub.add_parser(
@@ -163,8 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Consume the sink topic and write result rows to ClickHouse in batches, "
         "committing offsets after each successful write. With chDB run exactly one.",
     )
-    sk.add_argument("--bootstrap-servers", help="Kafka bootstrap servers (host:port,...)")
-    sk.add_argument("--clickhouse", metavar="DSN", help="ClickHouse DSN (see replay)")
+    _kafka_option(sk)
+    _clickhouse_option(sk)
     sk.set_defaults(func=cmd_sink)
 
     wk = sub.add_parser(
@@ -173,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a Faust stream worker: consumes the inbound CRM topic, decodes and "
         "routes events, dead-letters bad messages. Creates missing topics first.",
     )
-    wk.add_argument("--bootstrap-servers", help="Kafka bootstrap servers (host:port,...)")
+    _kafka_option(wk)
     wk.add_argument(
         "-l", "--loglevel", default="warn", choices=["debug", "info", "warn", "error", "critical"]
     )

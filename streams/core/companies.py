@@ -111,8 +111,8 @@ class CompanyStage:
             if company_key.startswith("~") or company.get("partition") != partition:
                 continue
             present = {snap["tenant_id"] for snap in company["accounts"].values()}
-            if len(present & tenants) < 2 and not _has_results_with(company, tenants):
-                continue
+            if len(present & tenants) < 2:
+                continue  # active results always involve two present tenants
             found = self._recompute(company_key, company, partnerships)
             if found:
                 state[company_key] = company
@@ -156,12 +156,6 @@ class CompanyStage:
         if changes:
             company["version"] = version
         return changes
-
-
-def _has_results_with(company: dict[str, Any], tenants: set[str]) -> bool:
-    return any(r["a"] and r["row"]["tenant_id"] in tenants
-               and r["row"]["partner_tenant_id"] in tenants
-               for r in company["results"].values() if r["k"] != "attribution")
 
 
 def _announce(kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> str | None:

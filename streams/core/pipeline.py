@@ -53,7 +53,8 @@ class Pipeline:
     def current(self) -> dict[str, dict[str, Any]]:
         """Result key -> row of every result active now (for tests and checks)."""
         return {
-            key: r["row"]
-            for key, company in self.company_state.items() if not key.startswith("~")
-            for key, r in company["results"].items() if r["a"]
+            result_key: r["row"]
+            for state_key, company in self.company_state.items()
+            if not state_key.startswith("~")
+            for result_key, r in company["results"].items() if r["a"]
         }

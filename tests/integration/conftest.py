@@ -63,13 +63,13 @@ def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
 class WorkerProcess:
     """A ``coselling worker`` subprocess with its own web port and log file."""
 
-    def __init__(self, settings: Settings, log_path: Path, command: tuple[str, ...] = ("worker",
-                 "-l", "info")):
+    def __init__(self, settings: Settings, log_path: Path,
+                 command: tuple[str, ...] | None = None):
         self.log_path = log_path
         env = settings_env(settings, COSELLING_WEB_PORT=str(local_kafka.free_port()))
         self._log = log_path.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", *command],
+            [sys.executable, "-m", "streams.cli", *(command or ("worker", "-l", "info"))],
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -104,11 +104,8 @@ def start_worker(
         settings: Settings | None = None, command: tuple[str, ...] | None = None
     ) -> WorkerProcess:
         name = (command or ("worker",))[0]
-        log_path = tmp_path / f"{name}-{len(workers)}.log"
-        if command:
-            worker = WorkerProcess(settings or pipeline_settings, log_path, command)
-        else:
-            worker = WorkerProcess(settings or pipeline_settings, log_path)
+        worker = WorkerProcess(settings or pipeline_settings,
+                               tmp_path / f"{name}-{len(workers)}.log", command)
         workers.append(worker)
         return worker
 
