@@ -7,6 +7,7 @@ traceback instead.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from collections import Counter
@@ -102,6 +103,8 @@ def cmd_sink(args: argparse.Namespace) -> int:
 
     from sinks.runner import run_sink
 
+    logging.basicConfig(level=args.loglevel.replace("warn", "warning").upper(),
+                        format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -125,6 +128,11 @@ def _clickhouse_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clickhouse", metavar="DSN",
                         help="http(s)://user:pass@host:port/db or chdb://PATH "
                         "(default: COSELLING_CLICKHOUSE_DSN)")
+
+
+def _loglevel_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-l", "--loglevel", default="warn",
+                        choices=["debug", "info", "warn", "error", "critical"])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -173,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _kafka_option(sk)
     _clickhouse_option(sk)
+    _loglevel_option(sk)
     sk.set_defaults(func=cmd_sink)
 
     wk = sub.add_parser(
@@ -182,9 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
         "routes events, dead-letters bad messages. Creates missing topics first.",
     )
     _kafka_option(wk)
-    wk.add_argument(
-        "-l", "--loglevel", default="warn", choices=["debug", "info", "warn", "error", "critical"]
-    )
+    _loglevel_option(wk)
     wk.set_defaults(func=cmd_worker)
     return parser
 

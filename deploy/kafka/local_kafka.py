@@ -170,9 +170,8 @@ class LocalKafka:
             "-cp",
             cp,
         ]
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         fmt = subprocess.run(
-            base + ["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)],
+            base + ["kafka.tools.StorageTool", "format", "-t", new_cluster_id(), "-c", str(config)],
             capture_output=True,
             text=True,
         )
@@ -224,6 +223,18 @@ class LocalKafka:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def new_cluster_id() -> str:
+    """A random KRaft cluster id: 16 bytes, URL-safe base64 without padding.
+
+    One that starts with '-' is drawn again (1 in 64 would), as Kafka itself does: the
+    storage tool's argument parser would take it for an option.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _broker_ready(port: int) -> bool:

@@ -202,7 +202,9 @@ def wait_for_no_lag(settings: Settings, processes, *, timeout: float = 90,
         else:
             quiet_since = None
         time.sleep(0.5)
-    raise AssertionError(f"consumers still lagging after {timeout}s: {lag}")
+    tails = "\n".join(f"--- {p.log_path.name} (last lines) ---\n{p.log()[-3000:]}"
+                      for p in processes)
+    raise AssertionError(f"consumers still lagging after {timeout}s: {lag}\n{tails}")
 
 
 def wait_until_assigned(workers, *, timeout: float = 60, settle: float = 4.0) -> None:

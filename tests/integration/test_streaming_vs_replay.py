@@ -32,7 +32,7 @@ def test_two_workers_give_the_same_views_as_replay(pipeline_settings, start_work
     # Streaming: two workers in one consumer group and the sink; once the group has
     # settled, publish in delivery order (out-of-order versions, duplicates).
     workers = [start_worker(), start_worker()]
-    sink = start_worker(command=("sink",))
+    sink = start_worker(command=("sink", "-l", "info"))
     wait_until_assigned(workers)
     codec = Codec()
     for event_type, record in events:
