@@ -32,7 +32,7 @@ def scenario(companies: int = 40, seed: int = 7, *, shuffle: bool = True,
     events: list[tuple[str, dict[str, Any]]] = list(POLICIES)
     relationships = ("CUSTOMER", "PROSPECT", "FORMER_CUSTOMER", "OTHER")
     for c in range(companies):
-        domain = f"company{c}.example.com" if c % 3 else f"company{c}.co.uk"
+        domain = f"company{c}.com" if c % 3 else f"company{c}.co.uk"
         holders = [t for t in TENANTS if rng.random() < 0.7] or [TENANTS[c % 3]]
         for tenant in holders:
             acc = f"{tenant[:2]}-acc-{c}"
