@@ -110,7 +110,11 @@ def create_app(settings: Settings) -> faust.App:
         m = event.message
         headers = dead_letter_headers(error, topic=m.topic, partition=m.partition,
                                       offset=m.offset)
-        log.warning("dead-lettering %s[%d]@%d: %s", m.topic, m.partition, m.offset, error)
+        if isinstance(error, CosellingError):  # bad input, explained by the message
+            log.warning("dead-lettering %s[%d]@%d: %s", m.topic, m.partition, m.offset, error)
+        else:  # an internal message the core could not handle: a bug, keep the traceback
+            log.error("dead-lettering %s[%d]@%d: %s: %s", m.topic, m.partition, m.offset,
+                      type(error).__name__, error, exc_info=error)
         return dead_letter, {"key": m.key, "value": m.value or b"", "headers": list(headers)}
 
     async def run_batches(

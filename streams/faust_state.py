@@ -67,6 +67,18 @@ class BatchState(MutableMapping[str, Any]):
             if key not in seen:
                 yield key
 
+    def items(self) -> Iterator[tuple[str, Any]]:  # type: ignore[override]
+        """Every (key, value), buffered first, then the table's active partitions.
+
+        Read straight from the table's items: a key lookup in Faust's RocksDB store only
+        searches the current event's partition, so iterating keys and looking each up (the
+        Mapping default) fails for keys of the worker's other partitions.
+        """
+        yield from ((key, value) for key, (value, _) in self._writes.items())
+        for key, value in list(self.table.items()):
+            if key not in self._writes:
+                yield key, value
+
     def __len__(self) -> int:
         return len(set(self.table.keys()) | set(self._writes))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import faust
 
 from .app import create_app
@@ -10,8 +12,12 @@ from .topics import ensure_topics
 
 
 def run_worker(settings: Settings, *, loglevel: str = "warn") -> None:
-    """Create missing topics, then run the Faust worker until stopped (SIGTERM/SIGINT)."""
+    """Create missing topics and the state folder, then run the Faust worker.
+
+    Runs until stopped (SIGTERM/SIGINT).
+    """
     ensure_topics(settings)
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
     worker = faust.Worker(app, loglevel=loglevel, redirect_stdouts=False)
     worker.execute_from_commandline()

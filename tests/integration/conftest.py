@@ -40,8 +40,8 @@ def pipeline_settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
         topic_attributions=f"t{run}.attributions",
         clickhouse_dsn=f"chdb://{tmp_path / 'chdb-stream'}",
         topic_partitions=4,
-        store="memory",
-        data_dir=str(tmp_path / "state"),
+        store="rocksdb",
+        data_dir=str(tmp_path / "state"),  # each WorkerProcess uses a folder of its own
     )
     ensure_topics(settings)
     return settings
@@ -66,7 +66,8 @@ class WorkerProcess:
     def __init__(self, settings: Settings, log_path: Path,
                  command: tuple[str, ...] | None = None):
         self.log_path = log_path
-        env = settings_env(settings, COSELLING_WEB_PORT=str(local_kafka.free_port()))
+        env = settings_env(settings, COSELLING_WEB_PORT=str(local_kafka.free_port()),
+                           COSELLING_DATA_DIR=str(Path(settings.data_dir) / log_path.stem))
         self._log = log_path.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", *(command or ("worker", "-l", "info"))],
@@ -150,6 +151,18 @@ def consume_until(
     finally:
         consumer.close()
     return messages
+
+
+def topic_size(bootstrap: str, topic: str) -> int:
+    """How many messages ``topic`` holds (sum of its partitions' end offsets)."""
+    from kafka.structs import TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        return sum(consumer.end_offsets(tps).values())
+    finally:
+        consumer.close()
 
 
 def consumer_lag(settings: Settings) -> dict[str, int]:

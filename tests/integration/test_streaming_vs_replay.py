@@ -6,7 +6,12 @@ from schemas.codec import Codec
 from schemas.textformat import write_jsonl
 from sinks.clickhouse import ClickHouseWriter, views_snapshot
 from streams.replay import replay
-from tests.integration.conftest import consume_until, wait_for_no_lag, wait_until_assigned
+from tests.integration.conftest import (
+    consume_until,
+    topic_size,
+    wait_for_no_lag,
+    wait_until_assigned,
+)
 from tests.scenario import scenario
 
 pytestmark = pytest.mark.integration
@@ -40,6 +45,9 @@ def test_two_workers_give_the_same_views_as_replay(pipeline_settings, start_work
                       value=codec.encode(event_type, record))
     producer.flush()
     wait_for_no_lag(settings, [*workers, sink])
+    assert topic_size(settings.kafka_bootstrap_servers, settings.topic_dead_letter) == 0, \
+        "a valid event was dead-lettered:\n" + "\n".join(
+            line for w in workers for line in w.log().splitlines() if "dead-letter" in line)
     for proc in [*workers, sink]:
         proc.stop()
     for w in workers:  # both workers owned partitions of the inbound topic
