@@ -83,7 +83,7 @@ def main() -> None:
 
         start = time.perf_counter()
         worker = WorkerProcess(settings, work / "worker.log")
-        sink = WorkerProcess(settings, work / "sink.log", ("sink",))
+        sink = WorkerProcess(settings, work / "sink.log", ("sink", "-l", "info"))
         wait_for_no_lag(settings, [worker, sink], timeout=3600, settle=2.0)
         elapsed = time.perf_counter() - start - 2.0
         worker.stop()
