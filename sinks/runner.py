@@ -155,7 +155,8 @@ class _Sink:
             owned = consumer.assignment()
             offsets = {tp: hi + 1 for tp, (_, hi) in ranges.items() if tp in owned}
             try:
-                await consumer.commit(offsets)
+                if offsets:
+                    await consumer.commit(offsets)
             except (CommitFailedError, IllegalStateError) as exc:
                 # A rebalance took partitions away while writing; their new owner writes
                 # the rows again (same keys and versions), so nothing is lost or doubled.
