@@ -76,19 +76,22 @@ class _Sink:
         while not self.stop.is_set() and loop.time() < end:
             await asyncio.sleep(min(0.2, end - loop.time()))
 
+    async def _until_ready(self, attempt, errors: type[Exception], what: str) -> bool:
+        """Await ``attempt()`` until it succeeds (True) or the sink is stopped (False)."""
+        for delay in backoff_delays(cap=10):
+            try:
+                await attempt()
+                return True
+            except errors as exc:
+                log.warning("%s not ready, retrying in %.1fs: %s", what, delay, exc)
+                await self._sleep(delay)
+                if self.stop.is_set():
+                    return False
+        raise AssertionError("unreachable")  # pragma: no cover
+
     async def run(self) -> None:
         s = self.settings
         writer = await self._db_call(ClickHouseWriter, self.dsn)
-        for delay in backoff_delays(cap=10):
-            try:
-                await self._db_call(writer.ensure_schema)
-                break
-            except SinkUnavailableError as exc:
-                log.warning("ClickHouse at %s not ready, retrying in %.1fs: %s",
-                            redact(self.dsn), delay, exc)
-                await self._sleep(delay)
-                if self.stop.is_set():
-                    return
         consumer = AIOKafkaConsumer(
             bootstrap_servers=s.kafka_bootstrap_servers.split(","),
             group_id=f"{s.app_id}-sink",
@@ -96,36 +99,37 @@ class _Sink:
             auto_offset_reset="earliest",
             max_poll_records=s.sink_batch_rows,
         )
-        for delay in backoff_delays(cap=10):
-            try:
-                await consumer.start()
-                break
-            except KafkaError as exc:
-                log.warning("Kafka at %s not ready, retrying in %.1fs: %s",
-                            s.kafka_bootstrap_servers, delay, exc)
-                await self._sleep(delay)
-                if self.stop.is_set():
-                    return
+        try:
+            if not await self._until_ready(lambda: self._db_call(writer.ensure_schema),
+                                           SinkUnavailableError,
+                                           f"ClickHouse at {redact(self.dsn)}"):
+                return
+            if not await self._until_ready(consumer.start, KafkaError,
+                                           f"Kafka at {s.kafka_bootstrap_servers}"):
+                return
+            await self._consume(consumer, writer)
+        finally:
+            await consumer.stop()
+            await self._db_call(writer.close)
+            self._db.shutdown()
+
+    async def _consume(self, consumer: AIOKafkaConsumer, writer: ClickHouseWriter) -> None:
+        s = self.settings
         consumer.subscribe([s.topic_sink], listener=_Revoked(self))
         log.info("sink started: %s -> %s (group %s-sink)", s.topic_sink, redact(self.dsn),
                  s.app_id)
         loop = asyncio.get_running_loop()
         started = loop.time()
-        try:
-            while not self.stop.is_set():
-                room = max(1, s.sink_batch_rows - len(self.batch))
-                polled = await consumer.getmany(timeout_ms=200, max_records=room)
-                for records in polled.values():
-                    self.batch.extend(records)
-                old = loop.time() - started >= s.sink_batch_seconds
-                if self.batch and (len(self.batch) >= s.sink_batch_rows or old):
-                    await self._flush(consumer, writer)
-                if not self.batch:
-                    started = loop.time()
-        finally:
-            await consumer.stop()
-            await self._db_call(writer.close)
-            self._db.shutdown()
+        while not self.stop.is_set():
+            room = max(1, s.sink_batch_rows - len(self.batch))
+            polled = await consumer.getmany(timeout_ms=200, max_records=room)
+            for records in polled.values():
+                self.batch.extend(records)
+            old = loop.time() - started >= s.sink_batch_seconds
+            if self.batch and (len(self.batch) >= s.sink_batch_rows or old):
+                await self._flush(consumer, writer)
+            if not self.batch:
+                started = loop.time()
 
     async def _flush(self, consumer: AIOKafkaConsumer, writer: ClickHouseWriter) -> None:
         batch = self.batch

@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError
+from kafka.structs import TopicPartition
 
 from streams.settings import Settings
 from streams.topics import ensure_topics
@@ -153,23 +154,23 @@ def consume_until(
     return messages
 
 
+def _end_offsets(consumer: KafkaConsumer, topics: list[str]) -> dict[TopicPartition, int]:
+    """The end offset of every partition of ``topics``."""
+    tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+    return consumer.end_offsets(tps)
+
+
 def topic_size(bootstrap: str, topic: str) -> int:
     """How many messages ``topic`` holds (sum of its partitions' end offsets)."""
-    from kafka.structs import TopicPartition
-
     consumer = KafkaConsumer(bootstrap_servers=bootstrap)
     try:
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        return sum(consumer.end_offsets(tps).values())
+        return sum(_end_offsets(consumer, [topic]).values())
     finally:
         consumer.close()
 
 
 def consumer_lag(settings: Settings) -> dict[str, int]:
     """Messages not yet committed by the workers' and the sink's consumer groups, by topic."""
-    from kafka import KafkaAdminClient, KafkaConsumer
-    from kafka.structs import TopicPartition
-
     groups = {
         settings.app_id: [settings.topic_inbound, settings.topic_by_account,
                           settings.topic_control, settings.topic_by_company],
@@ -181,12 +182,9 @@ def consumer_lag(settings: Settings) -> dict[str, int]:
     try:
         for group, topics in groups.items():
             committed = admin.list_group_offsets({group: None}).get(group, {})
-            tps = [TopicPartition(t, p) for t in topics
-                   for p in consumer.partitions_for_topic(t) or ()]
-            ends = consumer.end_offsets(tps)
-            for tp in tps:
+            for tp, end in _end_offsets(consumer, topics).items():
                 done = committed.get(tp)
-                behind = ends[tp] - (done.offset if done else 0)
+                behind = end - (done.offset if done else 0)
                 if behind:
                     lag[f"{tp.topic}[{tp.partition}]"] = behind
     finally:
