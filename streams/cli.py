@@ -187,8 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
     wk = sub.add_parser(
         "worker",
         help="run a stream worker",
-        description="Run a Faust stream worker: consumes the inbound CRM topic, decodes and "
-        "routes events, dead-letters bad messages. Creates missing topics first.",
+        description="Run a Faust stream worker: consumes the inbound CRM topic, keeps account "
+        "and company state, and sends overlaps, intros and attributions to their outbound "
+        "topics and the sink topic (run `coselling sink` to write them to ClickHouse); bad "
+        "messages go to the dead-letter topic. Creates missing topics first.",
     )
     _kafka_option(wk)
     _loglevel_option(wk)
