@@ -1,32 +1,36 @@
-"""The ClickHouse writer: clickhouse-connect for every DSN (server or embedded chDB).
+"""ClickHouse through clickhouse-connect, for every DSN (server, cluster or embedded chDB).
 
 ``http(s)://user:password@host:port/database`` selects a ClickHouse server;
 ``chdb://PATH`` the embedded chDB engine with its data in PATH (relative paths are taken
-from the working directory). Writes are idempotent: every row has a deterministic key and a
-version (ReplacingMergeTree) and each insert carries a deduplication token.
+from the working directory; ``chdb://PATH?config-file=FILE`` starts it with a ClickHouse
+config, e.g. users with row policies). Writes are idempotent: every row has a
+deterministic key and a version (ReplacingMergeTree) and each insert carries a
+deduplication token. :class:`ClickHouseSink` is the batching sink the runner drives.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import json
 import logging
 import threading
 from collections.abc import Sequence
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from schemas.registry_client import redact_url as redact
-from streams.core.companies import ResultChange
 
+from .base import Batch, BatchingSink, Message, Rejected
 from .exceptions import SinkConfigError, SinkDataError, SinkUnavailableError
-from .tables import TABLES, VIEWS, schema_statements
+from .migrate import MigrationResult, Target, migrate
+from .rows import table_rows
+from .tables import VIEWS, Table
 
 log = logging.getLogger(__name__)
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_MS_COLUMNS = {"occurred_at", "closed_at"}
-_DECIMAL_COLUMNS = {"amount", "attributed_amount"}
+#: Server error codes that mean "these rows are bad" (retrying cannot help): parse and
+#: conversion failures, values out of range, too large values, bad arguments.
+DATA_ERROR_CODES = frozenset({6, 26, 27, 32, 38, 41, 53, 69, 70, 72, 117, 131, 321, 407})
 
 
 def connect(dsn: str):
@@ -34,55 +38,48 @@ def connect(dsn: str):
     import clickhouse_connect
     from clickhouse_connect.driver.exceptions import ClickHouseError
 
-    if dsn.startswith("chdb://"):
-        path = Path(dsn[len("chdb://"):] or ".coselling-data/chdb").expanduser().resolve()
-        path.mkdir(parents=True, exist_ok=True)
-        dsn = f"chdb://{path}"
-    elif not dsn.startswith(("http://", "https://", "clickhouse://", "clickhouses://")):
-        raise SinkConfigError(
-            f"ClickHouse DSN must start with http(s):// or chdb://, got {redact(dsn)!r}"
-        )
     try:
+        if dsn.startswith("chdb://"):
+            return _connect_chdb(dsn)
+        if not dsn.startswith(("http://", "https://", "clickhouse://", "clickhouses://")):
+            raise SinkConfigError(
+                f"ClickHouse DSN must start with http(s):// or chdb://, got {redact(dsn)!r}")
         return clickhouse_connect.get_client(dsn=dsn)
-    except ClickHouseError as exc:
-        raise SinkUnavailableError(f"cannot connect to ClickHouse at {redact(dsn)}: {exc}") \
-            from exc
-    except OSError as exc:
+    except (ClickHouseError, OSError, RuntimeError) as exc:
         raise SinkUnavailableError(f"cannot connect to ClickHouse at {redact(dsn)}: {exc}") \
             from exc
 
 
-def row_values(change: ResultChange) -> list[Any]:
-    """The values of ``change`` in its table's column order."""
-    table = TABLES[change.kind]
-    row = change.row
-    values: list[Any] = []
-    for name in table.column_names:
-        if name == "active":
-            values.append(1 if change.active else 0)
-        elif name == "version":
-            values.append(change.version)
-        elif name == "written_at":
-            values.append(dt.datetime.now(dt.UTC))
-        elif name in _MS_COLUMNS:
-            values.append(_EPOCH + dt.timedelta(milliseconds=row[name]))
-        elif name in _DECIMAL_COLUMNS:
-            values.append(Decimal(row[name]))
-        elif name == "visible":
-            values.append(1 if row[name] else 0)
-        else:
-            values.append(row[name])
-    return values
+def _connect_chdb(dsn: str):
+    from clickhouse_connect.driver._chdbclient import ChdbClient
+
+    parts = urlsplit(dsn)
+    raw = (parts.netloc + parts.path) or ".coselling-data/chdb"
+    path = Path(raw).expanduser().resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    options = parse_qs(parts.query)
+    unknown = set(options) - {"config-file"}
+    if unknown:
+        raise SinkConfigError(f"unknown chdb:// DSN option(s): {', '.join(sorted(unknown))}")
+    location = str(path)
+    if "config-file" in options:
+        config = Path(options["config-file"][0]).expanduser().resolve()
+        if not config.is_file():
+            raise SinkConfigError(f"chDB config file {config} does not exist")
+        location += f"?config-file={config}"
+    return ChdbClient(path=location)
 
 
 class ClickHouseWriter:
-    """Creates the schema and writes result changes, idempotently.
+    """Migrates the schema, inserts rows idempotently and runs queries.
 
     :param dsn: ``http(s)://...`` or ``chdb://PATH``.
+    :param target: single server/chDB (default) or a cluster (see :mod:`sinks.migrate`).
     """
 
-    def __init__(self, dsn: str):
+    def __init__(self, dsn: str, target: Target | None = None):
         self.dsn = dsn
+        self.target = target or Target()
         self._client = None
         self._lock = threading.Lock()
 
@@ -93,34 +90,43 @@ class ClickHouseWriter:
             self._client = connect(self.dsn)
         return self._client
 
-    def ensure_schema(self) -> None:
-        """Create tables and views if missing."""
-        for statement in schema_statements():
-            self._run(lambda s=statement: self.client.command(s), "creating the schema")
+    def migrate(self, *, ttl_days: int = 0) -> MigrationResult:
+        """Apply pending migrations (see :mod:`sinks.migrate`)."""
+        return self._run(lambda: migrate(self.client, self.target, ttl_days=ttl_days),
+                         "migrating")
 
-    def write(self, changes: Sequence[ResultChange], *, token: str | None = None) -> int:
-        """Insert the rows of ``changes``, one insert per table; returns rows written.
+    def insert(self, table: Table, rows: list[list[Any]], *, token: str | None = None) -> None:
+        """Insert ``rows`` (values in ``table``'s column order) with explicit types."""
+        settings: dict[str, Any] = dict(self.target.insert_settings())
+        if token:
+            settings["insert_deduplication_token"] = f"{token}:{table.name}"
+        self._run(lambda: self.client.insert(
+            table.name, rows, column_names=table.column_names,
+            column_type_names=table.column_types, settings=settings),
+            f"inserting {len(rows)} rows into {table.name}")
 
-        ``token`` makes a retried batch a no-op in ClickHouse (insert deduplication); each
-        table's insert gets ``token`` plus the table name.
+    def write(self, messages: Sequence[dict[str, Any]], *, token: str | None = None) -> int:
+        """Insert the rows of sink messages (JSON data), one insert per table.
+
+        Returns the rows written. Used by the replay path; the streaming sink goes
+        through :class:`ClickHouseSink`, which also dead-letters bad messages.
         """
-        by_table: dict[str, list[list[Any]]] = {}
-        for change in changes:
-            by_table.setdefault(change.kind, []).append(row_values(change))
-        for kind, rows in sorted(by_table.items()):
-            table = TABLES[kind]
-            settings = {"insert_deduplication_token": f"{token}:{table.name}"} if token else {}
-            self._run(
-                lambda t=table, r=rows, s=settings: self.client.insert(
-                    t.name, r, column_names=t.column_names, settings=s),
-                f"inserting {len(rows)} rows into {table.name}",
-            )
-        return sum(len(r) for r in by_table.values())
+        by_table: dict[str, tuple[Table, list[list[Any]]]] = {}
+        for message in messages:
+            for table, values in table_rows(message):
+                by_table.setdefault(table.name, (table, []))[1].append(values)
+        for _, (table, rows) in sorted(by_table.items()):
+            self.insert(table, rows, token=token)
+        return sum(len(rows) for _, rows in by_table.values())
 
     def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple]:
         """Rows of a query (for views, reports and tests)."""
         return self._run(lambda: self.client.query(sql, parameters=parameters).result_rows,
                          "querying")
+
+    def command(self, sql: str) -> None:
+        """Run one statement."""
+        self._run(lambda: self.client.command(sql), "running a command")
 
     def _run(self, fn, what: str):
         from clickhouse_connect.driver.exceptions import (
@@ -137,9 +143,12 @@ class ClickHouseWriter:
                 self._client = None
                 raise SinkUnavailableError(f"ClickHouse unavailable while {what}: {exc}") \
                     from exc
-            except (DataError, ProgrammingError) as exc:
+            except (DataError, ProgrammingError, ValueError, TypeError, AttributeError) as exc:
                 raise SinkDataError(f"ClickHouse rejected data while {what}: {exc}") from exc
             except DatabaseError as exc:
+                if getattr(exc, "code", None) in DATA_ERROR_CODES:
+                    raise SinkDataError(f"ClickHouse rejected data while {what}: {exc}") \
+                        from exc
                 raise SinkUnavailableError(f"ClickHouse error while {what}: {exc}") from exc
 
     def close(self) -> None:
@@ -149,10 +158,60 @@ class ClickHouseWriter:
             self._client = None
 
 
-def views_snapshot(writer: ClickHouseWriter) -> dict[str, list[tuple]]:
-    """Every current-state view's rows, sorted.
+class ClickHouseSink(BatchingSink):
+    """The batching sink into ClickHouse.
 
-    The views carry no per-run columns (versions and write times stay in the tables), so
-    two runs over the same events (replay and streaming) must give equal snapshots.
+    Each partition batch is decoded (messages that are not valid sink messages are
+    rejected) and inserted table by table with a token from its offset range. When
+    ClickHouse rejects an insert as bad data, the batch is split in halves until the
+    offending messages are isolated; they are rejected, the rest is written.
+
+    :param writer: the ClickHouse writer.
+    :param max_rows: flush at this many pending messages...
+    :param max_age: ...or when the oldest is this many seconds old.
     """
-    return {view: sorted(writer.query(f"SELECT * FROM {view}")) for view in VIEWS}
+
+    def __init__(self, writer: ClickHouseWriter, max_rows: int, max_age: float, **kwargs):
+        super().__init__(max_rows, max_age, **kwargs)
+        self.writer = writer
+
+    def write(self, batch: Batch) -> tuple[int, list[Rejected]]:
+        """Write one partition batch (see class doc)."""
+        good: list[tuple[Message, list[tuple[Table, list[Any]]]]] = []
+        rejected: list[Rejected] = []
+        for m in batch.messages:
+            try:
+                data = json.loads(m.value or b"")
+                if not isinstance(data, dict):
+                    raise SinkDataError("a sink message must be a JSON object")
+                good.append((m, table_rows(data)))
+            except (ValueError, SinkDataError) as exc:
+                error = exc if isinstance(exc, SinkDataError) else SinkDataError(
+                    f"not JSON: {exc}")
+                rejected.append(Rejected(m, error))
+        rows = self._write_or_split(batch, good, rejected) if good else 0
+        return rows, rejected
+
+    def _write_or_split(self, batch: Batch, part, rejected: list[Rejected]) -> int:
+        by_table: dict[str, tuple[Table, list[list[Any]]]] = {}
+        for _, rows in part:
+            for table, values in rows:
+                by_table.setdefault(table.name, (table, []))[1].append(values)
+        token = batch.token([m for m, _ in part])
+        try:
+            for _, (table, rows) in sorted(by_table.items()):
+                self.writer.insert(table, rows, token=token)
+            return sum(len(rows) for _, rows in by_table.values())
+        except SinkDataError as exc:
+            if len(part) == 1:
+                rejected.append(Rejected(part[0][0], exc))
+                return 0
+            half = len(part) // 2
+            return (self._write_or_split(batch, part[:half], rejected)
+                    + self._write_or_split(batch, part[half:], rejected))
+
+
+def views_snapshot(writer: ClickHouseWriter, views: Sequence[str] = VIEWS
+                   ) -> dict[str, list[tuple]]:
+    """Every view's rows, sorted (views carry no versions or write times)."""
+    return {view: sorted(writer.query(f"SELECT * FROM {view}")) for view in views}

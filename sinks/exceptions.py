@@ -15,3 +15,7 @@ class SinkDataError(PermanentError):
 
 class SinkConfigError(PermanentError):
     """The ClickHouse DSN or target is unusable."""
+
+
+class MigrationError(SinkConfigError):
+    """A migration file is malformed, was edited after it was applied, or failed."""

@@ -1,11 +1,13 @@
 """``coselling sink``: the sink topic into ClickHouse, offsets committed after each flush.
 
-A Kafka consumer (its own consumer group, ``<app id>-sink``) reads result rows, batches
-them by row count or age, writes each batch with an insert deduplication token made from
-its partitions' offset ranges, and commits the offsets only after the write succeeded.
-While ClickHouse is unreachable it pauses its partitions and retries with capped backoff:
-nothing is dropped and nothing piles up in memory. With chDB (one process per data
-folder) run one sink; with a ClickHouse server run as many as there are partitions.
+A Kafka consumer (its own consumer group, ``<app id>-sink``) hands every message to a
+:class:`~sinks.clickhouse.ClickHouseSink`, which batches per partition and flushes by row
+count or age. Only after a flush succeeded (and the messages it rejected as bad data are
+acknowledged on the dead-letter topic) are the offsets committed. While ClickHouse is
+unreachable or answers with a retryable error, the runner pauses its partitions and
+retries with capped exponential backoff: nothing is dropped and nothing piles up in
+memory. At start it applies pending migrations. With chDB (one process per data folder)
+run one sink; with a ClickHouse server run as many as there are partitions.
 
 The consumer is aiokafka's (the client the Faust workers run on): kafka-python 3.0's
 group coordinator was seen to hang for good in a rebalance right after start-up.
@@ -16,27 +18,28 @@ ClickHouse calls run on one dedicated thread so the consumer keeps its group mem
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
-from streams.core.companies import ResultChange
-from streams.retry import backoff_delays
+from streams.deadletter import dead_letter_headers
+from streams.retry import backoff_delays, retry_async
 from streams.settings import Settings
 
-from .clickhouse import ClickHouseWriter, redact
-from .exceptions import SinkDataError, SinkUnavailableError
+from .base import Message, Rejected
+from .clickhouse import ClickHouseSink, ClickHouseWriter, redact
+from .exceptions import SinkUnavailableError
 
 log = logging.getLogger(__name__)
 
 
 def run_sink(settings: Settings, *, stop: threading.Event | None = None) -> None:
     """Consume the sink topic into ClickHouse until ``stop`` is set (or forever)."""
-    asyncio.run(_Sink(settings, stop or threading.Event()).run())
+    asyncio.run(_Runner(settings, stop or threading.Event()).run())
 
 
 class _Revoked(ConsumerRebalanceListener):
@@ -45,24 +48,21 @@ class _Revoked(ConsumerRebalanceListener):
     Their new owner reads them again from the last commit; writes are idempotent.
     """
 
-    def __init__(self, sink: _Sink):
+    def __init__(self, sink: ClickHouseSink):
         self.sink = sink
 
     async def on_partitions_revoked(self, revoked):
-        gone = set(revoked)
-        self.sink.batch = [m for m in self.sink.batch
-                           if TopicPartition(m.topic, m.partition) not in gone]
+        self.sink.drop((tp.topic, tp.partition) for tp in revoked)
 
     async def on_partitions_assigned(self, assigned):
         log.info("sink assigned %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned))
 
 
-class _Sink:
+class _Runner:
     def __init__(self, settings: Settings, stop: threading.Event):
         self.settings = settings
         self.stop = stop
         self.dsn = settings.clickhouse_dsn.get_secret_value()
-        self.batch: list = []
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
 
     async def _db_call(self, fn, *args, **kwargs):
@@ -91,88 +91,105 @@ class _Sink:
 
     async def run(self) -> None:
         s = self.settings
-        writer = await self._db_call(ClickHouseWriter, self.dsn)
+        writer = await self._db_call(ClickHouseWriter, self.dsn, s.clickhouse_target())
+        sink = ClickHouseSink(writer, s.sink_batch_rows, s.sink_batch_seconds)
+        servers = s.kafka_bootstrap_servers.split(",")
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=s.kafka_bootstrap_servers.split(","),
+            bootstrap_servers=servers,
             group_id=f"{s.app_id}-sink",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=s.sink_batch_rows,
         )
+        producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all")
         try:
-            if not await self._until_ready(lambda: self._db_call(writer.ensure_schema),
-                                           SinkUnavailableError,
+            migrate = partial(self._db_call, writer.migrate, ttl_days=s.crm_events_ttl_days)
+            if not await self._until_ready(migrate, SinkUnavailableError,
                                            f"ClickHouse at {redact(self.dsn)}"):
                 return
-            if not await self._until_ready(consumer.start, KafkaError,
-                                           f"Kafka at {s.kafka_bootstrap_servers}"):
-                return
-            await self._consume(consumer, writer)
+            for client, what in ((consumer, "consumer"), (producer, "producer")):
+                if not await self._until_ready(client.start, KafkaError,
+                                               f"Kafka {what} at {s.kafka_bootstrap_servers}"):
+                    return
+            await self._consume(consumer, producer, sink)
         finally:
             await consumer.stop()
+            await producer.stop()
             await self._db_call(writer.close)
             self._db.shutdown()
 
-    async def _consume(self, consumer: AIOKafkaConsumer, writer: ClickHouseWriter) -> None:
+    async def _consume(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer,
+                       sink: ClickHouseSink) -> None:
         s = self.settings
-        consumer.subscribe([s.topic_sink], listener=_Revoked(self))
+        consumer.subscribe([s.topic_sink], listener=_Revoked(sink))
         log.info("sink started: %s -> %s (group %s-sink)", s.topic_sink, redact(self.dsn),
                  s.app_id)
-        loop = asyncio.get_running_loop()
-        started = loop.time()
         while not self.stop.is_set():
-            room = max(1, s.sink_batch_rows - len(self.batch))
+            room = max(1, s.sink_batch_rows - sink.pending)
             polled = await consumer.getmany(timeout_ms=200, max_records=room)
-            for records in polled.values():
-                self.batch.extend(records)
-            old = loop.time() - started >= s.sink_batch_seconds
-            if self.batch and (len(self.batch) >= s.sink_batch_rows or old):
-                await self._flush(consumer, writer)
-            if not self.batch:
-                started = loop.time()
+            _add_all(sink, polled)
+            if sink.due():
+                await self._flush(consumer, producer, sink)
 
-    async def _flush(self, consumer: AIOKafkaConsumer, writer: ClickHouseWriter) -> None:
-        batch = self.batch
-        ranges: dict[TopicPartition, tuple[int, int]] = {}
-        for m in batch:
-            tp = TopicPartition(m.topic, m.partition)
-            lo, hi = ranges.get(tp, (m.offset, m.offset))
-            ranges[tp] = (min(lo, m.offset), max(hi, m.offset))
-        token = ",".join(f"{tp.topic}/{tp.partition}:{lo}-{hi}"
-                         for tp, (lo, hi) in sorted(ranges.items()))
-        changes = [ResultChange.from_json(json.loads(m.value)) for m in batch]
+    async def _flush(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer,
+                     sink: ClickHouseSink) -> None:
         paused = False
         try:
             for delay in backoff_delays(cap=30):
                 try:
-                    await self._db_call(writer.write, changes, token=token)
+                    result = await self._db_call(sink.flush)
                     break
                 except SinkUnavailableError as exc:
-                    log.warning("ClickHouse write failed, retrying in %.1fs: %s", delay, exc)
+                    log.warning("ClickHouse write failed, consumption paused, retrying in "
+                                "%.1fs: %s", delay, exc)
                     paused = True
-                    await self._wait_paused(consumer, delay)
+                    await self._wait_paused(consumer, sink, delay)
                     if self.stop.is_set():
-                        return  # not committed: the batch is written again next time
-                except SinkDataError:
-                    log.exception("ClickHouse rejected a batch (%s); it is skipped", token)
-                    break
+                        return  # not committed: written again after the restart
+            if result.rejected and not await self._dead_letter(producer, result.rejected):
+                return  # stopped before the dead letters were acknowledged: not committed
             owned = consumer.assignment()
-            offsets = {tp: hi + 1 for tp, (_, hi) in ranges.items() if tp in owned}
+            offsets = {tp: o for (t, p), o in result.offsets.items()
+                       if (tp := TopicPartition(t, p)) in owned}
             try:
                 if offsets:
                     await consumer.commit(offsets)
             except (CommitFailedError, IllegalStateError) as exc:
                 # A rebalance took partitions away while writing; their new owner writes
                 # the rows again (same keys and versions), so nothing is lost or doubled.
-                log.warning("offsets of %s not committed (group rebalanced): %s", token, exc)
-            log.info("wrote %d rows, committed %s", len(batch), token)
+                log.warning("offsets not committed (group rebalanced): %s", exc)
+            log.info("wrote %d rows, committed %s", result.rows,
+                     ", ".join(f"{tp.topic}[{tp.partition}]@{o}"
+                               for tp, o in sorted(offsets.items())))
         finally:
             if paused:
                 consumer.resume(*consumer.assignment())
-            done = {id(m) for m in batch}
-            self.batch = [m for m in self.batch if id(m) not in done]
 
-    async def _wait_paused(self, consumer: AIOKafkaConsumer, seconds: float) -> None:
+    async def _dead_letter(self, producer: AIOKafkaProducer, rejected: list[Rejected]) -> bool:
+        """Send rejected messages to the dead-letter topic; True once all are acknowledged."""
+        topic = self.settings.topic_dead_letter
+        for r in rejected:
+            m = r.message
+            log.warning("dead-lettering %s[%d]@%d: %s", m.topic, m.partition, m.offset, r.error)
+
+        async def send_all():
+            futures = [await producer.send(
+                topic, value=r.message.value or b"", key=r.message.key,
+                headers=list(dead_letter_headers(
+                    r.error, topic=r.message.topic, partition=r.message.partition,
+                    offset=r.message.offset)))
+                for r in rejected]
+            await asyncio.gather(*futures)
+
+        try:
+            await retry_async(send_all, what="sink: dead-lettering rejected rows",
+                              retry_on=(KafkaError,), should_stop=self.stop.is_set)
+        except KafkaError:
+            return False
+        return True
+
+    async def _wait_paused(self, consumer: AIOKafkaConsumer, sink: ClickHouseSink,
+                           seconds: float) -> None:
         """Wait with every partition paused, polling so the group keeps this member.
 
         Records fetched before the pause took effect (or from partitions assigned
@@ -183,5 +200,10 @@ class _Sink:
         while not self.stop.is_set() and loop.time() < end:
             consumer.pause(*consumer.assignment())
             polled = await consumer.getmany(timeout_ms=int(min(0.2, end - loop.time()) * 1000))
-            for records in polled.values():
-                self.batch.extend(records)
+            _add_all(sink, polled)
+
+
+def _add_all(sink: ClickHouseSink, polled) -> None:
+    for records in polled.values():
+        for r in records:
+            sink.add(Message(r.topic, r.partition, r.offset, r.key, r.value))

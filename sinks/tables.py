@@ -1,13 +1,10 @@
-"""ClickHouse tables and the analysts' current-state views.
+"""The tables the sink writes, as the writer sees them; the views analysts read.
 
-Result tables are ReplacingMergeTree(version): one row per result key, the highest
-version wins; ``active = 0`` marks a result that ended (kept, so an end is never lost).
-Duplicates collapse only at merge time, so every view reads with ``FINAL``. Inserts carry
-a deduplication token; non-replicated tables set ``non_replicated_deduplication_window``
-so that works on a single server and on chDB too.
-
-``overlap_state`` is internal: it also holds overlaps a partner shares only as COUNTS
-(with the company key), so analysts and tenants read the views, never that table.
+Schemas are created by the migrations (``sinks/migrations``); this module names what the
+writer inserts, in order and with explicit types. Result tables (``*_state``) are
+ReplacingMergeTree(version): one row per result key, the highest version wins;
+``active = 0`` marks a result that ended. ``overlap_state`` is internal (it also holds
+overlaps a partner shares only as COUNTS): analysts and tenants read the views.
 """
 
 from __future__ import annotations
@@ -17,32 +14,31 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Table:
-    """A result table: its name, columns (name, ClickHouse type) and sort key."""
+    """A table the sink writes: its name and the columns it inserts (name, ClickHouse type).
+
+    The DDL lives in the migrations; a test checks these columns against the migrated
+    tables, so the writer always names columns and types explicitly and correctly.
+    """
 
     name: str
     columns: tuple[tuple[str, str], ...]
-    order_by: tuple[str, ...]
 
     @property
     def column_names(self) -> list[str]:
         """Column names in insert order."""
         return [c for c, _ in self.columns]
 
-    def ddl(self) -> str:
-        """CREATE TABLE statement (single server or chDB)."""
-        cols = ",\n  ".join(f"{n} {t}" for n, t in self.columns)
-        return (
-            f"CREATE TABLE IF NOT EXISTS {self.name} (\n  {cols}\n)\n"
-            f"ENGINE = ReplacingMergeTree(version)\nORDER BY ({', '.join(self.order_by)})\n"
-            "SETTINGS non_replicated_deduplication_window = 10000"
-        )
+    @property
+    def column_types(self) -> list[str]:
+        """ClickHouse type names in insert order."""
+        return [t for _, t in self.columns]
 
 
 _COMMON_TAIL = (
     ("active", "UInt8"),
     ("version", "UInt64"),
     ("occurred_at", "DateTime64(3, 'UTC')"),
-    ("written_at", "DateTime64(3, 'UTC') DEFAULT now64(3)"),
+    ("written_at", "DateTime64(3, 'UTC')"),
 )
 
 OVERLAPS = Table(
@@ -60,7 +56,6 @@ OVERLAPS = Table(
         ("partner_account_name", "Nullable(String)"),
         *_COMMON_TAIL,
     ),
-    ("tenant_id", "partner_tenant_id", "company_key"),
 )
 
 INTROS = Table(
@@ -80,7 +75,6 @@ INTROS = Table(
         ("currency", "LowCardinality(String)"),
         *_COMMON_TAIL,
     ),
-    ("tenant_id", "partner_tenant_id", "opportunity_record_id", "company_key"),
 )
 
 ATTRIBUTIONS = Table(
@@ -99,41 +93,66 @@ ATTRIBUTIONS = Table(
         ("touch_record_ids", "Array(String)"),
         *_COMMON_TAIL,
     ),
-    ("tenant_id", "opportunity_record_id", "partner_tenant_id", "model", "company_key"),
 )
 
-TABLES = {"overlap": OVERLAPS, "intro": INTROS, "attribution": ATTRIBUTIONS}
 
-VIEWS = {
-    "overlaps_current": """
-SELECT tenant_id, partner_tenant_id, company_key, partnership_id, match_method,
-       tenant_populations, partner_populations, partner_account_name, occurred_at
-FROM overlap_state FINAL
-WHERE active AND visible""",
-    "overlap_counts": """
-SELECT tenant_id, partner_tenant_id, tenant_population, partner_population, count() AS n
-FROM overlap_state FINAL
-ARRAY JOIN tenant_populations AS tenant_population
-ARRAY JOIN counted_partner_populations AS partner_population
-WHERE active
-GROUP BY tenant_id, partner_tenant_id, tenant_population, partner_population""",
-    "intros_current": """
-SELECT tenant_id, partner_tenant_id, company_key, opportunity_record_id, account_record_id,
-       partnership_id, score, reasons, partner_populations, stage, amount, currency,
-       occurred_at
-FROM intro_state FINAL
-WHERE active""",
-    "attributions_current": """
-SELECT tenant_id, partner_tenant_id, opportunity_record_id, company_key, model, credit,
-       weight, attributed_amount, currency, closed_at, touch_record_ids, occurred_at
-FROM attribution_state FINAL
-WHERE active""",
+CRM_EVENTS = Table(
+    "crm_events",
+    (
+        ("tenant_id", "String"),
+        ("event_type", "LowCardinality(String)"),
+        ("source", "LowCardinality(String)"),
+        ("record_id", "String"),
+        ("record_version", "UInt64"),
+        ("op", "LowCardinality(String)"),
+        ("event_id", "String"),
+        ("event_time", "DateTime64(3, 'UTC')"),
+        ("ingest_time", "DateTime64(3, 'UTC')"),
+        ("record", "String"),
+    ),
+)
+
+INTRO_EVENTS = Table(
+    "intro_events",
+    (
+        ("tenant_id", "String"),
+        ("partner_tenant_id", "String"),
+        ("company_key", "String"),
+        ("opportunity_record_id", "String"),
+        ("active", "UInt8"),
+        ("version", "UInt64"),
+        ("score", "Float64"),
+        ("stage", "String"),
+        ("amount", "Decimal(18, 4)"),
+        ("currency", "LowCardinality(String)"),
+        ("occurred_at", "DateTime64(3, 'UTC')"),
+    ),
+)
+
+#: Every table the sink writes, by name.
+TABLES = {t.name: t for t in (OVERLAPS, INTROS, ATTRIBUTIONS, CRM_EVENTS, INTRO_EVENTS)}
+
+#: Which tables a result change of each kind goes to.
+TABLES_OF_KIND = {
+    "overlap": (OVERLAPS,),
+    "intro": (INTROS, INTRO_EVENTS),
+    "attribution": (ATTRIBUTIONS,),
+    "crm_event": (CRM_EVENTS,),
 }
 
+#: Views that show current state only; the same events give the same rows whichever path
+#: (replay or streaming) and whatever arrival order produced them.
+CURRENT_STATE_VIEWS = (
+    "overlaps_current",
+    "overlap_counts",
+    "partner_overlap_matrix",
+    "intros_current",
+    "attributions_current",
+    "partner_influenced_revenue",
+)
 
-def schema_statements() -> list[str]:
-    """Every statement that creates the tables and views (idempotent)."""
-    statements = [t.ddl() for t in TABLES.values()]
-    statements += [f"CREATE VIEW IF NOT EXISTS {name} AS {sql.strip()}"
-                   for name, sql in VIEWS.items()]
-    return statements
+#: Views that also depend on history (when each intro was first raised): a stream that
+#: saw a deal open before it closed counts an intro that a replay may never raise.
+HISTORY_VIEWS = ("intro_conversion",)
+
+VIEWS = CURRENT_STATE_VIEWS + HISTORY_VIEWS

@@ -3,7 +3,8 @@
 Stages (each an agent with concurrency 1, at-least-once):
 
 1. ``ingest``: inbound CRM topic -> decode -> re-key by (tenant, account) to the
-   by-account topic; partnerships to the control topic; bad messages to the dead letter.
+   by-account topic; partnerships to the control topic; bad messages to the dead letter;
+   every decoded event to the sink topic for ``crm_events`` (the raw event log).
 2. ``accounts``: by-account -> account table -> account snapshots keyed by company key to
    the by-company topic.
 3. ``control``: control -> every partition of the by-company topic (each company
@@ -24,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
@@ -34,6 +36,7 @@ from schemas.exceptions import CosellingError
 
 from .core.accounts import AccountStage, SnapshotMessage
 from .core.companies import CompanyStage, ResultChange
+from .core.eventlog import event_log_entry
 from .core.outbound import outbound_event
 from .core.records import to_plain
 from .deadletter import dead_letter_headers
@@ -148,9 +151,16 @@ def create_app(settings: Settings) -> faust.App:
             if state is not None:
                 state.flush()
 
+    def logged(event_type: str, record: dict[str, Any]):
+        """The send that puts a decoded event into crm_events (through the sink)."""
+        entry = event_log_entry(event_type, record, int(time.time() * 1000))
+        return (sink_rows, {"key": entry["row"]["tenant_id"].encode(),
+                            "value": json.dumps(entry).encode()})
+
     def ingest_emit(e: Any, d: Forward | DeadLetter):
         if isinstance(d, Forward):
-            return [(routes[d.route.destination], {"key": d.route.key, "value": d.value})]
+            return [(routes[d.route.destination], {"key": d.route.key, "value": d.value}),
+                    logged(d.decoded.event_type, d.decoded.record)]
         return [dead(e, d.error)]
 
     def accounts_decide(e: Any, state: BatchState | None) -> list[SnapshotMessage]:
@@ -169,8 +179,10 @@ def create_app(settings: Settings) -> faust.App:
 
     def control_emit(e: Any, record: dict[str, Any]):
         value = json.dumps({"partnership": to_plain(record)}).encode()
+        # Logged here too, for partnerships published straight to the control topic; one
+        # that came through ingest was logged there already and replaces itself.
         return [(by_company, {"key": e.message.key, "value": value, "partition": p})
-                for p in range(settings.topic_partitions)]
+                for p in range(settings.topic_partitions)] + [logged("partnership", record)]
 
     def companies_decide(e: Any, state: BatchState | None) -> list[ResultChange]:
         partition = e.message.partition

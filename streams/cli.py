@@ -33,6 +33,8 @@ def _settings(args: argparse.Namespace):
         overrides["clickhouse_dsn"] = args.clickhouse
     if getattr(args, "framing", None):
         overrides["wire_format"] = args.framing
+    if getattr(args, "cluster", None):
+        overrides["clickhouse_cluster"] = args.cluster
     return Settings(**overrides)
 
 
@@ -76,8 +78,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise CosellingError(f"{path}: no such file (give a JSON Lines or Avro event file)")
     dsn = settings.clickhouse_dsn.get_secret_value()
-    writer = ClickHouseWriter(dsn)
-    writer.ensure_schema()
+    writer = ClickHouseWriter(dsn, settings.clickhouse_target())
+    writer.migrate(ttl_days=settings.crm_events_ttl_days)
     started = time.perf_counter()
     report, pipeline = replay(path, writer, attribution=settings.attribution())
     elapsed = time.perf_counter() - started
@@ -93,6 +95,34 @@ def cmd_replay(args: argparse.Namespace) -> int:
     print(f"  current: {kinds['overlap']} overlaps, {kinds['intro']} intros, "
           f"{kinds['attribution']} attributions")
     writer.close()
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Apply pending ClickHouse migrations."""
+    from sinks.clickhouse import ClickHouseWriter, redact
+    from sinks.migrate import discover
+
+    settings = _settings(args)
+    target = settings.clickhouse_target()
+    if args.print:
+        for m in discover():
+            print(f"-- {m.path.name}")
+            for statement in m.statements(target):
+                print(f"{statement};\n")
+        return 0
+    dsn = settings.clickhouse_dsn.get_secret_value()
+    writer = ClickHouseWriter(dsn, target)
+    try:
+        result = writer.migrate(ttl_days=settings.crm_events_ttl_days)
+    finally:
+        writer.close()
+    where = redact(dsn) + (f" (cluster {target.cluster})" if target.cluster else "")
+    if result.applied:
+        print(f"{where}: applied {', '.join(result.applied)}; "
+              f"{len(result.already)} already applied")
+    else:
+        print(f"{where}: up to date ({len(result.already)} migrations already applied)")
     return 0
 
 
@@ -172,6 +202,20 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("file", help="JSON Lines or Avro container file of events")
     _clickhouse_option(rp)
     rp.set_defaults(func=cmd_replay)
+
+    mg = sub.add_parser(
+        "migrate",
+        help="create or upgrade the ClickHouse schema",
+        description="Apply the versioned SQL migrations not applied yet (recorded in "
+        "coselling_migrations; re-running is a no-op) and set the crm_events TTL "
+        "(COSELLING_CRM_EVENTS_TTL_DAYS). With --cluster (or COSELLING_CLICKHOUSE_CLUSTER) "
+        "tables are created ON CLUSTER as replicated tables behind Distributed ones.",
+    )
+    _clickhouse_option(mg)
+    mg.add_argument("--cluster", help="ClickHouse cluster name (default: single server)")
+    mg.add_argument("--print", action="store_true",
+                    help="print the rendered statements instead of running them")
+    mg.set_defaults(func=cmd_migrate)
 
     sk = sub.add_parser(
         "sink",

@@ -2,13 +2,15 @@
 
 Reads JSON Lines or an Avro container file (one event type per container), sorts by event
 time (then version and event id, so equal times order the same way every run), runs the
-accounts and companies stages in one process and writes the results to ClickHouse. Used
+accounts and companies stages in one process and writes the results (and every event, to
+``crm_events``) to ClickHouse. Used
 for backfills, the demo, and as the oracle the streaming path is checked against. Replay
 into a fresh database: versions start again at 1.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,8 +24,9 @@ from schemas.exceptions import CosellingError, TextFormatError
 from schemas.textformat import parse_line
 
 from .core.attribution import AttributionConfig
-from .core.companies import ResultChange
+from .core.eventlog import event_log_entry
 from .core.pipeline import Pipeline
+from .core.records import epoch_millis
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +77,8 @@ def replay(
     report = ReplayReport()
     events = sorted(read_events(path, report), key=event_time_order)
     pipeline = Pipeline(attribution)
-    pending: list[ResultChange] = []
+    pending: list[dict[str, Any]] = []
+    ingested_at = epoch_millis(dt.datetime.now(dt.UTC))
     for event_type, record in events:
         report.events += 1
         try:
@@ -83,7 +87,8 @@ def replay(
             report.rejected.append(f"{event_type} {record.get('record_id')}: {exc}")
             continue
         report.changes += len(found)
-        pending.extend(found)
+        pending.append(event_log_entry(event_type, record, ingested_at))
+        pending.extend(change.to_json() for change in found)
         if writer is not None and len(pending) >= WRITE_BATCH:
             report.rows_written += writer.write(pending)
             pending = []

@@ -79,6 +79,13 @@ class Settings(BaseSettings):
         SecretStr("chdb://./.coselling-data/chdb"),
         description="ClickHouse DSN: http(s)://user:pass@host:port/db or chdb://PATH.",
     )
+    clickhouse_cluster: str | None = Field(
+        None, description="ClickHouse cluster name: tables are created ON CLUSTER as "
+        "replicated tables behind Distributed ones. Unset: a single server or chDB.",
+    )
+    crm_events_ttl_days: int = Field(
+        730, ge=0, description="Days of raw CRM events kept in crm_events (0: forever).",
+    )
 
     @field_validator("store")
     @classmethod
@@ -104,6 +111,12 @@ class Settings(BaseSettings):
         from .core.attribution import AttributionConfig
 
         return AttributionConfig(self.attribution_window_days, self.attribution_half_life_days)
+
+    def clickhouse_target(self):
+        """Single server/chDB or the configured cluster (see sinks.migrate)."""
+        from sinks.migrate import Target
+
+        return Target(self.clickhouse_cluster or None)
 
     def codec(self) -> Codec:
         """A codec in the configured wire format."""

@@ -5,6 +5,7 @@ import pytest
 from schemas.codec import Codec
 from schemas.textformat import write_jsonl
 from sinks.clickhouse import ClickHouseWriter, views_snapshot
+from sinks.tables import CURRENT_STATE_VIEWS
 from streams.replay import replay
 from tests.integration.conftest import (
     consume_until,
@@ -27,10 +28,11 @@ def test_two_workers_give_the_same_views_as_replay(pipeline_settings, start_work
     with path.open("w") as f:
         write_jsonl(f, events)
     oracle = ClickHouseWriter(f"chdb://{tmp_path / 'chdb-replay'}")
-    oracle.ensure_schema()
+    oracle.migrate()
     report, _ = replay(path, oracle)
     assert not report.rejected
-    expected = views_snapshot(oracle)
+    expected = views_snapshot(oracle, CURRENT_STATE_VIEWS)
+    expected_events = oracle.query("SELECT count() FROM crm_events FINAL")
     oracle.close()
     assert all(expected[v] for v in expected), "the scenario must fill every view"
 
@@ -54,7 +56,8 @@ def test_two_workers_give_the_same_views_as_replay(pipeline_settings, start_work
         assert f"{settings.topic_inbound}" in w.log().split("Setting newly assigned")[-1]
 
     streamed = ClickHouseWriter(settings.clickhouse_dsn.get_secret_value())
-    actual = views_snapshot(streamed)
+    actual = views_snapshot(streamed, CURRENT_STATE_VIEWS)
+    assert streamed.query("SELECT count() FROM crm_events FINAL") == expected_events
     streamed.close()
     for view in expected:
         assert actual[view] == expected[view], f"{view} differs between streaming and replay"
