@@ -126,6 +126,49 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tenant_access(args: argparse.Namespace) -> int:
+    """Create or update a tenant's ClickHouse user and row policies."""
+    import secrets
+
+    from sinks.access import access_statements, tenant_user
+    from sinks.clickhouse import ClickHouseWriter, redact
+
+    settings = _settings(args)
+    target = settings.clickhouse_target()
+    user = args.user or tenant_user(args.tenant)
+    generated = args.password_file is None
+    if generated:
+        password = secrets.token_urlsafe(18)
+    else:
+        path = Path(args.password_file)
+        if not path.is_file():
+            raise CosellingError(f"{path}: no such password file")
+        password = path.read_text(encoding="utf-8").strip()
+        if len(password) < 12:
+            raise CosellingError(f"{path}: the password must have at least 12 characters")
+    dsn = settings.clickhouse_dsn.get_secret_value()
+    if dsn.startswith("chdb://") and not args.print:
+        raise CosellingError("chDB keeps no SQL-created users; run this against a ClickHouse "
+                             "server (--clickhouse http://...) or add --print")
+    writer = ClickHouseWriter(dsn, target)
+    try:
+        database = args.database or writer.query("SELECT currentDatabase()")[0][0]
+        statements = access_statements(args.tenant, user=user, password=password,
+                                       database=database, target=target)
+        if args.print:
+            print(";\n".join(statements) + ";")
+            return 0
+        for statement in statements:
+            writer.command(statement)
+    finally:
+        writer.close()
+    print(f"{redact(dsn)}: user {user} reads only tenant {args.tenant!r}'s rows "
+          f"({len(statements)} statements)")
+    if generated:
+        print(f"password (shown once, store it now): {password}")
+    return 0
+
+
 def cmd_sink(args: argparse.Namespace) -> int:
     """Consume result rows into ClickHouse until stopped."""
     import signal
@@ -216,6 +259,25 @@ def build_parser() -> argparse.ArgumentParser:
     mg.add_argument("--print", action="store_true",
                     help="print the rendered statements instead of running them")
     mg.set_defaults(func=cmd_migrate)
+
+    ta = sub.add_parser(
+        "tenant-access",
+        help="create a ClickHouse user that sees only one tenant's rows",
+        description="Create (or update) a ClickHouse user for TENANT with SELECT on the "
+        "analyst views and the tenant's own tables, and row policies on every table and view "
+        "so it reads only rows where TENANT is the viewing tenant. Needs a ClickHouse "
+        "server with SQL-managed access (chDB has no user storage; use --print there).",
+    )
+    ta.add_argument("tenant", help="tenant id (as in the events' tenant_id)")
+    _clickhouse_option(ta)
+    ta.add_argument("--cluster", help="ClickHouse cluster name (default: single server)")
+    ta.add_argument("--user", help="user name (default: coselling_tenant_<tenant>)")
+    ta.add_argument("--database", help="database (default: the DSN's)")
+    ta.add_argument("--password-file", help="file holding the password (default: generate "
+                    "one and print it once)")
+    ta.add_argument("--print", action="store_true",
+                    help="print the statements instead of running them")
+    ta.set_defaults(func=cmd_tenant_access)
 
     sk = sub.add_parser(
         "sink",

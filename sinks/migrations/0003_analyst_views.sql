@@ -1,13 +1,17 @@
 -- The analysts' views. All read current state only (FINAL or argMax), never the
 -- duplicates ReplacingMergeTree keeps until it merges. Documented in the README.
+-- SQL SECURITY DEFINER: they run with the rights of the user who migrated, so a tenant
+-- user (`coselling tenant-access`) reads them without any grant on overlap_state, whose
+-- COUNTS-only rows name companies the partner shares only as a number. Row policies on
+-- the views themselves keep each tenant to its own rows.
 
-CREATE OR REPLACE VIEW overlaps_current {{ on_cluster }} AS
+CREATE OR REPLACE VIEW overlaps_current {{ on_cluster }} SQL SECURITY DEFINER AS
 SELECT tenant_id, partner_tenant_id, company_key, partnership_id, match_method,
        tenant_populations, partner_populations, partner_account_name, occurred_at
 FROM overlap_state FINAL
 WHERE active AND visible;
 
-CREATE OR REPLACE VIEW overlap_counts {{ on_cluster }} AS
+CREATE OR REPLACE VIEW overlap_counts {{ on_cluster }} SQL SECURITY DEFINER AS
 SELECT tenant_id, partner_tenant_id,
        count() AS overlapping_accounts,
        countIf(visible) AS visible_accounts,
@@ -16,7 +20,7 @@ FROM overlap_state FINAL
 WHERE active
 GROUP BY tenant_id, partner_tenant_id;
 
-CREATE OR REPLACE VIEW partner_overlap_matrix {{ on_cluster }} AS
+CREATE OR REPLACE VIEW partner_overlap_matrix {{ on_cluster }} SQL SECURITY DEFINER AS
 SELECT tenant_id, partner_tenant_id, tenant_population, partner_population,
        uniqExact(company_key) AS overlapping_accounts
 FROM overlap_state FINAL
@@ -25,20 +29,20 @@ ARRAY JOIN counted_partner_populations AS partner_population
 WHERE active
 GROUP BY tenant_id, partner_tenant_id, tenant_population, partner_population;
 
-CREATE OR REPLACE VIEW intros_current {{ on_cluster }} AS
+CREATE OR REPLACE VIEW intros_current {{ on_cluster }} SQL SECURITY DEFINER AS
 SELECT tenant_id, partner_tenant_id, company_key, opportunity_record_id, account_record_id,
        partnership_id, score, reasons, partner_populations, stage, amount, currency,
        occurred_at
 FROM intro_state FINAL
 WHERE active;
 
-CREATE OR REPLACE VIEW attributions_current {{ on_cluster }} AS
+CREATE OR REPLACE VIEW attributions_current {{ on_cluster }} SQL SECURITY DEFINER AS
 SELECT tenant_id, partner_tenant_id, opportunity_record_id, company_key, model, credit,
        weight, attributed_amount, currency, closed_at, touch_record_ids, occurred_at
 FROM attribution_state FINAL
 WHERE active;
 
-CREATE OR REPLACE VIEW partner_influenced_revenue {{ on_cluster }} AS
+CREATE OR REPLACE VIEW partner_influenced_revenue {{ on_cluster }} SQL SECURITY DEFINER AS
 SELECT tenant_id, partner_tenant_id, toStartOfMonth(closed_at) AS month, model, currency,
        sumIf(attributed_amount, credit = 'sourced') AS sourced_revenue,
        sumIf(attributed_amount, credit = 'influenced') AS influenced_revenue,
@@ -48,7 +52,7 @@ FROM attribution_state FINAL
 WHERE active
 GROUP BY tenant_id, partner_tenant_id, month, model, currency;
 
-CREATE OR REPLACE VIEW intro_conversion {{ on_cluster }} AS
+CREATE OR REPLACE VIEW intro_conversion {{ on_cluster }} SQL SECURITY DEFINER AS
 WITH
   raised AS (
     SELECT tenant_id, partner_tenant_id, opportunity_record_id, company_key,
