@@ -109,7 +109,8 @@ def test_cluster_ddl_parses_with_clickhouse_and_is_replicated(migrated):
         == len(TABLES)
     assert "non_replicated_deduplication_window" not in text
     for view in VIEWS:
-        assert f"CREATE OR REPLACE VIEW {view} ON CLUSTER 'analytics' AS" in text
+        assert f"CREATE OR REPLACE VIEW {view} ON CLUSTER 'analytics' SQL SECURITY DEFINER AS" \
+            in text
     assert all("ON CLUSTER" in s for s in statements)
 
 
