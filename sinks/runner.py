@@ -100,6 +100,8 @@ class _Runner:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=s.sink_batch_rows,
+            session_timeout_ms=int(s.kafka_session_timeout_seconds * 1000),
+            heartbeat_interval_ms=int(s.kafka_session_timeout_seconds * 100),
         )
         producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all")
         try:

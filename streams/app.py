@@ -75,6 +75,8 @@ def create_app(settings: Settings) -> faust.App:
         value_serializer="raw",
         autodiscover=False,
         table_cleanup_interval=3600.0,
+        broker_session_timeout=settings.kafka_session_timeout_seconds,
+        broker_heartbeat_interval=settings.kafka_session_timeout_seconds / 10,
     )
     codec = settings.codec()
 

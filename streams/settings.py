@@ -54,6 +54,10 @@ class Settings(BaseSettings):
         "coselling.dead-letter",
         description="Messages that could not be decoded or processed, with the error in headers.",
     )
+    kafka_session_timeout_seconds: float = Field(
+        30.0, ge=6, le=300, description="Consumer group session timeout: how long a crashed "
+        "worker's partitions wait before another worker takes them over.",
+    )
     topic_partitions: int = Field(8, ge=1, description="Partitions of topics the app creates.")
     topic_replication: int = Field(1, ge=1, description="Replication factor of created topics.")
     wire_format: Framing = Field(

@@ -41,6 +41,7 @@ def pipeline_settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
         topic_attributions=f"t{run}.attributions",
         clickhouse_dsn=f"chdb://{tmp_path / 'chdb-stream'}",
         topic_partitions=4,
+        kafka_session_timeout_seconds=8,
         store="rocksdb",
         data_dir=str(tmp_path / "state"),  # each WorkerProcess uses a folder of its own
     )
@@ -83,6 +84,11 @@ class WorkerProcess:
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no final commit, no flush."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
 
     def stop(self, timeout: float = 30) -> int:
         if self.alive():
