@@ -10,6 +10,7 @@ overlaps a partner shares only as COUNTS): analysts and tenants read the views.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 
 @dataclass(frozen=True)
@@ -23,12 +24,12 @@ class Table:
     name: str
     columns: tuple[tuple[str, str], ...]
 
-    @property
+    @cached_property
     def column_names(self) -> list[str]:
         """Column names in insert order."""
         return [c for c, _ in self.columns]
 
-    @property
+    @cached_property
     def column_types(self) -> list[str]:
         """ClickHouse type names in insert order."""
         return [t for _, t in self.columns]
