@@ -48,11 +48,12 @@ class _Revoked(ConsumerRebalanceListener):
     Their new owner reads them again from the last commit; writes are idempotent.
     """
 
-    def __init__(self, sink: ClickHouseSink):
+    def __init__(self, runner: _Runner, sink: ClickHouseSink):
+        self.runner = runner
         self.sink = sink
 
     async def on_partitions_revoked(self, revoked):
-        self.sink.drop((tp.topic, tp.partition) for tp in revoked)
+        self.runner.revoke(self.sink, {(tp.topic, tp.partition) for tp in revoked})
 
     async def on_partitions_assigned(self, assigned):
         log.info("sink assigned %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned))
@@ -64,6 +65,17 @@ class _Runner:
         self.stop = stop
         self.dsn = settings.clickhouse_dsn.get_secret_value()
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
+        # A rebalance can revoke partitions while a flush runs on the ClickHouse thread;
+        # their rows are dropped once it returned (the commit skips them anyway).
+        self._flushing = False
+        self._revoked: set[tuple[str, int]] = set()
+
+    def revoke(self, sink: ClickHouseSink, partitions: set[tuple[str, int]]) -> None:
+        """Forget revoked partitions' pending rows now, or right after a running flush."""
+        self._revoked |= partitions
+        if not self._flushing:
+            sink.drop(self._revoked)
+            self._revoked = set()
 
     async def _db_call(self, fn, *args, **kwargs):
         loop = asyncio.get_running_loop()
@@ -123,7 +135,7 @@ class _Runner:
     async def _consume(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer,
                        sink: ClickHouseSink) -> None:
         s = self.settings
-        consumer.subscribe([s.topic_sink], listener=_Revoked(sink))
+        consumer.subscribe([s.topic_sink], listener=_Revoked(self, sink))
         log.info("sink started: %s -> %s (group %s-sink)", s.topic_sink, redact(self.dsn),
                  s.app_id)
         while not self.stop.is_set():
@@ -139,7 +151,12 @@ class _Runner:
         try:
             for delay in backoff_delays(cap=30):
                 try:
-                    result = await self._db_call(sink.flush)
+                    self._flushing = True
+                    try:
+                        result = await self._db_call(sink.flush)
+                    finally:
+                        self._flushing = False
+                        self.revoke(sink, set())
                     break
                 except SinkUnavailableError as exc:
                     log.warning("ClickHouse write failed, consumption paused, retrying in "

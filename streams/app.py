@@ -34,6 +34,7 @@ import faust
 
 from schemas.exceptions import CosellingError
 
+from . import watchdog
 from .core.accounts import AccountStage, SnapshotMessage
 from .core.companies import CompanyStage, ResultChange
 from .core.eventlog import event_log_entry
@@ -156,7 +157,8 @@ def create_app(settings: Settings) -> faust.App:
     def logged(event_type: str, record: dict[str, Any]):
         """The send that puts a decoded event into crm_events (through the sink)."""
         entry = event_log_entry(event_type, record, int(time.time() * 1000))
-        return (sink_rows, {"key": entry["row"]["tenant_id"].encode(),
+        row = entry["row"]
+        return (sink_rows, {"key": f"{row['tenant_id']}|{row['record_id']}".encode(),
                             "value": json.dumps(entry).encode()})
 
     def ingest_emit(e: Any, d: Forward | DeadLetter):
@@ -227,6 +229,9 @@ def create_app(settings: Settings) -> faust.App:
         await run_batches(stream, companies_decide, companies_emit,
                           "companies: sending results", table=companies_table,
                           bad=(ValueError, KeyError, TypeError, CosellingError))
+
+    watchdog.install(app, interval=min(5.0, settings.stall_seconds / 2),
+                     stall_seconds=settings.stall_seconds)
 
     app.coselling_agents = {  # type: ignore[attr-defined]
         "ingest": ingest, "accounts": accounts, "control": control_agent,

@@ -58,6 +58,10 @@ class Settings(BaseSettings):
         30.0, ge=6, le=300, description="Consumer group session timeout: how long a crashed "
         "worker's partitions wait before another worker takes them over.",
     )
+    stall_seconds: float = Field(
+        60.0, gt=0, description="A partition behind whose commit has not moved for this "
+        "long is read again from its committed offset (see streams/watchdog.py).",
+    )
     topic_partitions: int = Field(8, ge=1, description="Partitions of topics the app creates.")
     topic_replication: int = Field(1, ge=1, description="Replication factor of created topics.")
     wire_format: Framing = Field(

@@ -42,6 +42,7 @@ def pipeline_settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
         clickhouse_dsn=f"chdb://{tmp_path / 'chdb-stream'}",
         topic_partitions=4,
         kafka_session_timeout_seconds=8,
+        stall_seconds=12,
         store="rocksdb",
         data_dir=str(tmp_path / "state"),  # each WorkerProcess uses a folder of its own
     )

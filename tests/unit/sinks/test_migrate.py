@@ -119,3 +119,17 @@ def test_single_target_ddl_is_plain_replacing_merge_tree():
     text = "\n".join(statements)
     assert "ON CLUSTER" not in text and "Distributed" not in text and "_local" not in text
     assert text.count("non_replicated_deduplication_window") == len(TABLES)
+
+
+def test_the_migrate_command_applies_then_reports_up_to_date(tmp_path, capsys):
+    from streams.cli import main
+
+    dsn = f"chdb://{tmp_path / 'db'}"
+    assert main(["migrate", "--clickhouse", dsn]) == 0
+    assert "applied 0001_result_tables.sql" in capsys.readouterr().out
+    assert main(["migrate", "--clickhouse", dsn]) == 0
+    assert f"up to date ({len(discover())} migrations already applied)" in \
+        capsys.readouterr().out
+    assert main(["migrate", "--print", "--cluster", "c1"]) == 0
+    printed = capsys.readouterr().out
+    assert "-- 0003_analyst_views.sql" in printed and "ON CLUSTER 'c1'" in printed
