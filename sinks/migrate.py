@@ -237,10 +237,12 @@ def _history_ddl(target: Target) -> str:
 
 
 def _run(client, statement: str, what: str, settings: dict | None = None) -> None:
-    from clickhouse_connect.driver.exceptions import ClickHouseError
+    from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
 
     try:
         client.command(statement, settings=settings)
+    except OperationalError:
+        raise  # cannot reach ClickHouse: retryable, the caller decides
     except ClickHouseError as exc:
         first = next((ln.strip() for ln in statement.splitlines()
                       if ln.strip() and not ln.strip().startswith("--")), "")
