@@ -34,7 +34,7 @@ import faust
 
 from schemas.exceptions import CosellingError
 
-from . import watchdog
+from . import offset_guard, watchdog
 from .core.accounts import AccountStage, SnapshotMessage
 from .core.companies import CompanyStage, ResultChange
 from .core.eventlog import event_log_entry
@@ -153,6 +153,7 @@ def create_app(settings: Settings) -> faust.App:
             await deliver_until_done(sends, what)
             if state is not None:
                 state.flush()
+            offset_guard.mark_processed(events)
 
     def logged(event_type: str, record: dict[str, Any]):
         """The send that puts a decoded event into crm_events (through the sink)."""
@@ -230,6 +231,7 @@ def create_app(settings: Settings) -> faust.App:
                           "companies: sending results", table=companies_table,
                           bad=(ValueError, KeyError, TypeError, CosellingError))
 
+    offset_guard.install()
     watchdog.install(app, interval=min(5.0, settings.stall_seconds / 2),
                      stall_seconds=settings.stall_seconds)
 

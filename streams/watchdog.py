@@ -71,7 +71,9 @@ def install(app: Any, *, interval: float, stall_seconds: float) -> None:
                 log.warning("partition %s[%d] stalled for %.0fs: committed %s, end %s; %s; "
                             "reading it again from the committed offset", tp.topic,
                             tp.partition, stalled, committed, end, _describe(app, tp))
-                await consumer.seek_wait({tp: committed or 0})
+                # Consumer.seek also resets Faust's read offset; without that Faust drops
+                # every re-read message below the highest offset it had read already.
+                await consumer.seek(tp, committed or 0)
 
 
 def _describe(app: Any, tp: Any) -> str:
