@@ -174,10 +174,18 @@ class ClickHouseSink(BatchingSink):
     def __init__(self, writer: ClickHouseWriter, max_rows: int, max_age: float, **kwargs):
         super().__init__(max_rows, max_age, **kwargs)
         self.writer = writer
+        self._written_times: list[tuple[int, int | None]] = []
+
+    def take_written_times(self) -> list[tuple[int, int | None]]:
+        """(event time, ingest time or None) in epoch ms of every message written since
+        the last call (for latency metrics)."""
+        times, self._written_times = self._written_times, []
+        return times
 
     def write(self, batch: Batch) -> tuple[int, list[Rejected]]:
         """Write one partition batch (see class doc)."""
         good: list[tuple[Message, list[tuple[Table, list[Any]]]]] = []
+        parsed: list[tuple[Message, dict[str, Any]]] = []
         rejected: list[Rejected] = []
         for m in batch.messages:
             try:
@@ -185,11 +193,14 @@ class ClickHouseSink(BatchingSink):
                 if not isinstance(data, dict):
                     raise SinkDataError("a sink message must be a JSON object")
                 good.append((m, table_rows(data)))
+                parsed.append((m, data))
             except (ValueError, SinkDataError) as exc:
                 error = exc if isinstance(exc, SinkDataError) else SinkDataError(
                     f"not JSON: {exc}")
                 rejected.append(Rejected(m, error))
         rows = self._write_or_split(batch, good, rejected) if good else 0
+        bad = {id(r.message) for r in rejected}
+        self._written_times.extend(_times(data) for m, data in parsed if id(m) not in bad)
         return rows, rejected
 
     def _write_or_split(self, batch: Batch, part, rejected: list[Rejected]) -> int:
@@ -209,6 +220,13 @@ class ClickHouseSink(BatchingSink):
             half = len(part) // 2
             return (self._write_or_split(batch, part[:half], rejected)
                     + self._write_or_split(batch, part[half:], rejected))
+
+
+def _times(data: dict[str, Any]) -> tuple[int, int | None]:
+    row = data["row"]
+    if "event_time" in row:
+        return int(row["event_time"]), int(row["ingest_time"])
+    return int(row.get("occurred_at") or 0), None
 
 
 def views_snapshot(writer: ClickHouseWriter, views: Sequence[str] = VIEWS

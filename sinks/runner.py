@@ -20,12 +20,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
+from streams import metrics
 from streams.deadletter import dead_letter_headers
 from streams.retry import backoff_delays, retry_async
 from streams.settings import Settings
@@ -38,7 +40,14 @@ log = logging.getLogger(__name__)
 
 
 def run_sink(settings: Settings, *, stop: threading.Event | None = None) -> None:
-    """Consume the sink topic into ClickHouse until ``stop`` is set (or forever)."""
+    """Consume the sink topic into ClickHouse until ``stop`` is set (or forever).
+
+    Serves Prometheus metrics on ``COSELLING_SINK_WEB_PORT`` (0: none).
+    """
+    if settings.sink_web_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.sink_web_port, addr=settings.web_host)
     asyncio.run(_Runner(settings, stop or threading.Event()).run())
 
 
@@ -152,11 +161,17 @@ class _Runner:
             for delay in backoff_delays(cap=30):
                 try:
                     self._flushing = True
+                    batch_rows = sink.pending
+                    started = time.perf_counter()
                     try:
                         result = await self._db_call(sink.flush)
                     finally:
                         self._flushing = False
                         self.revoke(sink, set())
+                    metrics.SINK_FLUSH_SECONDS.observe(time.perf_counter() - started)
+                    metrics.SINK_BATCH_ROWS.observe(batch_rows)
+                    metrics.SINK_ROWS.inc(result.rows)
+                    _observe_latency(sink.take_written_times())
                     break
                 except SinkUnavailableError as exc:
                     log.warning("ClickHouse write failed, consumption paused, retrying in "
@@ -187,6 +202,7 @@ class _Runner:
     async def _dead_letter(self, producer: AIOKafkaProducer, rejected: list[Rejected]) -> bool:
         """Send rejected messages to the dead-letter topic; True once all are acknowledged."""
         topic = self.settings.topic_dead_letter
+        metrics.DEAD_LETTERED.labels(stage="sink").inc(len(rejected))
         for r in rejected:
             m = r.message
             log.warning("dead-lettering %s[%d]@%d: %s", m.topic, m.partition, m.offset, r.error)
@@ -220,6 +236,15 @@ class _Runner:
             consumer.pause(*consumer.assignment())
             polled = await consumer.getmany(timeout_ms=int(min(0.2, end - loop.time()) * 1000))
             _add_all(sink, polled)
+
+
+def _observe_latency(times: list[tuple[int, int | None]]) -> None:
+    """Event-to-ClickHouse (and ingest-to-ClickHouse) latency of rows just written."""
+    now = time.time()
+    for event_ms, ingest_ms in times:
+        metrics.EVENT_TO_CLICKHOUSE.observe(max(0.0, now - event_ms / 1000))
+        if ingest_ms is not None:
+            metrics.INGEST_TO_CLICKHOUSE.observe(max(0.0, now - ingest_ms / 1000))
 
 
 def _add_all(sink: ClickHouseSink, polled) -> None:

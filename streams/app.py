@@ -32,9 +32,9 @@ from typing import Any
 
 import faust
 
-from schemas.exceptions import CosellingError
+from schemas.exceptions import CodecError, CosellingError
 
-from . import offset_guard, watchdog
+from . import metrics, offset_guard, watchdog
 from .core.accounts import AccountStage, SnapshotMessage
 from .core.companies import CompanyStage, ResultChange
 from .core.eventlog import event_log_entry
@@ -66,7 +66,8 @@ def create_app(settings: Settings) -> faust.App:
         store="rocksdb://" if settings.store == "rocksdb" else "memory://",
         datadir=settings.data_dir,
         web_port=settings.web_port,
-        web_host="127.0.0.1",
+        web_host=settings.web_host,
+        table_standby_replicas=settings.standby_replicas,
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication,
         processing_guarantee="at_least_once",
@@ -116,6 +117,7 @@ def create_app(settings: Settings) -> faust.App:
         m = event.message
         headers = dead_letter_headers(error, topic=m.topic, partition=m.partition,
                                       offset=m.offset)
+        metrics.DEAD_LETTERED.labels(stage=_stage(m.topic, settings)).inc()
         if isinstance(error, CosellingError):  # bad input, explained by the message
             log.warning("dead-lettering %s[%d]@%d: %s", m.topic, m.partition, m.offset, error)
         else:  # an internal message the core could not handle: a bug, keep the traceback
@@ -164,8 +166,12 @@ def create_app(settings: Settings) -> faust.App:
 
     def ingest_emit(e: Any, d: Forward | DeadLetter):
         if isinstance(d, Forward):
+            metrics.EVENTS_IN.labels(event_type=d.decoded.event_type,
+                                     tenant=d.decoded.record["tenant_id"]).inc()
             return [(routes[d.route.destination], {"key": d.route.key, "value": d.value}),
                     logged(d.decoded.event_type, d.decoded.record)]
+        if isinstance(d.error, CodecError):
+            metrics.DECODE_ERRORS.labels(error=type(d.error).__name__).inc()
         return [dead(e, d.error)]
 
     def accounts_decide(e: Any, state: BatchState | None) -> list[SnapshotMessage]:
@@ -200,6 +206,7 @@ def create_app(settings: Settings) -> faust.App:
     def companies_emit(e: Any, changes: list[ResultChange]):
         sends = []
         for change in changes:
+            metrics.RESULTS_EMITTED.labels(kind=change.kind).inc()
             sends.append((sink_rows, {"key": change.row["company_key"].encode(),
                                       "value": json.dumps(change.to_json()).encode()}))
             announced = outbound_event(change)
@@ -231,6 +238,7 @@ def create_app(settings: Settings) -> faust.App:
                           "companies: sending results", table=companies_table,
                           bad=(ValueError, KeyError, TypeError, CosellingError))
 
+    _web_pages(app)
     offset_guard.install()
     watchdog.install(app, interval=min(5.0, settings.stall_seconds / 2),
                      stall_seconds=settings.stall_seconds)
@@ -240,6 +248,39 @@ def create_app(settings: Settings) -> faust.App:
         "companies": companies,
     }
     return app
+
+
+def _stage(topic: str, settings: Settings) -> str:
+    return {settings.topic_inbound: "ingest", settings.topic_by_account: "accounts",
+            settings.topic_control: "control", settings.topic_by_company: "companies"
+            }.get(topic, "other")
+
+
+def _web_pages(app: faust.App) -> None:
+    """``/metrics`` (Prometheus), ``/healthz`` (liveness) and ``/readyz`` (readiness).
+
+    Live: the event loop answers. Ready: the worker has joined its group, has partitions
+    and is not rebalancing or recovering state.
+    """
+
+    @app.page("/metrics")
+    async def metrics_page(web, request):
+        body, content_type = metrics.exposition()
+        return web.bytes(body, content_type=content_type.split(";")[0])
+
+    @app.page("/healthz")
+    async def healthz(web, request):
+        return web.json({"status": "ok"})
+
+    @app.page("/readyz")
+    async def readyz(web, request):
+        try:
+            assigned = bool(app.consumer.assignment())
+        except Exception:  # noqa: BLE001 - no consumer yet: not ready
+            assigned = False
+        ready = assigned and not app.rebalancing and not app.tables.recovery.in_recovery
+        return web.json({"ready": ready, "assigned": assigned,
+                         "rebalancing": bool(app.rebalancing)}, status=200 if ready else 503)
 
 
 def _raw(message: Any) -> RawMessage:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,11 +76,26 @@ def replay(
     """Run the core over ``path``; write result changes with ``writer`` if given."""
     report = ReplayReport()
     events = sorted(read_events(path, report), key=event_time_order)
+    return replay_events(events, writer, attribution=attribution, report=report)
+
+
+def replay_events(
+    events: list[tuple[str, dict[str, Any]]], writer=None, *,
+    attribution: AttributionConfig | None = None, report: ReplayReport | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[ReplayReport, Pipeline]:
+    """Run the core over ``events`` (already in event-time order); write with ``writer``.
+
+    ``progress`` is called with the number of events done since its last call.
+    """
+    report = report or ReplayReport()
     pipeline = Pipeline(attribution)
     pending: list[dict[str, Any]] = []
     ingested_at = epoch_millis(dt.datetime.now(dt.UTC))
     for event_type, record in events:
         report.events += 1
+        if progress is not None and report.events % 1000 == 0:
+            progress(1000)
         try:
             found = pipeline.apply(event_type, record)
         except CosellingError as exc:
@@ -94,4 +109,6 @@ def replay(
             pending = []
     if writer is not None and pending:
         report.rows_written += writer.write(pending)
+    if progress is not None:
+        progress(report.events % 1000)
     return report, pipeline

@@ -1,19 +1,29 @@
 """The one settings object. No other module reads the environment.
 
 Every setting comes from an environment variable named ``COSELLING_<SETTING>`` (for
-example ``COSELLING_KAFKA_BOOTSTRAP_SERVERS``); command-line flags override. Secrets are
+example ``COSELLING_KAFKA_BOOTSTRAP_SERVERS``) or from an optional TOML config file
+(``--config FILE`` or ``COSELLING_CONFIG``; keys are the setting names in lower case).
+Command-line flags override the environment, which overrides the file. Secrets are
 ``SecretStr`` and never printed.
 """
 
 from __future__ import annotations
 
+import os
+import tomllib
 from functools import cached_property
+from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.codec import Codec, Framing
 from schemas.registry_client import SchemaRegistryClient
+
+from .exceptions import StreamConfigError
+
+ENV_PREFIX = "COSELLING_"
 
 
 class Settings(BaseSettings):
@@ -64,6 +74,17 @@ class Settings(BaseSettings):
     )
     topic_partitions: int = Field(8, ge=1, description="Partitions of topics the app creates.")
     topic_replication: int = Field(1, ge=1, description="Replication factor of created topics.")
+    topic_retention_days: float = Field(
+        7.0, gt=0, description="Retention of the inbound, internal and outbound topics "
+        "(the control topic keeps everything; state topics are compacted).",
+    )
+    dead_letter_retention_days: float = Field(
+        30.0, gt=0, description="Retention of the dead-letter topic."
+    )
+    standby_replicas: int = Field(
+        0, ge=0, description="Standby copies of each worker's table state on other workers "
+        "(faster fail-over, more disk).",
+    )
     wire_format: Framing = Field(
         Framing.SINGLE_OBJECT, description="Framing of produced events: single-object or confluent."
     )
@@ -74,7 +95,14 @@ class Settings(BaseSettings):
     schema_registry_password: SecretStr | None = None
     store: str = Field("rocksdb", description="Faust table store: rocksdb or memory.")
     data_dir: str = Field(".coselling-data", description="Folder for worker state (RocksDB).")
-    web_port: int = Field(6066, ge=0, le=65535, description="Faust web port of the worker.")
+    web_port: int = Field(6066, ge=0, le=65535, description="Faust web port of the worker "
+                          "(/metrics, /healthz, /readyz).")
+    web_host: str = Field("127.0.0.1", description="Address the worker's web port and the "
+                          "sink's metrics port listen on (0.0.0.0 in containers).")
+    sink_web_port: int = Field(6067, ge=0, le=65535, description="Port of the sink's "
+                               "Prometheus metrics (0: none).")
+    log_format: str = Field("auto", description="auto (JSON when not on a terminal), json "
+                            "or text.")
     attribution_window_days: float = Field(
         180.0, gt=0, description="Partner touches this many days before a close count."
     )
@@ -94,6 +122,23 @@ class Settings(BaseSettings):
     crm_events_ttl_days: int = Field(
         730, ge=0, description="Days of raw CRM events kept in crm_events (0: forever).",
     )
+
+    @classmethod
+    def load(cls, config_file: str | Path | None = None, **overrides: Any) -> Settings:
+        """Settings from flags (``overrides``), the environment and the config file."""
+        config_file = config_file or os.environ.get(f"{ENV_PREFIX}CONFIG")
+        from_file = read_config_file(Path(config_file)) if config_file else {}
+        in_env = {k.upper() for k in os.environ}
+        lower = {k: v for k, v in from_file.items()
+                 if f"{ENV_PREFIX}{k.upper()}" not in in_env}
+        return cls(**{**lower, **{k: v for k, v in overrides.items() if v is not None}})
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_log_format(cls, value: str) -> str:
+        if value not in ("auto", "json", "text"):
+            raise ValueError("log_format must be auto, json or text")
+        return value
 
     @field_validator("store")
     @classmethod
@@ -129,3 +174,19 @@ class Settings(BaseSettings):
     def codec(self) -> Codec:
         """A codec in the configured wire format."""
         return Codec(framing=self.wire_format, registry=self.registry)
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The settings in a TOML config file; unknown keys are an error, not ignored."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StreamConfigError(f"{path}: no such config file") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise StreamConfigError(f"{path}: not a readable TOML file: {exc}") from None
+    data = data.get("coselling", data)
+    unknown = sorted(set(data) - set(Settings.model_fields))
+    if unknown:
+        raise StreamConfigError(f"{path}: unknown setting {unknown[0]!r} "
+                                "(`coselling settings` lists them)")
+    return data

@@ -1,8 +1,20 @@
-"""Create the pipeline's Kafka topics (kafka-python admin). Idempotent."""
+"""The pipeline's Kafka topics and their configuration; created by ``coselling init`` and
+by every worker at start (kafka-python admin). Idempotent: existing topics are left as
+they are.
+
+- inbound, internal (by-account, by-company, sink rows) and outbound topics: delete
+  policy, retention ``COSELLING_TOPIC_RETENTION_DAYS``;
+- the dead-letter topic: retention ``COSELLING_DEAD_LETTER_RETENTION_DAYS``;
+- the control topic: kept for ever (``retention.ms=-1``), not compacted. Partnership
+  events are few, and a compacted source topic has holes in its offsets, which Faust
+  cannot tell from skipped messages (see ``streams.offset_guard``);
+- the workers' state (table changelog) topics: compacted, as Faust expects.
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
@@ -11,6 +23,18 @@ from .exceptions import RetryableError
 from .settings import Settings
 
 log = logging.getLogger(__name__)
+
+DAY_MS = 24 * 3600 * 1000
+#: Faust tables of the app (streams.app): their changelog topics hold the workers' state.
+TABLES = ("accounts", "companies")
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic's name and configuration."""
+
+    name: str
+    config: dict[str, str]
 
 
 def topic_names(settings: Settings) -> list[str]:
@@ -28,6 +52,26 @@ def topic_names(settings: Settings) -> list[str]:
     ]
 
 
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    """Every topic ``init`` creates, with its configuration."""
+    retention = {"cleanup.policy": "delete",
+                 "retention.ms": str(int(settings.topic_retention_days * DAY_MS))}
+    specs = []
+    for name in topic_names(settings):
+        if name == settings.topic_control:
+            config = {"cleanup.policy": "delete", "retention.ms": "-1"}
+        elif name == settings.topic_dead_letter:
+            config = {"cleanup.policy": "delete",
+                      "retention.ms": str(int(settings.dead_letter_retention_days * DAY_MS))}
+        else:
+            config = retention
+        specs.append(TopicSpec(name, config))
+    for table in TABLES:
+        specs.append(TopicSpec(f"{settings.app_id}-{table}-changelog",
+                               {"cleanup.policy": "compact"}))
+    return specs
+
+
 def ensure_topics(settings: Settings, *, timeout_ms: int = 30_000) -> list[str]:
     """Create missing topics; return the names created (empty when all existed)."""
     try:
@@ -42,17 +86,22 @@ def ensure_topics(settings: Settings, *, timeout_ms: int = 30_000) -> list[str]:
         ) from exc
     try:
         existing = set(admin.list_topics())
-        wanted = [n for n in topic_names(settings) if n not in existing]
         created = []
-        for name in wanted:
-            topic = NewTopic(name, settings.topic_partitions, settings.topic_replication)
+        for spec in topic_specs(settings):
+            if spec.name in existing:
+                continue
+            topic = NewTopic(spec.name, settings.topic_partitions, settings.topic_replication,
+                             topic_configs=spec.config)
             try:
                 admin.create_topics([topic], timeout_ms=timeout_ms)
-                created.append(name)
+                created.append(spec.name)
             except TopicAlreadyExistsError:
                 pass
         if created:
             log.info("created topics: %s", ", ".join(created))
         return created
+    except KafkaError as exc:
+        raise RetryableError(f"creating topics on {settings.kafka_bootstrap_servers}: "
+                             f"{exc}") from exc
     finally:
         admin.close()

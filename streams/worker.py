@@ -6,6 +6,7 @@ from pathlib import Path
 
 import faust
 
+from . import logs
 from .app import create_app
 from .settings import Settings
 from .topics import ensure_topics
@@ -19,5 +20,6 @@ def run_worker(settings: Settings, *, loglevel: str = "warn") -> None:
     ensure_topics(settings)
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
-    worker = faust.Worker(app, loglevel=loglevel, redirect_stdouts=False)
+    worker = faust.Worker(app, loglevel=loglevel, redirect_stdouts=False,
+                          logging_config=logs.logging_config(loglevel, settings.log_format))
     worker.execute_from_commandline()

@@ -1,0 +1,1 @@
+"""The ``coselling`` subcommands, one module per group; ``streams.cli`` wires them up."""

@@ -1,0 +1,86 @@
+"""Consumer group lag and last-message times, read with kafka-python (``coselling status``,
+the streaming demo and the tests)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
+
+from .exceptions import RetryableError
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    """Where a consumer group stands on one partition."""
+
+    topic: str
+    partition: int
+    committed: int | None
+    end: int
+
+    @property
+    def lag(self) -> int:
+        """Messages after the group's committed offset."""
+        return self.end - (self.committed or 0)
+
+
+def _consumer(bootstrap_servers: str) -> KafkaConsumer:
+    try:
+        return KafkaConsumer(bootstrap_servers=bootstrap_servers.split(","),
+                             enable_auto_commit=False, request_timeout_ms=15_000)
+    except KafkaError as exc:
+        raise RetryableError(f"cannot reach Kafka at {bootstrap_servers}: {exc}; is it "
+                             "running?") from None
+
+
+def group_lag(bootstrap_servers: str, group: str, topics: list[str]) -> list[PartitionLag]:
+    """Committed and end offsets of ``group`` on every partition of ``topics``."""
+    consumer = _consumer(bootstrap_servers)
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers.split(","),
+                                 request_timeout_ms=15_000)
+        try:
+            committed = admin.list_group_offsets({group: None}).get(group, {})
+        finally:
+            admin.close()
+        tps = [TopicPartition(t, p) for t in topics
+               for p in sorted(consumer.partitions_for_topic(t) or ())]
+        ends = consumer.end_offsets(tps) if tps else {}
+    except KafkaError as exc:
+        raise RetryableError(f"reading consumer offsets from {bootstrap_servers}: {exc}") \
+            from None
+    finally:
+        consumer.close()
+    return [PartitionLag(tp.topic, tp.partition,
+                         committed[tp].offset if tp in committed else None, ends[tp])
+            for tp in tps]
+
+
+def last_message_times(bootstrap_servers: str, topic: str) -> dict[int, dt.datetime]:
+    """Timestamp of the last message of each non-empty partition of ``topic``."""
+    consumer = _consumer(bootstrap_servers)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic)
+                                                        or ())]
+        if not tps:
+            return {}
+        ends = consumer.end_offsets(tps)
+        wanted = [tp for tp in tps if ends[tp] > 0]
+        consumer.assign(wanted)
+        for tp in wanted:
+            consumer.seek(tp, ends[tp] - 1)
+        times: dict[int, dt.datetime] = {}
+        for _ in range(10):
+            for tp, records in consumer.poll(timeout_ms=500).items():
+                for r in records:
+                    times[tp.partition] = dt.datetime.fromtimestamp(r.timestamp / 1000, dt.UTC)
+            if len(times) == len(wanted):
+                break
+        return times
+    except KafkaError as exc:
+        raise RetryableError(f"reading {topic} from {bootstrap_servers}: {exc}") from None
+    finally:
+        consumer.close()

@@ -1,0 +1,76 @@
+"""The report: read from the views, checked against the core's own current state."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from decimal import Decimal
+
+import pytest
+from rich.console import Console
+
+from sinks.exceptions import SinkConfigError
+from sinks.report import build_report
+from sinks.report_render import print_report, render_html
+from streams.demo_data import generate
+from streams.replay import event_time_order, replay_events
+
+NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from sinks.clickhouse import ClickHouseWriter
+
+    writer = ClickHouseWriter(f"chdb://{tmp_path_factory.mktemp('report') / 'chdb'}")
+    writer.migrate(ttl_days=0)
+    events = sorted(generate(companies=400, seed=5, now=NOW), key=event_time_order)
+    _, pipeline = replay_events(events, writer)
+    yield writer, pipeline.current()
+    writer.close()
+
+
+def test_the_report_agrees_with_the_core_state(demo):
+    writer, current = demo
+    report = build_report(writer.query, top=5)
+    overlaps = [r for k, r in current.items() if k.startswith("overlap|")]
+    expected = Counter((r["tenant_id"], r["partner_tenant_id"]) for r in overlaps)
+    assert {(c.tenant, c.partner): c.overlapping for c in report.overlaps} == dict(expected)
+    visible = Counter((r["tenant_id"], r["partner_tenant_id"]) for r in overlaps if r["visible"])
+    assert {(c.tenant, c.partner): c.visible for c in report.overlaps if c.visible} \
+        == dict(visible)
+    intros = sorted((r for k, r in current.items() if k.startswith("intro|")),
+                    key=lambda r: -r["score"])
+    assert len(report.intros) == 5
+    assert [i.score for i in report.intros] == [r["score"] for r in intros[:5]]
+    linear = [r for k, r in current.items()
+              if k.startswith("attribution|") and r["model"] == "linear"]
+    total = sum((Decimal(r["attributed_amount"]) for r in linear), Decimal(0))
+    assert sum((r.sourced + r.influenced for r in report.revenue), Decimal(0)) == total
+
+
+def test_seen_as_one_tenant_the_report_holds_only_its_rows(demo):
+    writer, _ = demo
+    report = build_report(writer.query, tenant="contoso")
+    assert report.overlaps and {c.tenant for c in report.overlaps} == {"contoso"}
+    assert {i.tenant for i in report.intros} <= {"contoso"}
+    assert report.revenue and {r.tenant for r in report.revenue} == {"contoso"}
+    with pytest.raises(SinkConfigError, match="unknown attribution model"):
+        build_report(writer.query, model="magic")
+
+
+def test_terminal_and_html_forms_show_every_part(demo):
+    writer, _ = demo
+    report = build_report(writer.query)
+    console = Console(width=200, record=True)
+    print_report(report, console)
+    text = console.export_text()
+    assert "Partner overlap matrix" in text and "Top 15 intro opportunities" in text
+    assert report.intros[0].reasons[0] in text
+    assert report.intros[0].opportunity in text
+    page = render_html(report)
+    assert page.count('class="cell"') == len(report.tenants) ** 2
+    assert page.count('class="bar"') >= len({r.month for r in report.revenue})
+    assert 'id="overlap-heatmap"' in page and 'id="revenue-chart"' in page
+    assert "<script" not in page and "http://" not in page.replace(
+        'xmlns="http://www.w3.org/2000/svg"', "")
