@@ -177,8 +177,10 @@ class ClickHouseSink(BatchingSink):
         self._written_times: list[tuple[int, int | None]] = []
 
     def take_written_times(self) -> list[tuple[int, int | None]]:
-        """(event time, ingest time or None) in epoch ms of every message written since
-        the last call (for latency metrics)."""
+        """Event and ingest times (epoch ms) of the messages written since the last call.
+
+        For the latency metrics; the ingest time is None for result rows.
+        """
         times, self._written_times = self._written_times, []
         return times
 

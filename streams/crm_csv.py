@@ -69,7 +69,7 @@ class CsvMapping:
     optional_columns: frozenset[str] = field(default_factory=frozenset)
 
     def with_overrides(self, overrides: Mapping[str, str]) -> CsvMapping:
-        """This mapping with some fields read from other columns."""
+        """A copy of the mapping with some fields read from other columns."""
         unknown = sorted(set(overrides) - set(self.columns))
         if unknown:
             raise StreamConfigError(f"--map {unknown[0]}=...: {self.name} has no field "

@@ -1,5 +1,7 @@
-"""Consumer group lag and last-message times, read with kafka-python (``coselling status``,
-the streaming demo and the tests)."""
+"""Consumer group lag and last-message times, read with kafka-python.
+
+Used by ``coselling status`` and the streaming demo.
+"""
 
 from __future__ import annotations
 

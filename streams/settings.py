@@ -133,6 +133,20 @@ class Settings(BaseSettings):
                  if f"{ENV_PREFIX}{k.upper()}" not in in_env}
         return cls(**{**lower, **{k: v for k, v in overrides.items() if v is not None}})
 
+    def environment(self, **extra: str) -> dict[str, str]:
+        """These settings as ``COSELLING_*`` variables for a child process.
+
+        Secrets are included: never log the result.
+        """
+        env = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            if hasattr(value, "get_secret_value"):
+                value = value.get_secret_value()
+            env[f"{ENV_PREFIX}{name.upper()}"] = str(getattr(value, "value", value))
+        return {**env, **extra}
+
     @field_validator("log_format")
     @classmethod
     def _known_log_format(cls, value: str) -> str:

@@ -1,6 +1,7 @@
-"""The pipeline's Kafka topics and their configuration; created by ``coselling init`` and
-by every worker at start (kafka-python admin). Idempotent: existing topics are left as
-they are.
+"""The pipeline's Kafka topics and their configuration (kafka-python admin).
+
+Created by ``coselling init`` and by every worker at start. Idempotent: existing topics
+are left as they are.
 
 - inbound, internal (by-account, by-company, sink rows) and outbound topics: delete
   policy, retention ``COSELLING_TOPIC_RETENTION_DAYS``;

@@ -1,5 +1,4 @@
-"""``coselling demo``: a generated multi-tenant CRM data set through the pipeline, then the
-report.
+"""``coselling demo``: a generated CRM data set through the pipeline, then the report.
 
 Embedded (default): no Kafka, no ClickHouse server. The events are written to
 ``OUT/demo-events.jsonl``, replayed through the same core the workers run into chDB at
@@ -126,12 +125,13 @@ def _streaming(settings, events, out_dir: Path, dsn: str):
     settings = settings.model_copy(update={
         "kafka_bootstrap_servers": broker.bootstrap_servers, "clickhouse_dsn": SecretStr(dsn),
         "data_dir": str((out_dir / "state").resolve()), "app_id": f"demo-{uuid.uuid4().hex[:6]}",
-        "log_format": "json", "sink_batch_rows": 20_000})
+        "log_format": "json", "sink_batch_rows": 20_000,
+        "web_port": local_kafka.free_port(), "sink_web_port": local_kafka.free_port()})
     processes: list[subprocess.Popen] = []
     try:
         ensure_topics(settings)
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("COSELLING_")},
-               **_environment(settings)}
+               **settings.environment()}
         for name in ("worker", "sink"):
             log = (logs_dir / f"{name}.log").open("wb")
             processes.append(subprocess.Popen(
@@ -169,13 +169,6 @@ def _streaming(settings, events, out_dir: Path, dsn: str):
                 p.kill()
         broker.stop()
     return settings
-
-
-def _environment(settings) -> dict[str, str]:
-    values = settings.model_dump()
-    values["clickhouse_dsn"] = settings.clickhouse_dsn.get_secret_value()
-    return {f"COSELLING_{k.upper()}": str(v.value if hasattr(v, "value") else v)
-            for k, v in values.items() if v is not None and not hasattr(v, "get_secret_value")}
 
 
 def _publish(settings, events) -> None:

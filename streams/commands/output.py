@@ -31,6 +31,7 @@ class RateColumn(ProgressColumn):
     """Items per second, with the unit of the task."""
 
     def render(self, task: Task) -> Text:
+        """The task's current rate."""
         speed = task.finished_speed or task.speed
         unit = task.fields.get("unit", "items")
         if speed is None:

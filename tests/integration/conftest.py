@@ -53,14 +53,7 @@ def pipeline_settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
 def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
     """The environment that gives a worker subprocess these settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("COSELLING_")}
-    for name, value in settings.model_dump().items():
-        if value is None:
-            continue
-        if hasattr(value, "get_secret_value"):
-            value = value.get_secret_value()
-        env[f"COSELLING_{name.upper()}"] = str(getattr(value, "value", value))
-    env.update(extra)
-    return env
+    return {**env, **settings.environment(**extra)}
 
 
 class WorkerProcess:
@@ -69,7 +62,10 @@ class WorkerProcess:
     def __init__(self, settings: Settings, log_path: Path,
                  command: tuple[str, ...] | None = None):
         self.log_path = log_path
-        env = settings_env(settings, COSELLING_WEB_PORT=str(local_kafka.free_port()),
+        self.web_port = local_kafka.free_port()
+        self.metrics_port = local_kafka.free_port()
+        env = settings_env(settings, COSELLING_WEB_PORT=str(self.web_port),
+                           COSELLING_SINK_WEB_PORT=str(self.metrics_port),
                            COSELLING_DATA_DIR=str(Path(settings.data_dir) / log_path.stem))
         self._log = log_path.open("wb")
         self.process = subprocess.Popen(

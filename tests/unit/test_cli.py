@@ -1,0 +1,117 @@
+"""The command line as a user meets it: help, settings from file and environment,
+one-line errors, CSV checks without Kafka, replay of a CSV export."""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.cli import build_parser, main
+
+SF_ACCOUNTS = """Id,Name,Website,Type,SystemModstamp
+001A1,Initrode Ltd,https://initrode.example,Customer,2026-10-02T10:15:00Z
+001A2,,https://nameless.example,Prospect,2026-10-02T10:15:00Z
+001A3,Hooli,https://hooli.example,Prospect,2026-10-03T10:15:00Z
+"""
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch, tmp_path):
+    for name in list(__import__("os").environ):
+        if name.startswith("COSELLING_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.chdir(tmp_path)
+
+
+def subcommands() -> dict:
+    parser = build_parser()
+    action = next(a for a in parser._actions if a.dest == "command")
+    return action.choices
+
+
+@pytest.mark.parametrize("name", sorted(subcommands()))
+def test_every_subcommand_explains_itself(name, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([name, "--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    assert f"usage: coselling {name}" in text
+    assert len(subcommands()[name].description or "") > 60
+
+
+def test_the_issue_commands_all_exist():
+    assert {"init", "worker", "partnership", "publish", "replay", "report", "status",
+            "demo", "sink", "migrate"} <= set(subcommands())
+
+
+def test_errors_are_one_line_with_what_to_do(tmp_path, capsys, monkeypatch):
+    assert main(["--config", str(tmp_path / "missing.toml"), "settings"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "missing.toml: no such config file" in err
+    (tmp_path / "bad.toml").write_text("kafka_bootstrap = 'x'\n")
+    assert main(["--config", str(tmp_path / "bad.toml"), "settings"]) == 2
+    assert "unknown setting 'kafka_bootstrap'" in capsys.readouterr().err
+    monkeypatch.setenv("COSELLING_TOPIC_PARTITIONS", "0")
+    assert main(["settings"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("coselling: error: setting topic_partitions "
+                          "(COSELLING_TOPIC_PARTITIONS)") and "Traceback" not in err
+    monkeypatch.delenv("COSELLING_TOPIC_PARTITIONS")
+    (tmp_path / "a.csv").write_text(SF_ACCOUNTS)
+    assert main(["publish", str(tmp_path / "a.csv")]) == 2
+    assert "give --tenant TENANT" in capsys.readouterr().err
+    with pytest.raises(Exception):
+        main(["--debug", "publish", str(tmp_path / "a.csv")])  # --debug: the traceback
+
+
+def test_settings_come_from_file_environment_and_flags_in_that_order(tmp_path, capsys,
+                                                                      monkeypatch):
+    (tmp_path / "c.toml").write_text("kafka_bootstrap_servers = 'file:9092'\n"
+                                     "app_id = 'from-file'\nweb_port = 7001\n")
+    monkeypatch.setenv("COSELLING_APP_ID", "from-env")
+    monkeypatch.setenv("COSELLING_CLICKHOUSE_DSN", "http://u:s3cret@ch:8123/db")
+    assert main(["--config", str(tmp_path / "c.toml"), "settings"]) == 0
+    out = capsys.readouterr().out
+    assert "file:9092" in out and "from-env" in out and "7001" in out
+    assert "s3cret" not in out
+
+
+def test_a_csv_export_is_checked_row_by_row_without_sending(tmp_path, capsys):
+    (tmp_path / "a.csv").write_text(SF_ACCOUNTS)
+    assert main(["publish", str(tmp_path / "a.csv"), "--tenant", "acme", "--dry-run"]) == 1
+    out, err = capsys.readouterr()
+    assert "2 events checked (dry run, nothing sent)" in out and "1 rows rejected" in out
+    assert "rejected a.csv line 3: empty name (column 'Name')" in err
+
+
+def test_replay_of_a_csv_export_lands_in_clickhouse(tmp_path, capsys):
+    (tmp_path / "a.csv").write_text(SF_ACCOUNTS)
+    dsn = f"chdb://{tmp_path / 'db'}"
+    assert main(["replay", str(tmp_path / "a.csv"), "--tenant", "acme",
+                 "--clickhouse", dsn]) == 1  # one row rejected
+    out = capsys.readouterr().out
+    assert "2 events replayed" in out and "1 rejected" in out
+    from sinks.clickhouse import ClickHouseWriter
+
+    writer = ClickHouseWriter(dsn)
+    try:
+        assert writer.query("SELECT record_id FROM crm_events ORDER BY record_id") == [
+            ("001A1",), ("001A3",)]
+    finally:
+        writer.close()
+
+
+def test_the_demo_runs_from_nothing_and_writes_the_report(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--companies", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "Partner overlap matrix" in out and "intro opportunities" in out
+    assert "Partner-influenced revenue" in out
+    page = (tmp_path / "demo" / "report.html").read_text()
+    assert 'id="overlap-heatmap"' in page and 'id="revenue-chart"' in page
+    # run again: the demo replaces its own output, and refuses a folder it did not write
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--companies", "300"]) == 0
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    capsys.readouterr()
+    assert main(["demo", "--out", str(tmp_path / "mine")]) == 2
+    assert "not a demo folder" in capsys.readouterr().err

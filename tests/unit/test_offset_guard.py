@@ -1,0 +1,35 @@
+"""The offset guard: only processed events are acknowledged; gaps are never filled."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+from streams import offset_guard
+
+
+def message(offset: int):
+    return SimpleNamespace(tp=("t", 0), topic="t", partition=0, offset=offset, acked=False)
+
+
+def test_only_messages_an_agent_processed_are_acknowledged():
+    calls = []
+    ack = offset_guard._ack_only_processed(lambda self, m: calls.append(m.offset) or True)
+    done, skipped = message(5), message(6)
+    unacked = [done, skipped]
+    consumer = SimpleNamespace(_unacked_messages=SimpleNamespace(discard=unacked.remove))
+    offset_guard.mark_processed([SimpleNamespace(message=done)])
+    assert ack(consumer, skipped) is False and skipped.acked  # refused, never counted
+    assert unacked == [done]  # and no longer tracked as in flight
+    assert ack(consumer, done) is True
+    assert calls == [5]
+    again = message(5)  # the same offset read again later: not marked this time
+    unacked.append(again)
+    assert ack(consumer, again) is False and calls == [5]
+
+
+def test_a_gap_in_fetched_offsets_is_not_recorded():
+    consumer = SimpleNamespace(_gap={})
+    asyncio.run(offset_guard._refuse_gap(consumer, SimpleNamespace(topic="t", partition=0),
+                                         7, 113))
+    assert consumer._gap == {}
