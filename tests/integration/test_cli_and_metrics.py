@@ -67,10 +67,9 @@ def test_csv_exports_published_with_the_cli_arrive_and_the_metrics_count_them(
                  "--share", "globex:CUSTOMER=ACCOUNTS"]) == 0
     assert "acme-globex (acme <-> globex) active" in capsys.readouterr().out
 
-    files = {"acme-accounts.csv": ("acme", ACME_ACCOUNTS),
-             "acme-opportunities.csv": ("acme", ACME_OPPORTUNITIES),
-             "globex-companies.csv": ("globex", GLOBEX_COMPANIES)}
-    for name, (tenant, text) in files.items():
+    files = {"acme-accounts.csv": ACME_ACCOUNTS, "acme-opportunities.csv": ACME_OPPORTUNITIES,
+             "globex-companies.csv": GLOBEX_COMPANIES}
+    for name, text in files.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
     assert main(["publish", str(tmp_path / "acme-accounts.csv"), "--tenant", "acme"]) == 1
     out, err = capsys.readouterr()

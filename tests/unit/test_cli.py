@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from streams.cli import build_parser, main
+from streams.exceptions import StreamConfigError
 
 SF_ACCOUNTS = """Id,Name,Website,Type,SystemModstamp
 001A1,Initrode Ltd,https://initrode.example,Customer,2026-10-02T10:15:00Z
@@ -60,7 +61,7 @@ def test_errors_are_one_line_with_what_to_do(tmp_path, capsys, monkeypatch):
     (tmp_path / "a.csv").write_text(SF_ACCOUNTS)
     assert main(["publish", str(tmp_path / "a.csv")]) == 2
     assert "give --tenant TENANT" in capsys.readouterr().err
-    with pytest.raises(Exception):
+    with pytest.raises(StreamConfigError):
         main(["--debug", "publish", str(tmp_path / "a.csv")])  # --debug: the traceback
 
 
