@@ -28,10 +28,12 @@ from schemas.exceptions import CosellingError
 from schemas.textformat import write_jsonl
 
 from ..demo_data import TENANTS, generate
+from ..exceptions import RetryableError
 from .clickhouse import write_report
 from .output import err, out, progress
 
 MARKER = ".coselling-demo"
+CATCH_UP_SECONDS = 900
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -151,8 +153,14 @@ def _streaming(settings, events, out_dir: Path, dsn: str):
                     if p.poll() is not None:
                         raise CosellingError(f"a demo process exited ({p.args[-3]}); see "
                                              f"{logs_dir}")
-                lag = sum(r.lag for g, topics in groups.items()
-                          for r in group_lag(settings.kafka_bootstrap_servers, g, topics))
+                if time.perf_counter() - t0 > CATCH_UP_SECONDS:
+                    raise CosellingError(f"the pipeline did not catch up within "
+                                         f"{CATCH_UP_SECONDS}s; see {logs_dir}")
+                try:
+                    lag = sum(r.lag for g, topics in groups.items()
+                              for r in group_lag(settings.kafka_bootstrap_servers, g, topics))
+                except RetryableError:  # the groups' coordinator is not ready yet
+                    lag = None
                 quiet = quiet + 1 if lag == 0 else 0
                 advance(0)
                 time.sleep(1)

@@ -24,7 +24,7 @@ from rich.progress import (
 from rich.text import Text
 
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class RateColumn(ProgressColumn):
