@@ -153,8 +153,12 @@ def create_app(settings: Settings) -> faust.App:
                     continue
                 sends.extend(emit(e, decision))
             await deliver_until_done(sends, what)
-            if state is not None:
-                state.flush()
+            if state is not None and state.flush():
+                # Table writes reach the changelog through Faust's producer buffer, and
+                # Faust commits offsets without waiting for them: a crash right after a
+                # commit lost the state the committed events had made (seen in the SIGKILL
+                # test). Wait until the changelog has them before the events count as done.
+                await retry_async(app.producer.flush, what=f"{what}: writing table state")
             offset_guard.mark_processed(events)
 
     def logged(event_type: str, record: dict[str, Any]):

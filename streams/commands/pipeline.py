@@ -8,7 +8,6 @@ import datetime as dt
 from rich.table import Table
 
 from .. import logs
-from ..exceptions import RetryableError
 from .output import out, progress
 
 
@@ -83,12 +82,9 @@ def cmd_status(args: argparse.Namespace, settings) -> int:
     groups = {settings.app_id: [settings.topic_inbound, settings.topic_control,
                                 settings.topic_by_account, settings.topic_by_company],
               f"{settings.app_id}-sink": [settings.topic_sink]}
-    try:
-        lags = {g: group_lag(settings.kafka_bootstrap_servers, g, topics)
-                for g, topics in groups.items()}
-        last = last_message_times(settings.kafka_bootstrap_servers, settings.topic_inbound)
-    except RetryableError:
-        raise
+    lags = {g: group_lag(settings.kafka_bootstrap_servers, g, topics)
+            for g, topics in groups.items()}
+    last = last_message_times(settings.kafka_bootstrap_servers, settings.topic_inbound)
     table = Table(title=f"Consumer lag ({settings.kafka_bootstrap_servers})")
     for name, justify in (("group", "left"), ("topic", "left"), ("partition", "right"),
                           ("committed", "right"), ("end", "right"), ("lag", "right")):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,49 @@ def test_logs_are_json_lines_when_not_on_a_terminal(pipeline_settings, start_wor
     assert {"time", "level", "logger", "message"} <= set(records[0])
     assert any("Setting newly assigned" in r["message"] for r in records)
     assert not Path(worker.log_path).read_text().count("Traceback")
+
+
+def test_init_creates_configured_topics_registers_schemas_and_migrates(
+        kafka_bootstrap, registry_server, tmp_path, monkeypatch, capsys):
+    from kafka import KafkaAdminClient
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    from schemas.catalog import default_catalog
+    from streams.settings import Settings
+    from streams.topics import topic_specs
+
+    run = uuid.uuid4().hex[:6]
+    settings = Settings(kafka_bootstrap_servers=kafka_bootstrap, app_id=f"init-{run}",
+                        topic_inbound=f"i{run}.in", topic_control=f"i{run}.control",
+                        topic_by_account=f"i{run}.acc", topic_by_company=f"i{run}.co",
+                        topic_sink=f"i{run}.sink", topic_overlaps=f"i{run}.ov",
+                        topic_intros=f"i{run}.intro", topic_attributions=f"i{run}.attr",
+                        topic_dead_letter=f"i{run}.dlq", topic_partitions=3,
+                        topic_retention_days=2, clickhouse_dsn=f"chdb://{tmp_path / 'db'}",
+                        schema_registry_url=registry_server.url)
+    for name, value in settings.environment().items():
+        monkeypatch.setenv(name, value)
+    assert main(["init"]) == 0
+    out = capsys.readouterr().out
+    assert "11 topics (11 created, 0 already there), 3 partitions" in out
+    assert f"{len(default_catalog().event_types)} schemas registered" in out
+    assert "3 migrations applied" in out
+    assert main(["init"]) == 0
+    assert "(0 created, 11 already there)" in capsys.readouterr().out
+
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        specs = {s.name: s for s in topic_specs(settings)}
+        answers = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name)
+                                          for name in specs])
+        [by_name] = answers.values()
+        configs = {name: {k: v["value"] if isinstance(v, dict) else v
+                          for k, v in values.items()} for name, values in by_name.items()}
+    finally:
+        admin.close()
+    assert configs[settings.topic_inbound]["retention.ms"] == str(2 * 24 * 3600 * 1000)
+    assert configs[settings.topic_control]["retention.ms"] == "-1"
+    assert configs[settings.topic_control]["cleanup.policy"] == "delete"
+    assert configs[f"init-{run}-companies-changelog"]["cleanup.policy"] == "compact"
+    assert sorted(registry_server.subjects) == sorted(
+        default_catalog().current(t).full_name for t in default_catalog().event_types)

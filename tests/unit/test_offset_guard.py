@@ -33,3 +33,13 @@ def test_a_gap_in_fetched_offsets_is_not_recorded():
     asyncio.run(offset_guard._refuse_gap(consumer, SimpleNamespace(topic="t", partition=0),
                                          7, 113))
     assert consumer._gap == {}
+
+
+def test_a_commit_starts_at_the_committed_offset_not_one_past_it():
+    new_offset = offset_guard._new_offset_from_committed(lambda self, tp: max(self._acked[tp]) + 1)
+    consumer = SimpleNamespace(_acked={"tp": [130, 131, 132]}, _committed_offset={"tp": 129})
+    assert new_offset(consumer, "tp") is None  # 129 itself was never processed
+    consumer._acked["tp"].insert(0, 129)
+    assert new_offset(consumer, "tp") == 133
+    fresh = SimpleNamespace(_acked={"tp": [0, 1]}, _committed_offset={"tp": None})
+    assert new_offset(fresh, "tp") == 2  # before the first commit: Faust's own rule
