@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from schemas.exceptions import CosellingError, TextFormatError
 
@@ -27,6 +29,18 @@ def event_file(args: argparse.Namespace) -> EventFile:
     return EventFile(Path(args.file), format=getattr(args, "format", None),
                      tenant=getattr(args, "tenant", None), mapping=getattr(args, "mapping", None),
                      overrides=overrides, currency=getattr(args, "currency", None) or "USD")
+
+
+def good_rows(source: EventFile, description: str, rejects: list[TextFormatError]
+              ) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """The file's good rows, with a progress bar; bad ones are appended to ``rejects``."""
+    with progress(description, source.count(), "rows") as advance:
+        for item in source.read():
+            advance()
+            if isinstance(item, TextFormatError):
+                rejects.append(item)
+            else:
+                yield item
 
 
 def report_rejects(path: Path, rejects: list[TextFormatError]) -> None:
@@ -57,22 +71,17 @@ def cmd_publish(args: argparse.Namespace, settings) -> int:
                                  f"{exc}; is it running? (`coselling status`)") from None
     started = time.perf_counter()
     futures = []
-    with progress(f"publishing {source.path.name}", source.count(), "rows") as advance:
-        for item in source.read():
-            advance()
-            if isinstance(item, TextFormatError):
-                rejects.append(item)
-                continue
-            lineno, event_type, record = item
-            try:
-                payload = codec.encode(event_type, record)
-            except CosellingError as exc:
-                rejects.append(TextFormatError(str(exc), line=lineno))
-                continue
-            counts[event_type] += 1
-            if producer is not None:
-                key = f"{record['tenant_id']}|{record['record_id']}".encode()
-                futures.append(producer.send(settings.topic_inbound, key=key, value=payload))
+    for lineno, event_type, record in good_rows(source, f"publishing {source.path.name}",
+                                                rejects):
+        try:
+            payload = codec.encode(event_type, record)
+        except CosellingError as exc:
+            rejects.append(TextFormatError(str(exc), line=lineno))
+            continue
+        counts[event_type] += 1
+        if producer is not None:
+            key = f"{record['tenant_id']}|{record['record_id']}".encode()
+            futures.append(producer.send(settings.topic_inbound, key=key, value=payload))
     failed = 0
     if producer is not None:
         producer.flush()
@@ -107,15 +116,8 @@ def cmd_replay(args: argparse.Namespace, settings) -> int:
     source = event_file(args)
     report = ReplayReport()
     rejects: list[TextFormatError] = []
-    events = []
-    with progress(f"reading {source.path.name}", source.count(), "rows") as advance:
-        for item in source.read():
-            advance()
-            if isinstance(item, TextFormatError):
-                rejects.append(item)
-            else:
-                events.append(item[1:])
-    events.sort(key=event_time_order)
+    events = sorted((item[1:] for item in good_rows(source, f"reading {source.path.name}",
+                                                     rejects)), key=event_time_order)
     dsn = settings.clickhouse_dsn.get_secret_value()
     writer = ClickHouseWriter(dsn, settings.clickhouse_target())
     try:

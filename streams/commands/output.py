@@ -7,7 +7,7 @@ a terminal (CI logs, pipes): there a one-line summary is printed instead.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
@@ -41,7 +41,7 @@ class RateColumn(ProgressColumn):
 
 @contextmanager
 def progress(description: str, total: float | None, unit: str = "events"
-             ) -> Iterator[callable]:
+             ) -> Iterator[Callable[..., None]]:
     """A progress bar; yields ``advance(n)``. Hidden when stderr is not a terminal."""
     bar = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
                    MofNCompleteColumn(), RateColumn(), TextColumn("ETA"),
