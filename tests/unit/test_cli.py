@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from schemas.catalog import SCHEMA_DIR
 from streams.cli import build_parser, main
 from streams.exceptions import StreamConfigError
+
+SAMPLE_DIR = SCHEMA_DIR.parent / "samples"
 
 SF_ACCOUNTS = """Id,Name,Website,Type,SystemModstamp
 001A1,Initrode Ltd,https://initrode.example,Customer,2026-10-02T10:15:00Z
@@ -116,3 +119,22 @@ def test_the_demo_runs_from_nothing_and_writes_the_report(tmp_path, capsys):
     capsys.readouterr()
     assert main(["demo", "--out", str(tmp_path / "mine")]) == 2
     assert "not a demo folder" in capsys.readouterr().err
+
+
+def test_an_avro_container_file_is_read_like_json_lines(tmp_path, capsys):
+    import fastavro
+
+    from schemas.catalog import default_catalog
+    from schemas.textformat import parse_line
+
+    lines = (SAMPLE_DIR / "events.jsonl").read_text().splitlines()
+    accounts = [parse_line(line)[1] for line in lines if '"type": "account"' in line]
+    assert accounts
+    schema = default_catalog().current("account").parsed
+    with (tmp_path / "accounts.avro").open("wb") as f:
+        fastavro.writer(f, fastavro.parse_schema(schema), accounts)
+    assert main(["publish", str(tmp_path / "accounts.avro"), "--dry-run"]) == 0
+    assert f"{len(accounts)} events checked" in capsys.readouterr().out
+    dsn = f"chdb://{tmp_path / 'db'}"
+    assert main(["replay", str(tmp_path / "accounts.avro"), "--clickhouse", dsn]) == 0
+    assert f"{len(accounts)} events replayed" in capsys.readouterr().out
