@@ -24,8 +24,9 @@ nothing is written transactionally), so a gap is never legitimate: gaps are not 
 And every agent here runs :func:`streams.app.create_app`'s batch loop, which calls
 :func:`mark_processed` for the events of a batch once everything the batch produced was
 acknowledged by Kafka; an acknowledgement of any other message is refused. A new commit
-must start exactly at the committed offset. (Before a partition's first commit Faust
-keeps no committed offset, and then its own rule applies.) The commit then
+must start exactly at the committed offset; where Faust keeps none (nothing committed yet,
+or offset 0, which Faust stores as None) it must start at the partition's log start
+offset, read after every rebalance's seek. The commit then
 waits at the first message not processed; the rebalance's own seek (or else the stall
 watchdog, ``streams.watchdog``) reads it again, and the agents are idempotent, so a message
 processed twice costs only time.
@@ -73,15 +74,29 @@ def _ack_only_processed(original):
     return ack
 
 
+_log_start: dict[Any, int] = {}
+
+
 def _new_offset_from_committed(original):
     def new_offset(self: Consumer, tp) -> int | None:
         acked = self._acked[tp]
         committed = self._committed_offset[tp]
-        if acked and committed is not None and min(acked) > committed:
+        start = committed if committed is not None else _log_start.get(tp)
+        if acked and start is not None and min(acked) > start:
             return None  # the message at the committed offset is not processed yet
         return original(self, tp)
 
     return new_offset
+
+
+def _perform_seek_noting_log_start(original):
+    async def perform_seek(self: Consumer) -> None:
+        await original(self)
+        unknown = [tp for tp in self.assignment() if self._committed_offset.get(tp) is None]
+        if unknown:
+            _log_start.update(await self.earliest_offsets(*unknown))
+
+    return perform_seek
 
 
 def install() -> None:
@@ -92,4 +107,6 @@ def install() -> None:
         Consumer.ack = _ack_only_processed(Consumer.ack)  # type: ignore[method-assign]
         Consumer._new_offset = _new_offset_from_committed(  # type: ignore[method-assign]
             Consumer._new_offset)
+        Consumer.perform_seek = _perform_seek_noting_log_start(  # type: ignore[method-assign]
+            Consumer.perform_seek)
         _installed = True

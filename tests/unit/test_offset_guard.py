@@ -41,5 +41,27 @@ def test_a_commit_starts_at_the_committed_offset_not_one_past_it():
     assert new_offset(consumer, "tp") is None  # 129 itself was never processed
     consumer._acked["tp"].insert(0, 129)
     assert new_offset(consumer, "tp") == 133
-    fresh = SimpleNamespace(_acked={"tp": [0, 1]}, _committed_offset={"tp": None})
-    assert new_offset(fresh, "tp") == 2  # before the first commit: Faust's own rule
+    fresh = SimpleNamespace(_acked={"tp": [1, 2]}, _committed_offset={"tp": None})
+    assert new_offset(fresh, "tp") == 3  # no commit and no log start known: Faust's rule
+    offset_guard._log_start["tp"] = 0  # read after the rebalance's seek
+    assert new_offset(fresh, "tp") is None  # offset 0 was never processed
+    fresh._acked["tp"].insert(0, 0)
+    assert new_offset(fresh, "tp") == 3
+
+
+def test_the_log_start_is_read_for_partitions_without_a_commit():
+    calls = []
+
+    async def original(self):
+        calls.append("seek")
+
+    async def earliest_offsets(*tps):
+        return {tp: 0 for tp in tps}
+
+    consumer = SimpleNamespace(assignment=lambda: {"a", "b"},
+                               _committed_offset={"a": 17, "b": None},
+                               earliest_offsets=earliest_offsets)
+    perform_seek = offset_guard._perform_seek_noting_log_start(original)
+    asyncio.run(perform_seek(consumer))
+    assert calls == ["seek"] and offset_guard._log_start["b"] == 0
+    assert "a" not in offset_guard._log_start
