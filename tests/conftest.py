@@ -7,28 +7,13 @@ set): integration tests must never be skipped there.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from streams.localkafka import broker as local_kafka
 
-
-def _load_local_kafka():
-    spec = importlib.util.spec_from_file_location(
-        "local_kafka", ROOT / "deploy" / "kafka" / "local_kafka.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["local_kafka"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-local_kafka = _load_local_kafka()
 _BROKER_NOTE: list[str] = []
 
 

@@ -5,7 +5,7 @@ Embedded (default): no Kafka, no ClickHouse server. The events are written to
 ``OUT/chdb`` and reported (terminal and ``OUT/report.html``).
 
 Streaming (``--streaming``): the same data through the real path. A local Kafka broker
-from the Apache jars (``deploy/kafka``, needs Java and Maven), a worker and a sink as
+from the Apache jars (:mod:`streams.localkafka`, needs Java and Maven), a worker and a sink as
 subprocesses, the events published to the inbound topic; once every consumer group has
 caught up the sink stops (chDB opens in one process at a time) and the report is read.
 """
@@ -13,7 +13,6 @@ caught up the sink stops (chDB opens in one process at a time) and the report is
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import shutil
 import signal
@@ -34,7 +33,6 @@ from .output import err, out, progress
 
 MARKER = ".coselling-demo"
 CATCH_UP_SECONDS = 900
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _prepare(out_dir: Path) -> None:
@@ -99,24 +97,13 @@ def _embedded(settings, events) -> None:
               f"changes, {report.rows_written:,} rows written to chDB", markup=False)
 
 
-def _local_kafka():
-    path = REPO / "deploy" / "kafka" / "local_kafka.py"
-    if not path.is_file():
-        raise CosellingError("the streaming demo starts Kafka from deploy/kafka in the "
-                             "repository; run it from a clone (pip install -e .)")
-    spec = importlib.util.spec_from_file_location("coselling_local_kafka", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _streaming(settings, events, out_dir: Path, dsn: str):
     from pydantic import SecretStr
 
     from ..lag import group_lag
+    from ..localkafka import broker as local_kafka
     from ..topics import ensure_topics
 
-    local_kafka = _local_kafka()
     logs_dir = out_dir / "logs"
     logs_dir.mkdir(exist_ok=True)
     err.print("starting a local Kafka broker (Apache jars from Maven Central, cached)...")

@@ -3,6 +3,10 @@ and web pages that exist."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +15,7 @@ import yaml
 from streams.app import create_app
 from streams.cli import build_parser
 from streams.settings import Settings
+from tests.unit.test_packaging import source_files
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 YAML_FILES = sorted([*DEPLOY.rglob("*.yml"), *DEPLOY.rglob("*.yaml")])
@@ -101,11 +106,52 @@ def test_kubernetes_manifests_use_existing_commands_settings_and_probe_pages():
         worker["spec"]["template"]["spec"]["containers"][0])
 
 
-def test_the_image_runs_the_coselling_command_from_the_packages():
-    dockerfile = (DEPLOY / "docker" / "Dockerfile").read_text(encoding="utf-8")
-    assert 'ENTRYPOINT ["coselling"]' in dockerfile
+def dockerfile_stages() -> list[list[list[str]]]:
+    """The Dockerfile's stages, each a list of instructions split into words."""
+    stages: list[list[list[str]]] = []
+    text = (DEPLOY / "docker" / "Dockerfile").read_text(encoding="utf-8")
+    for line in text.replace("\\\n", " ").splitlines():
+        words = line.split()
+        if not words or words[0].startswith("#"):
+            continue
+        if words[0] == "FROM":
+            stages.append([])
+        stages[-1].append(words)
+    return stages
+
+
+def test_the_image_installs_the_wheel_built_from_the_sources(tmp_path):
+    build, final = dockerfile_stages()
+    assert ["ENTRYPOINT", '["coselling"]'] in final
+    # The final stage gets nothing from the checkout: only the wheel of the build stage.
+    copies = [w for w in final if w[0] == "COPY"]
+    assert copies == [["COPY", "--from=build", "/dist", "/dist"]]
+    runs = " ".join(" ".join(w) for w in final if w[0] == "RUN")
+    assert "pip install --no-cache-dir /dist/coselling-*.whl" in runs
+    assert " -e " not in runs and "--editable" not in runs
+    # The build stage: the wheel is built from exactly what the stage copies. Build it the
+    # same way here and check that it ships every file of the packages.
+    context = tmp_path / "context"
+    context.mkdir()
     root = DEPLOY.parent
-    for line in dockerfile.splitlines():
-        if line.startswith("COPY "):
-            for source in line.split()[1:-1]:
-                assert (root / source).exists(), f"Dockerfile copies missing {source}"
+    for words in build:
+        if words[0] == "COPY":
+            *sources, target = words[1:]
+            for source in sources:
+                src = root / source
+                assert src.exists(), f"Dockerfile copies missing {source}"
+                dest = context / (src.name if target.endswith("/") or target == "./"
+                                  else target)
+                if src.is_dir():
+                    shutil.copytree(src, dest, ignore=shutil.ignore_patterns("__pycache__"))
+                else:
+                    shutil.copy(src, dest)
+    assert any(w[:3] == ["RUN", "pip", "wheel"] and w[-1] == "." for w in build)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                    "--wheel-dir", str(tmp_path / "dist"), str(context)],
+                   check=True, capture_output=True)
+    (wheel,) = (tmp_path / "dist").glob("coselling-*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        shipped = {n for n in z.namelist() if ".dist-info/" not in n}
+    missing = source_files() - shipped
+    assert not missing, f"the image's wheel lacks {sorted(missing)}"
