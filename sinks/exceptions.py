@@ -23,3 +23,6 @@ class MigrationError(SinkConfigError):
 
 class ReplayBusyError(RetryableError):
     """Another replay is writing into the same database; try again when it is done."""
+
+    #: The message says what to do (no service failed).
+    what_to_do = ""

@@ -212,6 +212,17 @@ class ReplayStore:
         rows = self.writer.query(f"SELECT event_type, record FROM {CRM_EVENTS.name} FINAL")
         yield from ((str(t), str(r)) for t, r in rows)
 
+    def logged_identities(self, since_ms: int) -> set[tuple]:
+        """Keys of the ``crm_events`` rows from event time ``since_ms`` on.
+
+        A key is (tenant, event type, record id, version, event id).
+        """
+        rows = self.writer.query(
+            "SELECT tenant_id, event_type, record_id, record_version, event_id "
+            f"FROM {CRM_EVENTS.name} WHERE event_time >= fromUnixTimestamp64Milli({{t:Int64}})",
+            {"t": since_ms})
+        return {(str(t), str(e), str(r), int(v), str(i)) for t, e, r, v, i in rows}
+
     def holdings(self) -> dict[str, int]:
         """What the database holds now: events and current results."""
         (events,), = self.writer.query(f"SELECT count() FROM {CRM_EVENTS.name} FINAL")

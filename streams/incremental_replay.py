@@ -7,8 +7,8 @@ events gives (every view and ``crm_events``), in one of two ways:
   ``replay_state`` and the new events are applied on top. Result rows get the company's
   next version, above every row of that company already written, so they supersede them
   (ReplacingMergeTree); only the state keys that changed are saved. This is exact when no
-  new event is older than the newest event already replayed (files cut by event time)
-  and for events replayed before (the same version of the record is in the state).
+  new event is older than the newest event already replayed (files cut by event time),
+  and events replayed before (in the state, or in ``crm_events``) do not count.
 - **rebuild**: a new event is older than the newest already replayed (files cut in
   delivery order). The current results would be right anyway (the core is
   order-independent), but what depends on history would not: ``intro_events`` (and the
@@ -206,9 +206,7 @@ class IncrementalReplay:
         state = self.store.load_state(last.generation) if last else {}
         pipeline = Pipeline(self.attribution, TrackedState(state.get("account")),
                             TrackedState(state.get("company")))
-        mark = last.summary.get("watermark") if last else None
-        late = 0 if mark is None else sum(
-            1 for e in events if position(e) < tuple(mark) and not pipeline.holds(*e))
+        late = self._late(events, last.summary.get("watermark") if last else None, pipeline)
         self.decision = decide(last, self.lock.interrupted, tables, late)
         self._file_events = len(events)
         if self.decision.mode == REBUILD:
@@ -219,12 +217,27 @@ class IncrementalReplay:
         self.events, self._pipeline = events, pipeline
         return self.decision
 
+    def _late(self, events: list[Event], mark: list | None, pipeline: Pipeline) -> int:
+        """How many events fall before ``mark`` and were never replayed here.
+
+        An event replayed before (its very version is in the state, or its row is in
+        crm_events) already has its place in event-time order.
+        """
+        if mark is None:
+            return 0
+        late = [e for e in events if position(e) < tuple(mark) and not pipeline.holds(*e)]
+        if not late:
+            return 0
+        logged = self.store.logged_identities(min(position(e) for e in late)[0] // 1000)
+        return sum(1 for e in late if _identity(*e) not in logged)
+
     def run(self, progress: Callable[[int], None] | None = None) -> Outcome:
         """Replay :attr:`events`, save the state, record the run; return the outcome."""
         assert self.lock is not None and self.decision is not None and self._pipeline
         started = time.perf_counter()
         last, claim = self.lock.last, self.lock.claim
         self._wrote = True
+        self.store.renew(claim)  # planning may have taken a while
         if self.decision.mode == REBUILD:
             self.store.clear_results()
         sink = _RunWriter(self.writer, self.store, claim, self._logged)
