@@ -118,6 +118,8 @@ def decide(last: Claim | None, interrupted: list[Claim],
                 "its state; replay into a new database (or empty this one)")
         return Decision(FRESH, "the database holds no results yet")
     recorded = {name: TableFingerprint(*v) for name, v in last.summary["tables"].items()}
+    for name in tables.keys() - recorded.keys():  # a table added by a later migration
+        recorded[name] = TableFingerprint(0, None)
     log_now, log_then = tables[CRM_EVENTS.name].rows, recorded[CRM_EVENTS.name].rows
     if interrupted:
         if log_now < log_then:
