@@ -115,9 +115,20 @@ def test_pieces_cut_by_event_time_continue_and_equal_one_replay(whole, tmp_path)
 
 def test_pieces_cut_in_delivery_order_rebuild_and_equal_one_replay(whole, tmp_path):
     n = len(EVENTS)
-    modes = replay_pieces(tmp_path / "chdb", cut(EVENTS, [n // 4, n // 2, 3 * n // 4]))
-    assert modes[0] == FRESH and REBUILD in modes
+    pieces = cut(EVENTS, [n // 4, n // 2, 3 * n // 4])
+    modes = replay_pieces(tmp_path / "chdb", pieces)
+    assert modes == [FRESH, REBUILD, REBUILD, REBUILD]
     assert_same(snapshot(tmp_path / "chdb"), whole)
+    # Events read back for a rebuild keep the time the pipeline first received them.
+    writer = ClickHouseWriter(f"chdb://{tmp_path / 'chdb'}")
+    try:
+        (first_run,), = writer.query(
+            "SELECT count() FROM crm_events FINAL "
+            "WHERE ingest_time = (SELECT min(ingest_time) FROM crm_events)")
+    finally:
+        writer.close()
+    assert first_run == len({(r["tenant_id"], t, r["record_id"], r["version"], r["event_id"])
+                             for t, r in pieces[0]})
 
 
 def test_replaying_the_same_file_again_changes_nothing(whole, tmp_path):
