@@ -100,6 +100,11 @@ class ClickHouseWriter:
         settings: dict[str, Any] = dict(self.target.insert_settings())
         if token:
             settings["insert_deduplication_token"] = f"{token}:{table.name}"
+        else:
+            # Rows without a token are replaced by key and version anyway; a replicated
+            # table would drop a block equal to an earlier one, also after TRUNCATE (the
+            # replay's rebuild), and a replay's claim renewal.
+            settings["insert_deduplicate"] = 0
         self._run(lambda: self.client.insert(
             table.name, rows, column_names=table.column_names,
             column_type_names=table.column_types, settings=settings),

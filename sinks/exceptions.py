@@ -19,3 +19,10 @@ class SinkConfigError(PermanentError):
 
 class MigrationError(SinkConfigError):
     """A migration file is malformed, was edited after it was applied, or failed."""
+
+
+class ReplayBusyError(RetryableError):
+    """Another replay is writing into the same database; try again when it is done."""
+
+    #: The message says what to do (no service failed).
+    what_to_do = ""

@@ -133,6 +133,34 @@ INTRO_EVENTS = Table(
 #: Every table the sink writes, by name.
 TABLES = {t.name: t for t in (OVERLAPS, INTROS, ATTRIBUTIONS, CRM_EVENTS, INTRO_EVENTS)}
 
+#: The replay path's own tables (see :mod:`sinks.replay_store`): the core's saved state,
+#: and one row per replay run (its latest status wins).
+REPLAY_STATE = Table(
+    "replay_state",
+    (
+        ("store", "LowCardinality(String)"),
+        ("key", "String"),
+        ("value", "String"),
+        ("generation", "UInt64"),
+    ),
+)
+
+REPLAY_RUNS = Table(
+    "replay_runs",
+    (
+        ("run_id", "String"),
+        ("status", "LowCardinality(String)"),
+        ("host", "String"),
+        ("pid", "UInt32"),
+        ("generation", "UInt64"),
+        ("summary", "String"),
+        ("claimed_at", "DateTime64(6, 'UTC')"),
+        ("updated_at", "DateTime64(6, 'UTC')"),
+    ),
+)
+
+REPLAY_TABLES = {t.name: t for t in (REPLAY_STATE, REPLAY_RUNS)}
+
 #: Which tables a result change of each kind goes to.
 TABLES_OF_KIND = {
     "overlap": (OVERLAPS,),

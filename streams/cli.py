@@ -236,7 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read an event file (JSON Lines, Avro or CRM CSV), process it in "
         "event-time order with the same core the stream workers run, and write overlaps, "
         "intros, attributions and raw events to ClickHouse (migrating first). For "
-        "backfills and trials; use a fresh database.")
+        "backfills and trials. A database replayed into before continues from what that "
+        "replay left (files may come cut by time or in any order); a database the stream "
+        "sink writes to is refused.")
     rp.add_argument("file", help="event file")
     _file_options(rp)
     _clickhouse_option(rp)
@@ -317,7 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _what_to_do(exc: Exception) -> str:
     if isinstance(exc, RetryableError):
-        return " (a service did not answer; check it runs and try again)"
+        return getattr(exc, "what_to_do",
+                       " (a service did not answer; check it runs and try again)")
     return ""
 
 

@@ -8,6 +8,7 @@ __all__ = [
     "CosellingError",
     "NotAnInboundEventError",
     "PermanentError",
+    "ReplayRefusedError",
     "RetryableError",
     "StreamConfigError",
     "UnroutableEventError",
@@ -24,3 +25,7 @@ class UnroutableEventError(PermanentError):
 
 class StreamConfigError(PermanentError):
     """The worker's configuration cannot work (bad broker address, missing topics)."""
+
+
+class ReplayRefusedError(PermanentError):
+    """A replay that cannot give what one replay of all events would (the reason says why)."""

@@ -4,8 +4,9 @@ Reads JSON Lines or an Avro container file (one event type per container), sorts
 time (then version and event id, so equal times order the same way every run), runs the
 accounts and companies stages in one process and writes the results (and every event, to
 ``crm_events``) to ClickHouse. Used
-for backfills, the demo, and as the oracle the streaming path is checked against. Replay
-into a fresh database: versions start again at 1.
+for backfills, the demo, and as the oracle the streaming path is checked against. This
+module starts from empty state; ``coselling replay`` continues from what earlier replays
+left in the database (:mod:`.incremental_replay`).
 """
 
 from __future__ import annotations
@@ -82,14 +83,16 @@ def replay(
 def replay_events(
     events: list[tuple[str, dict[str, Any]]], writer=None, *,
     attribution: AttributionConfig | None = None, report: ReplayReport | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], None] | None = None, pipeline: Pipeline | None = None,
 ) -> tuple[ReplayReport, Pipeline]:
     """Run the core over ``events`` (already in event-time order); write with ``writer``.
 
     ``progress`` is called with the number of events done since its last call.
+    ``pipeline`` continues from its state (see :mod:`.incremental_replay`); by default
+    the core starts empty.
     """
     report = report or ReplayReport()
-    pipeline = Pipeline(attribution)
+    pipeline = pipeline if pipeline is not None else Pipeline(attribution)
     pending: list[dict[str, Any]] = []
     ingested_at = epoch_millis(dt.datetime.now(dt.UTC))
     for event_type, record in events:

@@ -122,6 +122,11 @@ class Settings(BaseSettings):
     crm_events_ttl_days: int = Field(
         730, ge=0, description="Days of raw CRM events kept in crm_events (0: forever).",
     )
+    replay_claim_stale_seconds: float = Field(
+        600.0, gt=0, description="A replay into a ClickHouse server renews its claim on the "
+        "database while it writes; a claim not renewed for this long is one of a replay "
+        "that died, and the next replay rebuilds past it.",
+    )
 
     @classmethod
     def load(cls, config_file: str | Path | None = None, **overrides: Any) -> Settings:

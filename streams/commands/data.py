@@ -108,13 +108,17 @@ def cmd_publish(args: argparse.Namespace, settings) -> int:
 
 
 def cmd_replay(args: argparse.Namespace, settings) -> int:
-    """Run the core over an event file into ClickHouse, without Kafka."""
+    """Run the core over an event file into ClickHouse, without Kafka.
+
+    Continues from what earlier replays into the same database left there (see
+    :mod:`streams.incremental_replay`).
+    """
     from sinks.clickhouse import ClickHouseWriter, redact
 
-    from ..replay import ReplayReport, event_time_order, replay_events
+    from ..incremental_replay import IncrementalReplay
+    from ..replay import event_time_order
 
     source = event_file(args)
-    report = ReplayReport()
     rejects: list[TextFormatError] = []
     events = sorted((item[1:] for item in good_rows(source, f"reading {source.path.name}",
                                                      rejects)), key=event_time_order)
@@ -122,23 +126,29 @@ def cmd_replay(args: argparse.Namespace, settings) -> int:
     writer = ClickHouseWriter(dsn, settings.clickhouse_target())
     try:
         writer.migrate(ttl_days=settings.crm_events_ttl_days)
-        started = time.perf_counter()
-        with progress("replaying", len(events)) as advance:
-            report, pipeline = replay_events(events, writer, attribution=settings.attribution(),
-                                             report=report, progress=advance)
-        elapsed = time.perf_counter() - started
+        with IncrementalReplay(writer, attribution=settings.attribution(),
+                               stale_after=settings.replay_claim_stale_seconds) as run:
+            decision = run.plan(events)
+            out.print(f"  {decision.mode}: {decision.reason}", markup=False)
+            if decision.warning:
+                err.print(f"  warning: {decision.warning}", markup=False)
+            with progress("replaying", len(run.events)) as advance:
+                outcome = run.run(progress=advance)
     finally:
         writer.close()
+    report, held, elapsed = outcome.report, outcome.holdings, outcome.elapsed
     report_rejects(source.path, rejects)
     for problem in report.rejected[:SHOWN_REJECTS]:
         err.print(f"  rejected: {problem}", markup=False)
-    kinds = Counter(key.split("|", 1)[0] for key in pipeline.current())
-    out.print(f"{source.path}: {report.events} events replayed in {elapsed:.1f}s "
-              f"({report.events / max(elapsed, 1e-9):,.0f} events/s; "
+    logged = (f" (with {outcome.logged_events} events read back from crm_events)"
+              if outcome.logged_events else "")
+    out.print(f"{source.path}: {outcome.file_events} events replayed{logged} in "
+              f"{elapsed:.1f}s ({report.events / max(elapsed, 1e-9):,.0f} events/s; "
               f"{len(rejects) + len(report.rejected)} rejected); {report.rows_written} rows "
               f"written to {redact(dsn)}", markup=False)
-    out.print(f"  current: {kinds['overlap']} overlaps, {kinds['intro']} intros, "
-              f"{kinds['attribution']} attributions", markup=False)
+    out.print(f"  the database now holds: {held['events']} events in crm_events, "
+              f"{held['overlaps']} overlaps ({held['visible']} visible), {held['intros']} "
+              f"intros, {held['attributions']} attributions", markup=False)
     return 1 if rejects or report.rejected else 0
 
 

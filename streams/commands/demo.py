@@ -79,16 +79,20 @@ def cmd_demo(args: argparse.Namespace, settings) -> int:
 def _embedded(settings, events) -> None:
     from sinks.clickhouse import ClickHouseWriter
 
-    from ..replay import replay_events
+    from ..incremental_replay import IncrementalReplay
 
     writer = ClickHouseWriter(settings.clickhouse_dsn.get_secret_value(),
                               settings.clickhouse_target())
     try:
         writer.migrate(ttl_days=settings.crm_events_ttl_days)
         t0 = time.perf_counter()
-        with progress("pipeline core -> chDB", len(events)) as advance:
-            report, _ = replay_events(events, writer, attribution=settings.attribution(),
-                                      progress=advance)
+        # As `coselling replay` does, so that files replayed into the demo database later
+        # continue from the demo's state.
+        with IncrementalReplay(writer, attribution=settings.attribution(),
+                               stale_after=settings.replay_claim_stale_seconds) as run, \
+                progress("pipeline core -> chDB", len(events)) as advance:
+            run.plan(events)
+            report = run.run(progress=advance).report
         elapsed = time.perf_counter() - t0
     finally:
         writer.close()

@@ -53,6 +53,17 @@ def account_key_of(event_type: str, record: dict[str, Any]) -> str:
     return f"{record['tenant_id']}{KEY_SEPARATOR}{account}"
 
 
+def stored_entry(
+    state: MutableMapping[str, Any], event_type: str, record: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The versioned entry (see :mod:`.records`) ``state`` holds for the event's record."""
+    current = state.get(account_key_of(event_type, record))
+    if current is None:
+        return None
+    bucket = current["account"] if event_type == "account" else current[_BUCKETS[event_type]]
+    return bucket.get(record["record_id"])
+
+
 def _new_state() -> dict[str, Any]:
     return {"account": {}, "opps": {}, "contacts": {}, "touches": {}, "seq": 0, "company": None}
 

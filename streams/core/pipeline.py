@@ -12,10 +12,11 @@ from typing import Any
 
 from schemas.catalog import CONTROL_TYPES, INBOUND_TYPES
 
-from ..exceptions import NotAnInboundEventError
-from .accounts import AccountStage
+from ..exceptions import NotAnInboundEventError, UnroutableEventError
+from .accounts import AccountStage, stored_entry
 from .attribution import AttributionConfig
-from .companies import CompanyStage, ResultChange
+from .companies import CompanyStage, ResultChange, partnerships_key
+from .records import same_version
 
 
 class Pipeline:
@@ -42,6 +43,21 @@ class Pipeline:
         for msg in self.accounts.apply(self.account_state, event_type, record):
             changes.extend(self.companies.apply_snapshot(self.company_state, 0, msg))
         return changes
+
+    def holds(self, event_type: str, record: dict[str, Any]) -> bool:
+        """True if this very version of the event's record is the one applied now.
+
+        Applying such an event again changes nothing, wherever it falls in event-time
+        order. An event the core rejects (no account to route by) also changes nothing.
+        """
+        if event_type in CONTROL_TYPES:
+            entry = (self.company_state.get(partnerships_key(0)) or {}).get(record["record_id"])
+        else:
+            try:
+                entry = stored_entry(self.account_state, event_type, record)
+            except UnroutableEventError:
+                return True
+        return same_version(entry, record)
 
     def run(self, events: Iterable[tuple[str, dict[str, Any]]]) -> list[ResultChange]:
         """Apply every event in order; return all result changes."""

@@ -64,6 +64,15 @@ def apply_versioned(bucket: dict[str, Any], record: dict[str, Any]) -> bool:
     return True
 
 
+def same_version(entry: dict[str, Any] | None, record: dict[str, Any]) -> bool:
+    """True if ``entry`` was made by an event of the same version and time as ``record``."""
+    if entry is None:
+        return False
+    occurred = record["occurred_at"]
+    millis = epoch_millis(occurred) if isinstance(occurred, dt.datetime) else occurred
+    return entry["v"] == record["version"] and entry["t"] == millis
+
+
 def live(bucket: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Record id -> data of the records in ``bucket`` that are not deleted."""
     return {rid: e["d"] for rid, e in bucket.items() if e["d"] is not None}

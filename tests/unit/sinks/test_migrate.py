@@ -8,7 +8,7 @@ import pytest
 
 from sinks.exceptions import MigrationError
 from sinks.migrate import MIGRATIONS_DIR, Target, discover, migrate, split_statements
-from sinks.tables import TABLES, VIEWS
+from sinks.tables import REPLAY_TABLES, TABLES, VIEWS
 
 
 def test_migrations_apply_cleanly_twice_in_a_row(chdb_writer):
@@ -20,12 +20,12 @@ def test_migrations_apply_cleanly_twice_in_a_row(chdb_writer):
     assert recorded == [(m.version, m.name) for m in discover()]
     names = {r[0] for r in chdb_writer.query(
         "SELECT name FROM system.tables WHERE database = currentDatabase()")}
-    assert set(TABLES) | set(VIEWS) <= names
+    assert set(TABLES) | set(REPLAY_TABLES) | set(VIEWS) <= names
 
 
 def test_the_writer_columns_are_the_migrated_columns(migrated):
     """The writer names columns and types explicitly: they must match the DDL exactly."""
-    for table in TABLES.values():
+    for table in [*TABLES.values(), *REPLAY_TABLES.values()]:
         columns = migrated.query(
             "SELECT name, type FROM system.columns WHERE database = currentDatabase() "
             "AND table = {t:String} ORDER BY position", {"t": table.name})
@@ -101,12 +101,12 @@ def test_cluster_ddl_parses_with_clickhouse_and_is_replicated(migrated):
     for statement in statements:  # chDB's parser: a syntax error raises
         assert migrated.query(f"EXPLAIN AST {statement}"), statement
     text = "\n".join(statements)
-    for table in TABLES:
+    for table in [*TABLES, *REPLAY_TABLES]:
         assert f"CREATE TABLE IF NOT EXISTS {table}_local ON CLUSTER 'analytics'" in text
         assert (f"CREATE TABLE IF NOT EXISTS {table} ON CLUSTER 'analytics' AS {table}_local"
                 f"\nENGINE = Distributed('analytics', currentDatabase(), '{table}_local'") in text
     assert text.count("ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/") \
-        == len(TABLES)
+        == len(TABLES) + len(REPLAY_TABLES)
     assert "non_replicated_deduplication_window" not in text
     for view in VIEWS:
         assert f"CREATE OR REPLACE VIEW {view} ON CLUSTER 'analytics' SQL SECURITY DEFINER AS" \
@@ -118,7 +118,7 @@ def test_single_target_ddl_is_plain_replacing_merge_tree():
     statements = [s for m in discover() for s in m.statements(Target())]
     text = "\n".join(statements)
     assert "ON CLUSTER" not in text and "Distributed" not in text and "_local" not in text
-    assert text.count("non_replicated_deduplication_window") == len(TABLES)
+    assert text.count("non_replicated_deduplication_window") == len(TABLES) + len(REPLAY_TABLES)
 
 
 def test_the_migrate_command_applies_then_reports_up_to_date(tmp_path, capsys):
