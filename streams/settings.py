@@ -122,7 +122,8 @@ class Settings(BaseSettings):
         "replicated tables behind Distributed ones. Unset: a single server or chDB.",
     )
     crm_events_ttl_days: int = Field(
-        730, ge=0, description="Days of raw CRM events kept in crm_events (0: forever).",
+        730, ge=0, description="Days raw CRM events are kept in crm_events after the "
+        "pipeline received them (0: forever).",
     )
 
     max_id_length: int = Field(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
 
@@ -158,3 +159,13 @@ def test_the_worker_dead_letters_what_files_reject_with_the_same_field_and_reaso
     assert isinstance(triage(codec, VALIDATOR, RawMessage("in", 2, 41, b"k",
                                                           codec.encode(*parsed(ACCOUNT)))),
                       Forward)
+
+
+def test_the_readme_documents_the_limits_with_their_defaults():
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    for name in ("max_id_length", "max_text_length", "earliest_event_time",
+                 "latest_event_time"):
+        default = Settings.model_fields[name].default
+        shown = default.isoformat().replace("+00:00", "Z") if isinstance(
+            default, dt.datetime) else str(default)
+        assert f"| `COSELLING_{name.upper()}` | `{shown}` |" in readme, name
