@@ -191,6 +191,7 @@ def create_app(settings: Settings) -> faust.App:
         decoded = codec.decode(e.message.value)
         if decoded.event_type != "partnership":
             raise CosellingError(f"{decoded.event_type} on the control topic")
+        validator.check(decoded.event_type, decoded.record)  # also when sent here directly
         return decoded.record
 
     def control_emit(e: Any, record: dict[str, Any]):

@@ -169,3 +169,11 @@ def test_the_readme_documents_the_limits_with_their_defaults():
         shown = default.isoformat().replace("+00:00", "Z") if isinstance(
             default, dt.datetime) else str(default)
         assert f"| `COSELLING_{name.upper()}` | `{shown}` |" in readme, name
+
+
+def test_a_partnership_the_cli_would_send_is_checked_before_kafka_is_contacted():
+    from streams.commands.partnership import _event, _send
+
+    record = _event("acme\x1fglobex", "acme", "globex", "ACTIVE", [], None)
+    with pytest.raises(InvalidEventError, match="field 'record_id': contains control"):
+        _send(Settings(kafka_bootstrap_servers="127.0.0.1:1"), record)
