@@ -118,6 +118,18 @@ def test_a_non_utf8_row_of_a_csv_export_is_rejected_by_line(tmp_path, capsys):
     assert "rejected accounts.csv line 3: field 'name': is not valid UTF-8 text" in captured.err
 
 
+def test_a_csv_field_over_the_csv_module_limit_is_a_rejected_row(tmp_path, capsys):
+    path = tmp_path / "accounts.csv"
+    path.write_text("Id,Name,SystemModstamp\n"
+                    f'001A,"{"x" * 200_000}",2026-10-01T10:00:00Z\n'
+                    "001B,Globex,2026-10-01T10:00:00Z\n")
+    assert main(["publish", str(path), "--tenant", "acme", "--dry-run"]) == 1
+    captured = capsys.readouterr()
+    assert "1 events checked" in captured.out
+    assert "rejected accounts.csv line 2: not a CSV row: field larger than field limit" \
+        in captured.err
+
+
 @pytest.mark.parametrize("command", ["publish", "replay"])
 def test_exit_statuses_are_in_the_help(command):
     sub = build_parser()._subparsers._group_actions[0].choices[command]

@@ -108,8 +108,14 @@ def test_the_file_reader_gives_events_or_rejections_by_line(lines):
             _accepted_stays_accepted(event_type, record)
 
 
-@fuzz(60)
-@given(st.lists(st.binary(max_size=60).map(lambda b: b.replace(b"\x00", b"")), max_size=40))
+NASTY_CSV = [b'001,"' + b"x" * 140_000, b'001,"a"b,2026-10-01', b"001,,", b'"', b",,,,,,,,",
+             b"001,Caf\xe9,2026-10-01T10:00:00Z", b"001,Initrode,2026-10-01T10:00:00Z",
+             b"001,Initrode,1969-10-01T10:00:00Z,https://x\xff"]
+
+
+@fuzz(80)
+@given(st.lists(st.binary(max_size=60).map(lambda b: b.replace(b"\x00", b""))
+                | st.sampled_from(NASTY_CSV), max_size=40))
 def test_the_csv_reader_gives_events_or_rejections_by_line(lines):
     data = b"Id,Name,SystemModstamp,Website\n" + b"\n".join(lines) + b"\n"
     with tempfile.TemporaryDirectory() as folder:
