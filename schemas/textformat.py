@@ -35,6 +35,8 @@ def parse_line(
         raise TextFormatError(
             f"not valid JSON: {exc.msg} (column {exc.colno})", line=lineno
         ) from None
+    except RecursionError:
+        raise TextFormatError("not an event: JSON nested too deeply", line=lineno) from None
     if not isinstance(obj, dict):
         raise TextFormatError("expected a JSON object", line=lineno)
     event_type = obj.pop("type", None)

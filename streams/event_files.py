@@ -63,6 +63,12 @@ class EventFile:
     def __post_init__(self) -> None:
         if not self.path.is_file():
             raise StreamConfigError(f"{self.path}: no such file")
+        try:
+            self._check()
+        except OSError as exc:
+            raise StreamConfigError(f"{self.path}: cannot read it: {exc.strerror}") from None
+
+    def _check(self) -> None:
         if self.format is None:
             self.format = self._detect()
         if self.format not in FORMATS:

@@ -68,8 +68,11 @@ def _line(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
 
 
+DEEP = [b"[" * 100_000, b'{"a":' * 50_000, b'{"type": "account", "name": ' + b"[" * 5000]
+
 rows = st.one_of(
     st.binary(max_size=80).map(lambda b: b.replace(b"\x00", b"")),
+    st.sampled_from(DEEP),
     json_values.map(_line),
     mutated_events().map(_line),
     mutated_events().map(_line),
