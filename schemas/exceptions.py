@@ -64,8 +64,21 @@ class TextFormatError(CodecError):
     def __init__(self, message: str, *, line: int | None = None, field: str | None = None):
         self.line = line
         self.field = field
+        self.reason = message
         where = f"line {line}: " if line is not None else ""
         super().__init__(f"{where}{message}")
+
+
+class InvalidEventError(PermanentError):
+    """A well-formed event that breaks a rule of the event contract (see schemas.validation).
+
+    ``field`` names the offending field and ``reason`` says what is wrong with it.
+    """
+
+    def __init__(self, field: str, reason: str):
+        self.field = field
+        self.reason = reason
+        super().__init__(f"field {field!r}: {reason}")
 
 
 class SchemaCompatibilityError(PermanentError):

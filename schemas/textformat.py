@@ -35,6 +35,8 @@ def parse_line(
         raise TextFormatError(
             f"not valid JSON: {exc.msg} (column {exc.colno})", line=lineno
         ) from None
+    except RecursionError:
+        raise TextFormatError("not an event: JSON nested too deeply", line=lineno) from None
     if not isinstance(obj, dict):
         raise TextFormatError("expected a JSON object", line=lineno)
     event_type = obj.pop("type", None)
@@ -170,8 +172,12 @@ def _timestamp(value: Any, bad) -> dt.datetime:
             raise bad("an ISO-8601 timestamp with offset or epoch milliseconds") from None
         if parsed.tzinfo is None:
             raise bad("a timestamp with a UTC offset (e.g. ...Z or +02:00)")
+        try:
+            utc = parsed.astimezone(_UTC)
+        except OverflowError:
+            raise bad("a timestamp within years 1-9999 in UTC") from None
         # Avro timestamp-millis keeps milliseconds; drop finer digits here, visibly.
-        return parsed.astimezone(_UTC).replace(microsecond=parsed.microsecond // 1000 * 1000)
+        return utc.replace(microsecond=parsed.microsecond // 1000 * 1000)
     raise bad("an ISO-8601 timestamp with offset or epoch milliseconds")
 
 

@@ -209,11 +209,11 @@ def migrate(client, target: Target, *, ttl_days: int,
 
 
 def set_event_ttl(client, target: Target, ttl_days: int) -> None:
-    """Make ``crm_events`` keep ``ttl_days`` days of events (0: keep them forever)."""
+    """Make ``crm_events`` keep events ``ttl_days`` days after ingest (0: forever)."""
     table = target.local("crm_events")
     if ttl_days > 0:
         sql = (f"ALTER TABLE {table} {target.on_cluster} MODIFY TTL "
-               f"toDateTime(event_time) + INTERVAL {int(ttl_days)} DAY")
+               f"toDateTime(ingest_time) + INTERVAL {int(ttl_days)} DAY")
     else:
         has_ttl = client.query(
             "SELECT count() FROM system.tables WHERE database = currentDatabase() "

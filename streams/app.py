@@ -81,6 +81,7 @@ def create_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=settings.kafka_session_timeout_seconds / 10,
     )
     codec = settings.codec()
+    validator = settings.event_validator
 
     def topic(name: str) -> faust.TopicT:
         return app.topic(name, key_type=bytes, value_type=bytes,
@@ -190,6 +191,7 @@ def create_app(settings: Settings) -> faust.App:
         decoded = codec.decode(e.message.value)
         if decoded.event_type != "partnership":
             raise CosellingError(f"{decoded.event_type} on the control topic")
+        validator.check(decoded.event_type, decoded.record)  # also when sent here directly
         return decoded.record
 
     def control_emit(e: Any, record: dict[str, Any]):
@@ -223,8 +225,8 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.agent(inbound, concurrency=1, name="ingest")
     async def ingest(stream: faust.StreamT) -> None:
-        await run_batches(stream, lambda e, _: triage(codec, _raw(e.message)), ingest_emit,
-                          "ingest: forwarding a batch")
+        await run_batches(stream, lambda e, _: triage(codec, validator, _raw(e.message)),
+                          ingest_emit, "ingest: forwarding a batch")
 
     @app.agent(by_account, concurrency=1, name="accounts")
     async def accounts(stream: faust.StreamT) -> None:

@@ -61,6 +61,15 @@ def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def exit_statuses(done: str) -> str:
+    """The exit statuses of a command that reads an event file (its help epilog)."""
+    return (f"Exit status: 0 every row was accepted and {done}; 1 some rows were rejected: "
+            "each is listed with its line number, field and reason, their count is printed, "
+            f"and the good rows were still {done}; 2 an error stopped it: the file is missing "
+            "or not text, a setting is wrong or a service did not answer (one line on "
+            "stderr); 130 interrupted.")
+
+
 def _file_options(p: argparse.ArgumentParser, *, csv_options: bool = True) -> None:
     p.add_argument("--format", choices=["jsonl", "avro", "csv"],
                    help="file format (default: Avro by its magic bytes, .csv as a CRM "
@@ -196,8 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
         "reason and skipped. FILE is JSON Lines (one event per line, see "
         "schemas/samples/events.jsonl), an Avro container file, or a CSV export of "
         "Salesforce accounts/opportunities or HubSpot companies/deals (give --tenant; the "
-        "column mapping is in the README and can be overridden with --map). Exit status: "
-        "0 all sent, 1 some rows rejected, 2 error.")
+        "column mapping is in the README and can be overridden with --map).",
+        epilog=exit_statuses("sent (only checked with --dry-run)"))
     pb.add_argument("file", help="event file")
     _file_options(pb)
     _kafka_option(pb)
@@ -238,7 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
         "intros, attributions and raw events to ClickHouse (migrating first). For "
         "backfills and trials. A database replayed into before continues from what that "
         "replay left (files may come cut by time or in any order); a database the stream "
-        "sink writes to is refused.")
+        "sink writes to is refused.",
+        epilog=exit_statuses("written"))
     rp.add_argument("file", help="event file")
     _file_options(rp)
     _clickhouse_option(rp)

@@ -159,7 +159,14 @@ class CsvReader:
                                     + ", ".join(missing) + "; map them with --map field=Column")
         index = {name: i for i, name in enumerate(header)}
         schema = default_catalog().current(chosen.event_type)
-        for row in reader:
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # an over-long field, a stray quote at the end
+                yield TextFormatError(f"not a CSV row: {exc}", line=reader.line_num)
+                continue
             lineno = reader.line_num
             if not any(cell.strip() for cell in row):
                 continue

@@ -2,9 +2,13 @@
 
 The format is taken from ``--format`` or else the file: Avro container files by their
 magic bytes, ``.csv`` files as CRM exports (:mod:`streams.crm_csv`), anything else as
-JSON Lines. Reading never stops at a bad row: each yields a
-:class:`~schemas.exceptions.TextFormatError` with its line number (record number for
-Avro) and the caller reports it and goes on.
+JSON Lines. Every row is parsed and then checked by the event contract's validator
+(:class:`~schemas.validation.EventValidator`, the one the stream workers use too).
+Reading never stops at a bad row: each yields a :class:`~schemas.exceptions.TextFormatError`
+with its line number (record number for Avro), the field and the reason, and the caller
+reports it and goes on. A line that is not UTF-8 is such a row; a file that is not text at
+all (NUL bytes or mostly undecodable bytes near its start) is refused as a whole with a
+:class:`~streams.exceptions.StreamConfigError`.
 """
 
 from __future__ import annotations
@@ -17,14 +21,19 @@ from typing import Any
 import fastavro
 
 from schemas.catalog import default_catalog
-from schemas.exceptions import CodecError, TextFormatError
+from schemas.codec import check_record
+from schemas.exceptions import CodecError, InvalidEventError, TextFormatError
 from schemas.textformat import parse_line
+from schemas.validation import EventValidator
 
 from .crm_csv import CsvReader
 from .exceptions import StreamConfigError
 
 FORMATS = ("jsonl", "avro", "csv")
 AVRO_MAGIC = b"Obj\x01"
+TEXT_SAMPLE_BYTES = 8192
+#: Share of undecodable or control bytes in the sample above which a file is not text.
+BINARY_SHARE = 0.1
 
 Item = tuple[int, str, dict[str, Any]] | TextFormatError
 
@@ -39,6 +48,8 @@ class EventFile:
     :param mapping: CSV mapping name (default: detected from the header).
     :param overrides: CSV field -> column overrides.
     :param currency: currency of CSV opportunities without a currency column.
+    :param validator: the event contract every parsed row is checked against (the
+        default limits if not given); None checks the schema only (the codec round trip).
     """
 
     path: Path
@@ -47,10 +58,17 @@ class EventFile:
     mapping: str | None = None
     overrides: dict[str, str] = field(default_factory=dict)
     currency: str = "USD"
+    validator: EventValidator | None = field(default_factory=EventValidator)
 
     def __post_init__(self) -> None:
         if not self.path.is_file():
             raise StreamConfigError(f"{self.path}: no such file")
+        try:
+            self._check()
+        except OSError as exc:
+            raise StreamConfigError(f"{self.path}: cannot read it: {exc.strerror}") from None
+
+    def _check(self) -> None:
         if self.format is None:
             self.format = self._detect()
         if self.format not in FORMATS:
@@ -59,6 +77,11 @@ class EventFile:
         if self.format == "csv" and not self.tenant:
             raise StreamConfigError(f"{self.path}: a CSV export names no tenant; "
                                     "give --tenant TENANT")
+        if self.format != "avro":
+            problem = not_text(self.path)
+            if problem:
+                raise StreamConfigError(f"{self.path}: not a text file ({problem}); expected "
+                                        "JSON Lines or CSV in UTF-8, or an Avro container file")
 
     def _detect(self) -> str:
         with self.path.open("rb") as f:
@@ -77,30 +100,90 @@ class EventFile:
 
     def read(self) -> Iterator[Item]:
         """``(line, event type, record)`` per good row; a TextFormatError per bad one."""
+        for item in self._parsed():
+            if self.validator is not None and not isinstance(item, TextFormatError):
+                try:
+                    self.validator.check(item[1], item[2])
+                except InvalidEventError as exc:
+                    item = TextFormatError(str(exc), line=item[0], field=exc.field)
+            yield item
+
+    def _parsed(self) -> Iterator[Item]:
         if self.format == "avro":
             yield from self._avro()
         elif self.format == "csv":
             reader = CsvReader(self.tenant or "", self.mapping, self.overrides, self.currency)
-            with self.path.open(encoding="utf-8-sig", newline="") as lines:
+            # Undecodable bytes become lone surrogates, which the validator rejects by row.
+            with self.path.open(encoding="utf-8-sig", errors="surrogateescape",
+                                newline="") as lines:
                 yield from reader.read(lines)
         else:
-            with self.path.open(encoding="utf-8") as lines:
-                for lineno, line in enumerate(lines, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        event_type, record = parse_line(line, lineno=lineno)
-                    except TextFormatError as exc:
-                        yield exc
-                        continue
-                    yield lineno, event_type, record
+            yield from self._jsonl()
+
+    def _jsonl(self) -> Iterator[Item]:
+        with self.path.open("rb") as f:
+            for lineno, raw in enumerate(f, start=1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    yield TextFormatError(f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at "
+                                          f"column {exc.start + 1}); save the file as UTF-8",
+                                          line=lineno)
+                    continue
+                if lineno == 1:
+                    line = line.removeprefix("\ufeff")
+                if not line.strip():
+                    continue
+                try:
+                    event_type, record = parse_line(line, lineno=lineno)
+                except TextFormatError as exc:
+                    yield exc
+                    continue
+                yield lineno, event_type, record
 
     def _avro(self) -> Iterator[Item]:
+        catalog = default_catalog()
         with self.path.open("rb") as f:
-            reader = fastavro.reader(f)
             try:
-                event_type = default_catalog().event_type_of_schema(reader.writer_schema)
+                reader = fastavro.reader(f)
+                event_type = catalog.event_type_of_schema(reader.writer_schema)
             except CodecError as exc:
                 raise StreamConfigError(f"{self.path}: {exc}") from None
-            for n, record in enumerate(reader, start=1):
+            except Exception as exc:  # noqa: BLE001 - fastavro raises many types
+                raise StreamConfigError(f"{self.path}: not a readable Avro container file "
+                                        f"({type(exc).__name__}: {exc})") from None
+            schema = catalog.current(event_type)
+            n = 0
+            records = iter(reader)
+            while True:
+                n += 1
+                try:
+                    record = next(records)
+                except StopIteration:
+                    return
+                except Exception as exc:  # noqa: BLE001 - a corrupt block ends the file
+                    yield TextFormatError(f"record {n} and after: unreadable Avro data "
+                                          f"({type(exc).__name__}: {exc})", line=n)
+                    return
+                try:
+                    check_record(schema, record)
+                except CodecError as exc:
+                    yield TextFormatError(str(exc), line=n)
+                    continue
                 yield n, event_type, record
+
+
+def not_text(path: Path) -> str | None:
+    """Why the start of ``path`` is not text (NUL bytes, mostly undecodable), or None."""
+    with path.open("rb") as f:
+        sample = f.read(TEXT_SAMPLE_BYTES)
+    nul = sample.find(b"\x00")
+    if nul >= 0:
+        return f"a NUL byte at offset {nul}"
+    text = sample.decode("utf-8", errors="replace")
+    if len(sample) == TEXT_SAMPLE_BYTES:  # a character cut at the end of the sample
+        text = text[:-3]
+    odd = sum(1 for ch in text if ch == "\ufffd" or (ch < " " and ch not in "\t\n\r\f"))
+    if text and odd / len(text) > BINARY_SHARE:
+        return f"{odd} of its first {len(text)} characters are undecodable or control bytes"
+    return None

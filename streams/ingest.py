@@ -1,7 +1,9 @@
 """Stage one: decode raw inbound messages, route good ones, dead-letter bad ones.
 
 :func:`triage` is pure (bytes in, decisions out) so it is tested without Kafka; the Faust
-agent in :mod:`streams.app` feeds it batches and performs the sends it asks for.
+agent in :mod:`streams.app` feeds it batches and performs the sends it asks for. A decoded
+event is checked by the same :class:`~schemas.validation.EventValidator` as ``publish``
+and ``replay`` use, so a row they reject is dead-lettered here with the same reason.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 
 from schemas.codec import Codec, Decoded
 from schemas.exceptions import TruncatedPayloadError
+from schemas.validation import EventValidator
 
 from .deadletter import dead_letter_headers
 from .routing import Route, route
@@ -46,12 +49,14 @@ class DeadLetter:
     error: Exception
 
 
-def triage(codec: Codec, message: RawMessage) -> Forward | DeadLetter:
-    """Decode and route one message; any problem becomes a :class:`DeadLetter`."""
+def triage(codec: Codec, validator: EventValidator, message: RawMessage
+           ) -> Forward | DeadLetter:
+    """Decode, check and route one message; any problem becomes a :class:`DeadLetter`."""
     try:
         if message.value is None:
             raise TruncatedPayloadError("message has no value (tombstone)")
         decoded = codec.decode(message.value)
+        validator.check(decoded.event_type, decoded.record)
         return Forward(route(decoded.event_type, decoded.record), message.value, decoded)
     except Exception as exc:  # noqa: BLE001 - a bad message must never stop the worker
         headers = dead_letter_headers(

@@ -1,6 +1,8 @@
 """The replay path: the core over a file of events, in event-time order, without Kafka.
 
-Reads JSON Lines or an Avro container file (one event type per container), sorts by event
+Reads JSON Lines, an Avro container file (one event type per container) or a CRM CSV
+export as ``publish`` does (:mod:`streams.event_files`: every row checked by the event
+contract's validator, rejected rows reported with their line), sorts by event
 time (then version and event id, so equal times order the same way every run), runs the
 accounts and companies stages in one process and writes the results (and every event, to
 ``crm_events``) to ClickHouse. Used
@@ -18,16 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import fastavro
-
-from schemas.catalog import default_catalog
 from schemas.exceptions import CosellingError, TextFormatError
-from schemas.textformat import parse_line
+from schemas.validation import EventValidator
 
 from .core.attribution import AttributionConfig
 from .core.eventlog import event_log_entry
 from .core.pipeline import Pipeline
 from .core.records import epoch_millis
+from .event_files import EventFile
 
 log = logging.getLogger(__name__)
 
@@ -44,25 +44,15 @@ class ReplayReport:
     rows_written: int = 0
 
 
-def read_events(path: Path, report: ReplayReport) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Events of a JSON Lines or Avro container file; bad lines go to ``report``."""
-    with path.open("rb") as f:
-        magic = f.read(4)
-    if magic == b"Obj\x01":
-        with path.open("rb") as f:
-            reader = fastavro.reader(f)
-            event_type = default_catalog().event_type_of_schema(reader.writer_schema)
-            for record in reader:
-                yield event_type, record
-        return
-    with path.open(encoding="utf-8") as lines:
-        for lineno, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield parse_line(line, lineno=lineno)
-            except TextFormatError as exc:
-                report.rejected.append(f"{path.name}: {exc}")
+def read_events(path: Path, report: ReplayReport, validator: EventValidator | None = None
+                ) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Events of an event file (as ``publish`` reads it); rejected rows go to ``report``."""
+    source = EventFile(path, validator=validator or EventValidator())
+    for item in source.read():
+        if isinstance(item, TextFormatError):
+            report.rejected.append(f"{path.name} {item}")
+        else:
+            yield item[1], item[2]
 
 
 def event_time_order(event: tuple[str, dict[str, Any]]):

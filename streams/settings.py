@@ -9,17 +9,19 @@ Command-line flags override the environment, which overrides the file. Secrets a
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tomllib
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.codec import Codec, Framing
 from schemas.registry_client import SchemaRegistryClient
+from schemas.validation import EventLimits, EventValidator
 
 from .exceptions import StreamConfigError
 
@@ -120,7 +122,25 @@ class Settings(BaseSettings):
         "replicated tables behind Distributed ones. Unset: a single server or chDB.",
     )
     crm_events_ttl_days: int = Field(
-        730, ge=0, description="Days of raw CRM events kept in crm_events (0: forever).",
+        730, ge=0, description="Days raw CRM events are kept in crm_events after the "
+        "pipeline received them (0: forever).",
+    )
+
+    max_id_length: int = Field(
+        256, ge=1, description="Longest id or tenant id accepted in an input event; a longer "
+        "one rejects the event.",
+    )
+    max_text_length: int = Field(
+        2000, ge=1, description="Longest name or other text accepted in an input event; a "
+        "longer one rejects the event.",
+    )
+    earliest_event_time: dt.datetime = Field(
+        dt.datetime(1970, 1, 1, tzinfo=dt.UTC), description="Input events with a timestamp "
+        "(or date) before this are rejected.",
+    )
+    latest_event_time: dt.datetime = Field(
+        dt.datetime(2100, 1, 1, tzinfo=dt.UTC), description="Input events with a timestamp "
+        "(or date) at or after this are rejected.",
     )
     replay_claim_stale_seconds: float = Field(
         600.0, gt=0, description="A replay into a ClickHouse server renews its claim on the "
@@ -165,6 +185,29 @@ class Settings(BaseSettings):
         if value not in ("rocksdb", "memory"):
             raise ValueError("store must be rocksdb or memory")
         return value
+
+    @field_validator("earliest_event_time", "latest_event_time")
+    @classmethod
+    def _aware(cls, value: dt.datetime) -> dt.datetime:
+        if value.tzinfo is None:
+            raise ValueError("a timestamp needs a time zone, e.g. 1970-01-01T00:00:00Z")
+        return value.astimezone(dt.UTC)
+
+    @model_validator(mode="after")
+    def _time_window(self) -> Settings:
+        if self.earliest_event_time >= self.latest_event_time:
+            raise ValueError("earliest_event_time must be before latest_event_time")
+        return self
+
+    def event_limits(self) -> EventLimits:
+        """The bounds input events are checked against."""
+        return EventLimits(self.max_id_length, self.max_text_length,
+                           self.earliest_event_time, self.latest_event_time)
+
+    @cached_property
+    def event_validator(self) -> EventValidator:
+        """The validator publish, replay and the workers check every input event with."""
+        return EventValidator(self.event_limits())
 
     @cached_property
     def registry(self) -> SchemaRegistryClient | None:

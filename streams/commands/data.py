@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.exceptions import CosellingError, TextFormatError
+from schemas.validation import EventValidator
 
 from ..event_files import EventFile
 from ..exceptions import RetryableError
@@ -18,8 +19,11 @@ from .output import err, out, progress
 SHOWN_REJECTS = 20
 
 
-def event_file(args: argparse.Namespace) -> EventFile:
-    """The event file named by ``args`` (format, tenant and CSV mapping options)."""
+def event_file(args: argparse.Namespace, validator: EventValidator | None) -> EventFile:
+    """The event file named by ``args`` (format, tenant and CSV mapping options).
+
+    Rows are checked with ``validator`` (None: against the schema only).
+    """
     overrides = {}
     for item in getattr(args, "map", None) or []:
         name, sep, column = item.partition("=")
@@ -28,7 +32,8 @@ def event_file(args: argparse.Namespace) -> EventFile:
         overrides[name.strip()] = column.strip()
     return EventFile(Path(args.file), format=getattr(args, "format", None),
                      tenant=getattr(args, "tenant", None), mapping=getattr(args, "mapping", None),
-                     overrides=overrides, currency=getattr(args, "currency", None) or "USD")
+                     overrides=overrides, currency=getattr(args, "currency", None) or "USD",
+                     validator=validator)
 
 
 def good_rows(source: EventFile, description: str, rejects: list[TextFormatError]
@@ -51,12 +56,21 @@ def report_rejects(path: Path, rejects: list[TextFormatError]) -> None:
         err.print(f"  ... and {len(rejects) - SHOWN_REJECTS} more rejected rows")
 
 
+def exit_status(path: Path, rejected: int, accepted: int, done: str) -> int:
+    """1 and a line on stderr saying how many rows were rejected, or 0 if none was."""
+    if not rejected:
+        return 0
+    err.print(f"coselling: {rejected} of {rejected + accepted} rows of {path.name} rejected "
+              f"(exit status 1); the {accepted} good rows were {done}", markup=False)
+    return 1
+
+
 def cmd_publish(args: argparse.Namespace, settings) -> int:
     """Validate every row of a file and send the good ones to the inbound topic."""
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
 
-    source = event_file(args)
+    source = event_file(args, settings.event_validator)
     codec = settings.codec()
     rejects: list[TextFormatError] = []
     counts: Counter[str] = Counter()
@@ -104,7 +118,8 @@ def cmd_publish(args: argparse.Namespace, settings) -> int:
     if failed:
         raise RetryableError(f"{failed} of {sent + failed} events were not acknowledged by "
                              "Kafka; publish the file again (events are idempotent)")
-    return 1 if rejects else 0
+    return exit_status(source.path, len(rejects), sum(counts.values()),
+                       "checked" if args.dry_run else "sent")
 
 
 def cmd_replay(args: argparse.Namespace, settings) -> int:
@@ -118,7 +133,7 @@ def cmd_replay(args: argparse.Namespace, settings) -> int:
     from ..incremental_replay import IncrementalReplay
     from ..replay import event_time_order
 
-    source = event_file(args)
+    source = event_file(args, settings.event_validator)
     rejects: list[TextFormatError] = []
     events = sorted((item[1:] for item in good_rows(source, f"reading {source.path.name}",
                                                      rejects)), key=event_time_order)
@@ -149,13 +164,15 @@ def cmd_replay(args: argparse.Namespace, settings) -> int:
     out.print(f"  the database now holds: {held['events']} events in crm_events, "
               f"{held['overlaps']} overlaps ({held['visible']} visible), {held['intros']} "
               f"intros, {held['attributions']} attributions", markup=False)
-    return 1 if rejects or report.rejected else 0
+    rejected = len(rejects) + len(report.rejected)
+    return exit_status(source.path, rejected, outcome.file_events - len(report.rejected),
+                       "replayed")
 
 
 def cmd_roundtrip(args: argparse.Namespace, settings) -> int:
     """Encode every event of a file and decode it back; report what happened."""
     codec = settings.codec()
-    source = event_file(args)
+    source = event_file(args, None)
     started = time.perf_counter()
     counts: Counter[str] = Counter()
     total_bytes = 0

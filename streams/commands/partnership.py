@@ -100,6 +100,7 @@ def _send(settings, record: dict[str, Any]) -> None:
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
 
+    settings.event_validator.check("partnership", record)
     payload = settings.codec().encode("partnership", record)
     try:
         producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers.split(","),

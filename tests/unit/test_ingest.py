@@ -5,11 +5,14 @@ import datetime as dt
 import pytest
 
 from schemas.codec import Codec
+from schemas.validation import EventValidator
 from streams.core.accounts import KEY_SEPARATOR
 from streams.deadletter import HEADER_ERROR_MESSAGE, HEADER_ERROR_TYPE, HEADER_SOURCE_OFFSET
 from streams.exceptions import NotAnInboundEventError
 from streams.ingest import DeadLetter, Forward, RawMessage, triage
 from streams.routing import Destination, route
+
+VALIDATOR = EventValidator()
 
 NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 ENVELOPE = {
@@ -62,16 +65,16 @@ def test_triage_forwards_good_and_dead_letters_bad():
         industry=None,
     )
     payload = codec.encode("account", record)
-    good = triage(codec, RawMessage("in", 0, 5, b"k", payload))
+    good = triage(codec, VALIDATOR, RawMessage("in", 0, 5, b"k", payload))
     assert isinstance(good, Forward) and good.value == payload
     assert good.decoded.record == record
 
-    bad = triage(codec, RawMessage("in", 3, 17, b"k", b"\x09garbage"))
+    bad = triage(codec, VALIDATOR, RawMessage("in", 3, 17, b"k", b"\x09garbage"))
     assert isinstance(bad, DeadLetter) and bad.value == b"\x09garbage" and bad.key == b"k"
     headers = dict(bad.headers)
     assert headers[HEADER_ERROR_TYPE] == b"FramingError"
     assert b"magic byte 0x09" in headers[HEADER_ERROR_MESSAGE]
     assert headers[HEADER_SOURCE_OFFSET] == b"17"
 
-    tombstone = triage(codec, RawMessage("in", 0, 1, b"k", None))
+    tombstone = triage(codec, VALIDATOR, RawMessage("in", 0, 1, b"k", None))
     assert isinstance(tombstone, DeadLetter)

@@ -4,11 +4,12 @@ from decimal import Decimal
 
 import pytest
 
-from schemas.catalog import SCHEMA_DIR
+from schemas.catalog import CONTROL_TYPES, INBOUND_TYPES, OUTBOUND_TYPES, SCHEMA_DIR
 from schemas.exceptions import TextFormatError
 from schemas.textformat import parse_line, read_jsonl, to_json
 
 SAMPLE = SCHEMA_DIR.parent / "samples" / "events.jsonl"
+RESULTS_SAMPLE = SCHEMA_DIR.parent / "samples" / "results.jsonl"
 
 ACCOUNT = {
     "type": "account",
@@ -29,10 +30,14 @@ def line(**changes):
     return json.dumps({k: v for k, v in obj.items() if v is not ...})
 
 
-def test_sample_file_parses_and_covers_every_event_type():
+def test_sample_files_parse_and_cover_every_event_type():
     with SAMPLE.open() as f:
-        types = {t for _, t, _ in read_jsonl(f)}
-    assert types == {p.stem for p in SCHEMA_DIR.glob("*.avsc")}
+        inputs = {t for _, t, _ in read_jsonl(f)}
+    with RESULTS_SAMPLE.open() as f:
+        results = {t for _, t, _ in read_jsonl(f)}
+    assert inputs == set(INBOUND_TYPES + CONTROL_TYPES)
+    assert results == set(OUTBOUND_TYPES)
+    assert inputs | results == {p.stem for p in SCHEMA_DIR.glob("*.avsc")}
 
 
 def test_timestamps_offsets_and_epoch_millis():

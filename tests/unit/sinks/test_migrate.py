@@ -38,7 +38,8 @@ def test_crm_events_ttl_follows_the_setting(chdb_writer):
             "SELECT create_table_query FROM system.tables WHERE name = 'crm_events'")[0][0]
 
     chdb_writer.migrate(ttl_days=90)
-    assert "toIntervalDay(90)" in ddl() and "PARTITION BY toYYYYMM(event_time)" in ddl()
+    assert "PARTITION BY toYYYYMM(ingest_time)" in ddl()
+    assert "TTL toDateTime(ingest_time) + toIntervalDay(90)" in ddl()
     chdb_writer.migrate(ttl_days=400)
     assert "toIntervalDay(400)" in ddl()
     chdb_writer.migrate(ttl_days=0)
@@ -105,20 +106,21 @@ def test_cluster_ddl_parses_with_clickhouse_and_is_replicated(migrated):
         assert f"CREATE TABLE IF NOT EXISTS {table}_local ON CLUSTER 'analytics'" in text
         assert (f"CREATE TABLE IF NOT EXISTS {table} ON CLUSTER 'analytics' AS {table}_local"
                 f"\nENGINE = Distributed('analytics', currentDatabase(), '{table}_local'") in text
+    rebuilt = 1  # crm_events, moved to ingest-time partitions by 0004
     assert text.count("ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/") \
-        == len(TABLES) + len(REPLAY_TABLES)
+        == len(TABLES) + len(REPLAY_TABLES) + rebuilt
     assert "non_replicated_deduplication_window" not in text
     for view in VIEWS:
         assert f"CREATE OR REPLACE VIEW {view} ON CLUSTER 'analytics' SQL SECURITY DEFINER AS" \
             in text
-    assert all("ON CLUSTER" in s for s in statements)
+    assert all("ON CLUSTER" in s for s in statements if not s.startswith("INSERT"))
 
 
 def test_single_target_ddl_is_plain_replacing_merge_tree():
     statements = [s for m in discover() for s in m.statements(Target())]
     text = "\n".join(statements)
     assert "ON CLUSTER" not in text and "Distributed" not in text and "_local" not in text
-    assert text.count("non_replicated_deduplication_window") == len(TABLES) + len(REPLAY_TABLES)
+    assert text.count("non_replicated_deduplication_window") == len(TABLES) + len(REPLAY_TABLES) + 1  # 0004
 
 
 def test_the_migrate_command_applies_then_reports_up_to_date(tmp_path, capsys):
@@ -133,3 +135,36 @@ def test_the_migrate_command_applies_then_reports_up_to_date(tmp_path, capsys):
     assert main(["migrate", "--print", "--cluster", "c1"]) == 0
     printed = capsys.readouterr().out
     assert "-- 0003_analyst_views.sql" in printed and "ON CLUSTER 'c1'" in printed
+
+
+def test_0004_moves_crm_events_to_ingest_time_on_a_database_that_ran_0001_to_0003(
+        chdb_writer, tmp_path):
+    folder = _copy_migrations(tmp_path)
+    later = [p for p in folder.glob("*.sql") if int(p.name[:4]) >= 4]
+    held = tmp_path / "held"
+    held.mkdir()
+    for path in later:
+        path.rename(held / path.name)
+    migrate(chdb_writer.client, Target(), ttl_days=730, directory=folder)
+    old_ddl = chdb_writer.query(
+        "SELECT create_table_query FROM system.tables WHERE name = 'crm_events'")[0][0]
+    assert "PARTITION BY toYYYYMM(event_time)" in old_ddl
+    columns = "tenant_id, event_type, source, record_id, record_version, op, event_id, " \
+              "event_time, ingest_time, record"
+    chdb_writer.client.command(
+        f"INSERT INTO crm_events ({columns}) VALUES "
+        "('acme', 'account', 'sf', 'a1', 1, 'UPSERT', 'e1', now64(3), now64(3), '{}'), "
+        "('acme', 'account', 'sf', 'a2', 1, 'UPSERT', 'e2', '2025-01-01', now64(3), '{}')")
+    for path in held.glob("*.sql"):
+        path.rename(folder / path.name)
+    result = migrate(chdb_writer.client, Target(), ttl_days=730, directory=folder)
+    assert "0004_crm_events_by_ingest_time.sql" in result.applied
+    ddl = chdb_writer.query(
+        "SELECT create_table_query FROM system.tables WHERE name = 'crm_events'")[0][0]
+    assert "PARTITION BY toYYYYMM(ingest_time)" in ddl
+    assert "TTL toDateTime(ingest_time) + toIntervalDay(730)" in ddl
+    assert chdb_writer.query("SELECT event_id FROM crm_events FINAL ORDER BY 1") == [
+        ("e1",), ("e2",)]
+    left = chdb_writer.query("SELECT name FROM system.tables WHERE database = "
+                             "currentDatabase() AND name LIKE 'crm_events_%'")
+    assert left == []
