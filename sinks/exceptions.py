@@ -19,3 +19,11 @@ class SinkConfigError(PermanentError):
 
 class MigrationError(SinkConfigError):
     """A migration file is malformed, was edited after it was applied, or failed."""
+
+
+class ChdbPathError(SinkConfigError):
+    """A ``chdb://PATH`` that names no usable database folder (missing, a file, a typo)."""
+
+
+class ChdbFolderBusyError(SinkUnavailableError):
+    """Another process has the chDB folder open (chDB opens a folder in one process at a time)."""

@@ -6,6 +6,7 @@ from schemas.exceptions import CosellingError, PermanentError, RetryableError
 
 __all__ = [
     "CosellingError",
+    "KafkaUnreachableError",
     "NotAnInboundEventError",
     "PermanentError",
     "RetryableError",
@@ -24,3 +25,7 @@ class UnroutableEventError(PermanentError):
 
 class StreamConfigError(PermanentError):
     """The worker's configuration cannot work (bad broker address, missing topics)."""
+
+
+class KafkaUnreachableError(RetryableError):
+    """No Kafka bootstrap server accepts a connection."""
