@@ -27,3 +27,7 @@ class ChdbPathError(SinkConfigError):
 
 class ChdbFolderBusyError(SinkUnavailableError):
     """Another process has the chDB folder open (chDB opens a folder in one process at a time)."""
+
+
+class UnknownTenantError(SinkConfigError):
+    """A report was asked for a tenant the database holds nothing of."""

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from streams.core.attribution import MODELS
 
-from .exceptions import SinkConfigError
+from .exceptions import SinkConfigError, UnknownTenantError
 
 DEFAULT_MODEL = "linear"
 
@@ -104,6 +104,12 @@ def build_report(query, *, tenant: str | None = None, model: str = DEFAULT_MODEL
     """Read the report through ``query(sql, parameters) -> rows`` (a writer's query)."""
     if model not in MODELS:
         raise SinkConfigError(f"unknown attribution model {model!r} (one of {', '.join(MODELS)})")
+    if tenant:
+        known = known_tenants(query)
+        if tenant not in known:
+            holds = (f"the tenants it knows are {', '.join(known)}" if known else
+                     "it holds no tenants yet (run `coselling demo`, `replay` or the sink)")
+            raise UnknownTenantError(f"unknown tenant {tenant!r}: {holds}")
     where = "WHERE tenant_id = {tenant:String}" if tenant else ""
     p = {"tenant": tenant} if tenant else {}
     report = Report(tenant, model, dt.datetime.now(dt.UTC).replace(microsecond=0))
@@ -129,3 +135,12 @@ def build_report(query, *, tenant: str | None = None, model: str = DEFAULT_MODEL
         f"{model_filter} GROUP BY tenant_id, partner_tenant_id, month, currency "
         f"ORDER BY month, tenant_id, partner_tenant_id, currency", {**p, "model": model})]
     return report
+
+
+def known_tenants(query) -> list[str]:
+    """Every tenant the database holds events or results of, sorted."""
+    return [t for (t,) in query(
+        "SELECT DISTINCT tenant_id FROM (SELECT tenant_id FROM crm_events "
+        "UNION ALL SELECT tenant_id FROM overlap_state "
+        "UNION ALL SELECT tenant_id FROM intro_state "
+        "UNION ALL SELECT tenant_id FROM attribution_state) ORDER BY tenant_id", {})]

@@ -50,7 +50,7 @@ def print_report(report: Report, console: Console) -> None:
                       markup=False)
         console.print(f"     deal {i.opportunity} ({i.stage}, {_money(i.amount, i.currency)})",
                       markup=False, style="dim")
-        for reason in i.reasons[:2]:
+        for reason in i.reasons:
             console.print(f"     - {reason}", markup=False)
     if not report.intros:
         console.print("  no open intro opportunities")

@@ -9,10 +9,11 @@ from decimal import Decimal
 import pytest
 from rich.console import Console
 
-from sinks.exceptions import SinkConfigError
+from sinks.exceptions import SinkConfigError, UnknownTenantError
 from sinks.report import build_report
 from sinks.report_render import print_report, render_html
-from streams.demo_data import generate
+from streams.cli import main
+from streams.demo_data import TENANTS, generate
 from streams.replay import event_time_order, replay_events
 
 NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
@@ -74,3 +75,29 @@ def test_terminal_and_html_forms_show_every_part(demo):
     assert 'id="overlap-heatmap"' in page and 'id="revenue-chart"' in page
     assert "<script" not in page and "http://" not in page.replace(
         'xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_an_unknown_tenant_is_named_with_the_known_ones(demo, capsys):
+    writer, _ = demo
+    known = ", ".join(sorted(t.tenant_id for t in TENANTS))
+    with pytest.raises(UnknownTenantError,
+                       match=f"unknown tenant 'nosuch': the tenants it knows are {known}$"):
+        build_report(writer.query, tenant="nosuch")
+    assert main(["report", "--clickhouse", writer.dsn, "--tenant", "nosuch", "--no-html"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (f"coselling: error: unknown tenant 'nosuch': the tenants it knows "
+                            f"are {known}\n")
+
+
+def test_the_terminal_report_lists_every_reason_of_every_intro(demo):
+    writer, _ = demo
+    report = build_report(writer.query, top=10)
+    console = Console(width=250, record=True)
+    print_report(report, console)
+    lines = console.export_text().splitlines()
+    assert all(len(i.reasons) >= 4 for i in report.intros)
+    for n, intro in enumerate(report.intros, start=1):
+        start = next(k for k, ln in enumerate(lines) if ln.startswith(f"{n:>3}. "))
+        shown = [ln.strip()[2:] for ln in lines[start + 2:start + 2 + len(intro.reasons)]]
+        assert shown == list(intro.reasons)
