@@ -88,7 +88,10 @@ class Report:
         return sorted({c.tenant for c in self.overlaps} | {c.partner for c in self.overlaps})
 
     def revenue_by_partner(self) -> list[tuple[str, str, str, Decimal, Decimal, int]]:
-        """(tenant, partner, currency, sourced, influenced, opportunities), biggest first."""
+        """(tenant, partner, currency, sourced, influenced, opportunities).
+
+        By currency (amounts in different currencies are not compared), biggest first.
+        """
         totals: dict[tuple[str, str, str], list] = {}
         for r in self.revenue:
             t = totals.setdefault((r.tenant, r.partner, r.currency), [Decimal(0), Decimal(0), 0])
@@ -96,7 +99,7 @@ class Report:
             t[1] += r.influenced
             t[2] += r.opportunities
         rows = [(*k, *v) for k, v in totals.items()]
-        return sorted(rows, key=lambda r: (-(r[3] + r[4]), r[0], r[1], r[2]))
+        return sorted(rows, key=lambda r: (r[2], -(r[3] + r[4]), r[0], r[1]))
 
 
 def build_report(query, *, tenant: str | None = None, model: str = DEFAULT_MODEL,

@@ -1,4 +1,4 @@
-"""``coselling status`` with no broker and ``coselling settings`` as a newcomer meets them."""
+"""`coselling status` with no broker, `coselling settings`, and the command a newcomer is told to run next."""
 
 from __future__ import annotations
 
@@ -71,3 +71,19 @@ def test_settings_show_the_chdb_path_and_mask_only_credentials(tmp_path, monkeyp
     row = next(line for line in text.splitlines()
                if "COSELLING_SCHEMA_REGISTRY_USERNAME" in line)
     assert " reg " in row
+
+
+def test_the_command_to_run_again_is_the_one_that_works_here(tmp_path, monkeypatch):
+    from streams.commands.output import command_name
+
+    script = tmp_path / ".venv" / "bin" / "coselling"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    monkeypatch.setattr(sys, "argv", [str(script), "demo"])
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert command_name() == ".venv/bin/coselling"  # not on PATH: its path, as typed here
+    monkeypatch.setenv("PATH", f"{script.parent}:/usr/bin:/bin")
+    assert command_name() == "coselling"
+    monkeypatch.setattr(sys, "argv", ["/x/streams/cli.py"])
+    assert command_name() == "coselling"
