@@ -42,7 +42,7 @@ def open_chdb(dsn: str, *, create: bool):
     unknown = set(options) - {"config-file"}
     if unknown:
         raise SinkConfigError(f"unknown chdb:// DSN option(s): {', '.join(sorted(unknown))}")
-    _check_folder(dsn, path, create=create)
+    _check_folder(path, create=create)
     location = str(path)
     if "config-file" in options:
         config = Path(options["config-file"][0]).expanduser().resolve()
@@ -58,11 +58,12 @@ def open_chdb(dsn: str, *, create: bool):
             f"chDB folder {path} is in use by another process{holder}: a chDB folder opens "
             "in one process at a time; stop that process (the sink, a report) and try again, "
             "or use a ClickHouse server") from failure
-    reason = next((ln for ln in messages if "Exception" in ln), str(failure).splitlines()[0])
+    reason = next((ln for ln in messages if "Exception" in ln),
+                  (str(failure).splitlines() or [type(failure).__name__])[0])
     raise SinkUnavailableError(f"chDB could not open {path}: {reason[:300]}") from failure
 
 
-def _check_folder(dsn: str, path: Path, *, create: bool) -> None:
+def _check_folder(path: Path, *, create: bool) -> None:
     if path.exists() and not path.is_dir():
         raise ChdbPathError(f"chDB path {path} is a file, not a folder (chdb://PATH names "
                             "the database folder)")
@@ -130,7 +131,8 @@ def _open_quietly(client_class, location: str):
 
     The chDB engine prints its own lines on file descriptor 2 when it fails to open
     (``Code: 76. DB::Exception: Cannot lock file``); they are kept so the failure is
-    explained in one line instead. After a successful open they are passed on unchanged.
+    explained in one line instead. Anything else written meanwhile (another thread's
+    log line) is passed on, and after a successful open everything is.
     """
     from clickhouse_connect.driver.exceptions import ClickHouseError
 
@@ -150,4 +152,8 @@ def _open_quietly(client_class, location: str):
         if text:
             os.write(2, text)
         return client, None, []
-    return None, failure, text.decode(errors="replace").splitlines()
+    lines = text.decode(errors="replace").splitlines()
+    others = [ln for ln in lines if ln.strip() and "DB::Exception" not in ln]  # not the engine's
+    if others:
+        os.write(2, ("\n".join(others) + "\n").encode())
+    return None, failure, lines

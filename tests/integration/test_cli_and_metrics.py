@@ -155,6 +155,7 @@ def test_init_creates_configured_topics_registers_schemas_and_migrates(
     from kafka.admin import ConfigResource, ConfigResourceType
 
     from schemas.catalog import default_catalog
+    from sinks.migrate import discover
     from streams.settings import Settings
     from streams.topics import topic_specs
 
@@ -173,7 +174,7 @@ def test_init_creates_configured_topics_registers_schemas_and_migrates(
     out = capsys.readouterr().out
     assert "11 topics (11 created, 0 already there), 3 partitions" in out
     assert f"{len(default_catalog().event_types)} schemas registered" in out
-    assert "3 migrations applied" in out
+    assert f"{len(discover())} migrations applied" in out
     assert main(["init"]) == 0
     assert "(0 created, 11 already there)" in capsys.readouterr().out
 
