@@ -140,10 +140,24 @@ def _int_field(answer: Any, name: str, path: str) -> int:
     return answer[name]
 
 
+#: Query parameters of a URL or DSN that carry credentials.
+_SECRET_PARAMS = ("password", "passwd", "secret", "token", "access_key", "api_key")
+
+
 def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***``, safe to print or log."""
+    """``url`` with any password replaced by ``***``, safe to print or log.
+
+    Covers the password of ``user:password@`` and query parameters that carry credentials
+    (``?password=``, ``?access_token=``...); everything else (host, path) stays readable.
+    """
     parts = urllib.parse.urlsplit(url)
+    redacted = parts
     if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
-    return url
+        redacted = redacted._replace(
+            netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
+    if parts.query:
+        redacted = redacted._replace(query="&".join(
+            f"{k}=***" if any(s in k.lower() for s in _SECRET_PARAMS) else
+            (f"{k}={v}" if sep else k)
+            for k, sep, v in (item.partition("=") for item in parts.query.split("&"))))
+    return url if redacted == parts else urllib.parse.urlunsplit(redacted)

@@ -14,13 +14,12 @@ import json
 import logging
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from schemas.registry_client import redact_url as redact
 
 from .base import Batch, BatchingSink, Message, Rejected
+from .chdb_folder import open_chdb
 from .exceptions import SinkConfigError, SinkDataError, SinkUnavailableError
 from .migrate import MigrationResult, Target, migrate
 from .rows import table_rows
@@ -33,41 +32,26 @@ log = logging.getLogger(__name__)
 DATA_ERROR_CODES = frozenset({6, 26, 27, 32, 38, 41, 53, 69, 70, 72, 117, 131, 321, 407})
 
 
-def connect(dsn: str):
-    """A clickhouse-connect client for ``dsn`` (see module doc)."""
+def connect(dsn: str, *, create: bool = True):
+    """A clickhouse-connect client for ``dsn`` (see module doc).
+
+    :param create: a missing chDB folder may be created (see :mod:`sinks.chdb_folder`).
+    """
     import clickhouse_connect
     from clickhouse_connect.driver.exceptions import ClickHouseError
 
     try:
         if dsn.startswith("chdb://"):
-            return _connect_chdb(dsn)
+            return open_chdb(dsn, create=create)
         if not dsn.startswith(("http://", "https://", "clickhouse://", "clickhouses://")):
+            scheme = dsn.split("://", 1)[0] + "://" if "://" in dsn else "no scheme"
             raise SinkConfigError(
-                f"ClickHouse DSN must start with http(s):// or chdb://, got {redact(dsn)!r}")
+                f"ClickHouse DSN {redact(dsn)!r} has {scheme!r}, not http(s):// or chdb:// "
+                "(http(s)://USER:PASSWORD@HOST:PORT/DATABASE or chdb://PATH)")
         return clickhouse_connect.get_client(dsn=dsn)
     except (ClickHouseError, OSError, RuntimeError) as exc:
         raise SinkUnavailableError(f"cannot connect to ClickHouse at {redact(dsn)}: {exc}") \
             from exc
-
-
-def _connect_chdb(dsn: str):
-    from clickhouse_connect.driver._chdbclient import ChdbClient
-
-    parts = urlsplit(dsn)
-    raw = (parts.netloc + parts.path) or ".coselling-data/chdb"
-    path = Path(raw).expanduser().resolve()
-    path.mkdir(parents=True, exist_ok=True)
-    options = parse_qs(parts.query)
-    unknown = set(options) - {"config-file"}
-    if unknown:
-        raise SinkConfigError(f"unknown chdb:// DSN option(s): {', '.join(sorted(unknown))}")
-    location = str(path)
-    if "config-file" in options:
-        config = Path(options["config-file"][0]).expanduser().resolve()
-        if not config.is_file():
-            raise SinkConfigError(f"chDB config file {config} does not exist")
-        location += f"?config-file={config}"
-    return ChdbClient(path=location)
 
 
 class ClickHouseWriter:
@@ -75,11 +59,14 @@ class ClickHouseWriter:
 
     :param dsn: ``http(s)://...`` or ``chdb://PATH``.
     :param target: single server/chDB (default) or a cluster (see :mod:`sinks.migrate`).
+    :param create: a missing chDB folder may be created; False for commands that only
+        read, so a mistyped path is an error rather than a new empty database.
     """
 
-    def __init__(self, dsn: str, target: Target | None = None):
+    def __init__(self, dsn: str, target: Target | None = None, *, create: bool = True):
         self.dsn = dsn
         self.target = target or Target()
+        self.create = create
         self._client = None
         self._lock = threading.Lock()
 
@@ -87,7 +74,7 @@ class ClickHouseWriter:
     def client(self):
         """The connected client (connects on first use)."""
         if self._client is None:
-            self._client = connect(self.dsn)
+            self._client = connect(self.dsn, create=self.create)
         return self._client
 
     def migrate(self, *, ttl_days: int = 0) -> MigrationResult:

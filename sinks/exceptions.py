@@ -26,3 +26,15 @@ class ReplayBusyError(RetryableError):
 
     #: The message says what to do (no service failed).
     what_to_do = ""
+
+
+class ChdbPathError(SinkConfigError):
+    """A ``chdb://PATH`` that names no usable database folder (missing, a file, a typo)."""
+
+
+class ChdbFolderBusyError(SinkUnavailableError):
+    """Another process has the chDB folder open (chDB opens a folder in one process at a time)."""
+
+
+class UnknownTenantError(SinkConfigError):
+    """A report was asked for a tenant the database holds nothing of."""

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from streams.core.attribution import MODELS
 
-from .exceptions import SinkConfigError
+from .exceptions import SinkConfigError, UnknownTenantError
 
 DEFAULT_MODEL = "linear"
 
@@ -88,7 +88,10 @@ class Report:
         return sorted({c.tenant for c in self.overlaps} | {c.partner for c in self.overlaps})
 
     def revenue_by_partner(self) -> list[tuple[str, str, str, Decimal, Decimal, int]]:
-        """(tenant, partner, currency, sourced, influenced, opportunities), biggest first."""
+        """(tenant, partner, currency, sourced, influenced, opportunities).
+
+        By currency (amounts in different currencies are not compared), biggest first.
+        """
         totals: dict[tuple[str, str, str], list] = {}
         for r in self.revenue:
             t = totals.setdefault((r.tenant, r.partner, r.currency), [Decimal(0), Decimal(0), 0])
@@ -96,7 +99,7 @@ class Report:
             t[1] += r.influenced
             t[2] += r.opportunities
         rows = [(*k, *v) for k, v in totals.items()]
-        return sorted(rows, key=lambda r: (-(r[3] + r[4]), r[0], r[1], r[2]))
+        return sorted(rows, key=lambda r: (r[2], -(r[3] + r[4]), r[0], r[1]))
 
 
 def build_report(query, *, tenant: str | None = None, model: str = DEFAULT_MODEL,
@@ -104,6 +107,12 @@ def build_report(query, *, tenant: str | None = None, model: str = DEFAULT_MODEL
     """Read the report through ``query(sql, parameters) -> rows`` (a writer's query)."""
     if model not in MODELS:
         raise SinkConfigError(f"unknown attribution model {model!r} (one of {', '.join(MODELS)})")
+    if tenant:
+        known = known_tenants(query)
+        if tenant not in known:
+            holds = (f"the tenants it knows are {', '.join(known)}" if known else
+                     "it holds no tenants yet (run `coselling demo`, `replay` or the sink)")
+            raise UnknownTenantError(f"unknown tenant {tenant!r}: {holds}")
     where = "WHERE tenant_id = {tenant:String}" if tenant else ""
     p = {"tenant": tenant} if tenant else {}
     report = Report(tenant, model, dt.datetime.now(dt.UTC).replace(microsecond=0))
@@ -129,3 +138,12 @@ def build_report(query, *, tenant: str | None = None, model: str = DEFAULT_MODEL
         f"{model_filter} GROUP BY tenant_id, partner_tenant_id, month, currency "
         f"ORDER BY month, tenant_id, partner_tenant_id, currency", {**p, "model": model})]
     return report
+
+
+def known_tenants(query) -> list[str]:
+    """Every tenant the database holds events or results of, sorted."""
+    return [t for (t,) in query(
+        "SELECT DISTINCT tenant_id FROM (SELECT tenant_id FROM crm_events "
+        "UNION ALL SELECT tenant_id FROM overlap_state "
+        "UNION ALL SELECT tenant_id FROM intro_state "
+        "UNION ALL SELECT tenant_id FROM attribution_state) ORDER BY tenant_id", {})]

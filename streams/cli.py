@@ -44,7 +44,7 @@ def load_settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
-    """Every setting, its environment variable and the value in force (secrets hidden)."""
+    """Every setting, its environment variable and the value in force (credentials masked)."""
     from rich.table import Table
 
     from .commands.output import out
@@ -53,10 +53,7 @@ def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
     for name in ("environment variable", "value", "meaning"):
         table.add_column(name, overflow="fold")
     for name, field in Settings.model_fields.items():
-        value = getattr(settings, name)
-        shown = "**********" if hasattr(value, "get_secret_value") else (
-            value.value if hasattr(value, "value") else value)
-        table.add_row(f"COSELLING_{name.upper()}", str(shown), field.description or "")
+        table.add_row(f"COSELLING_{name.upper()}", settings.shown(name), field.description or "")
     out.print(table)
     return 0
 
@@ -322,12 +319,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     se = sub.add_parser("settings", help="list every setting and its value in force",
                         description="List every setting with its environment variable, "
-                        "the value in force (secrets hidden) and what it means.")
+                        "the value in force (credentials masked) and what it means.")
     se.set_defaults(func=cmd_settings)
     return parser
 
 
 def _what_to_do(exc: Exception) -> str:
+    from sinks.exceptions import ChdbFolderBusyError
+
+    from .exceptions import KafkaUnreachableError
+
+    if isinstance(exc, ChdbFolderBusyError | KafkaUnreachableError):
+        return ""  # their messages say what to do
     if isinstance(exc, RetryableError):
         return getattr(exc, "what_to_do",
                        " (a service did not answer; check it runs and try again)")

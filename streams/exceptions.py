@@ -6,6 +6,7 @@ from schemas.exceptions import CosellingError, PermanentError, RetryableError
 
 __all__ = [
     "CosellingError",
+    "KafkaUnreachableError",
     "NotAnInboundEventError",
     "PermanentError",
     "ReplayRefusedError",
@@ -29,3 +30,7 @@ class StreamConfigError(PermanentError):
 
 class ReplayRefusedError(PermanentError):
     """A replay that cannot give what one replay of all events would (the reason says why)."""
+
+
+class KafkaUnreachableError(RetryableError):
+    """No Kafka bootstrap server accepts a connection."""

@@ -6,12 +6,16 @@ Used by ``coselling status`` and the streaming demo.
 from __future__ import annotations
 
 import datetime as dt
+import socket
 from dataclasses import dataclass
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from .exceptions import RetryableError
+from .exceptions import KafkaUnreachableError, RetryableError
+
+#: How long ``status`` waits for a broker before saying none answers.
+REACH_TIMEOUT_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -29,13 +33,37 @@ class PartitionLag:
         return self.end - (self.committed or 0)
 
 
+def ensure_reachable(bootstrap_servers: str, timeout: float = REACH_TIMEOUT_SECONDS) -> None:
+    """Raise :class:`KafkaUnreachableError` unless some bootstrap server accepts a connection.
+
+    A quick TCP connect, so a missing broker is reported at once (kafka-python would keep
+    retrying for its bootstrap timeout).
+    """
+    reasons = []
+    for server in (s.strip() for s in bootstrap_servers.split(",") if s.strip()):
+        host, _, port = server.rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]") or server, int(port or 9092)),
+                                          timeout=timeout):
+                return
+        except ValueError:
+            reasons.append(f"{server}: not host:port")
+        except OSError as exc:
+            reasons.append(f"{server}: {exc.strerror or exc.__class__.__name__}")
+    raise KafkaUnreachableError(
+        f"no Kafka broker answers at {bootstrap_servers} ({'; '.join(reasons) or 'no address'});"
+        " start one or point --bootstrap-servers / COSELLING_KAFKA_BOOTSTRAP_SERVERS at it")
+
+
 def _consumer(bootstrap_servers: str) -> KafkaConsumer:
     try:
         return KafkaConsumer(bootstrap_servers=bootstrap_servers.split(","),
-                             enable_auto_commit=False, request_timeout_ms=15_000)
+                             enable_auto_commit=False, request_timeout_ms=15_000,
+                             bootstrap_timeout_ms=int(REACH_TIMEOUT_SECONDS * 1000))
     except KafkaError as exc:
-        raise RetryableError(f"cannot reach Kafka at {bootstrap_servers}: {exc}; is it "
-                             "running?") from None
+        raise KafkaUnreachableError(f"no Kafka broker answers at {bootstrap_servers} within "
+                                    f"{REACH_TIMEOUT_SECONDS:.0f} s ({exc.__class__.__name__})"
+                                    ) from None
 
 
 def group_lag(bootstrap_servers: str, group: str, topics: list[str]) -> list[PartitionLag]:
@@ -43,7 +71,8 @@ def group_lag(bootstrap_servers: str, group: str, topics: list[str]) -> list[Par
     consumer = _consumer(bootstrap_servers)
     try:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers.split(","),
-                                 request_timeout_ms=15_000)
+                                 request_timeout_ms=15_000,
+                                 bootstrap_timeout_ms=int(REACH_TIMEOUT_SECONDS * 1000))
         try:
             committed = admin.list_group_offsets({group: None}).get(group, {})
         finally:

@@ -20,7 +20,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.codec import Codec, Framing
-from schemas.registry_client import SchemaRegistryClient
+from schemas.registry_client import SchemaRegistryClient, redact_url
 from schemas.validation import EventLimits, EventValidator
 
 from .exceptions import StreamConfigError
@@ -93,8 +93,10 @@ class Settings(BaseSettings):
     schema_registry_url: str | None = Field(
         None, description="Confluent-compatible schema registry; needed for confluent framing."
     )
-    schema_registry_username: str | None = None
-    schema_registry_password: SecretStr | None = None
+    schema_registry_username: str | None = Field(
+        None, description="User for the schema registry's basic auth.")
+    schema_registry_password: SecretStr | None = Field(
+        None, description="Password for the schema registry's basic auth (never shown).")
     store: str = Field("rocksdb", description="Faust table store: rocksdb or memory.")
     data_dir: str = Field(".coselling-data", description="Folder for worker state (RocksDB).")
     web_port: int = Field(6066, ge=0, le=65535, description="Faust web port of the worker "
@@ -171,6 +173,23 @@ class Settings(BaseSettings):
                 value = value.get_secret_value()
             env[f"{ENV_PREFIX}{name.upper()}"] = str(getattr(value, "value", value))
         return {**env, **extra}
+
+    def shown(self, name: str) -> str:
+        """Setting ``name`` as ``coselling settings`` prints it: only credentials masked.
+
+        A DSN or URL is shown with its password (and credential query parameters) masked,
+        so a chDB path or a server address stays readable; any other secret (a password)
+        is masked whole.
+        """
+        value = getattr(self, name)
+        if value is None:
+            return "(not set)"
+        if isinstance(value, SecretStr):
+            if name.endswith(("_dsn", "_url")):
+                return redact_url(value.get_secret_value())
+            return "**********"
+        text = str(getattr(value, "value", value))
+        return redact_url(text) if "://" in text else text
 
     @field_validator("log_format")
     @classmethod

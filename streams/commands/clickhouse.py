@@ -87,7 +87,7 @@ def write_report(settings, *, tenant: str | None, model: str, top: int,
     from sinks.report_render import print_report, render_html
 
     writer = ClickHouseWriter(settings.clickhouse_dsn.get_secret_value(),
-                              settings.clickhouse_target())
+                              settings.clickhouse_target(), create=False)
     try:
         report = build_report(writer.query, tenant=tenant, model=model, top=top)
     finally:

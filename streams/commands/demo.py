@@ -29,7 +29,7 @@ from schemas.textformat import write_jsonl
 from ..demo_data import TENANTS, generate
 from ..exceptions import RetryableError
 from .clickhouse import write_report
-from .output import err, out, progress
+from .output import command_name, err, out, progress
 
 MARKER = ".coselling-demo"
 CATCH_UP_SECONDS = 900
@@ -71,7 +71,8 @@ def cmd_demo(args: argparse.Namespace, settings) -> int:
     write_report(settings, tenant=None, model=args.model, top=args.top,
                  html=out_dir / "report.html")
     out.print(f"Demo done in {time.perf_counter() - started:.0f}s. Query the results yourself: "
-              f"coselling report --clickhouse {settings.clickhouse_dsn.get_secret_value()}",
+              f"{command_name()} report --clickhouse "
+              f"{settings.clickhouse_dsn.get_secret_value()}",
               markup=False)
     return 0
 

@@ -6,9 +6,12 @@ a terminal (CI logs, pipes): there a one-line summary is printed instead.
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import (
@@ -50,3 +53,19 @@ def progress(description: str, total: float | None, unit: str = "events"
     with bar:
         task = bar.add_task(description, total=total, unit=unit)
         yield lambda n=1: bar.advance(task, n)
+
+
+def command_name() -> str:
+    """``coselling`` as the user can type it again in this shell.
+
+    ``coselling`` when that name finds this program on PATH; otherwise the path it was
+    started by (``.venv/bin/coselling`` after a plain ``pip install .`` into a venv).
+    """
+    started = Path(sys.argv[0])
+    if started.name != "coselling":
+        return "coselling"  # run as a module or from a test
+    on_path = shutil.which("coselling")
+    if on_path and Path(on_path).resolve() == started.resolve():
+        return "coselling"
+    relative = os.path.relpath(started)
+    return relative if not relative.startswith("..") else str(started.resolve())

@@ -77,8 +77,9 @@ def cmd_sink(args: argparse.Namespace, settings) -> int:
 
 def cmd_status(args: argparse.Namespace, settings) -> int:
     """Consumer lag per topic and partition, last event times, sink backlog."""
-    from ..lag import group_lag, last_message_times
+    from ..lag import ensure_reachable, group_lag, last_message_times
 
+    ensure_reachable(settings.kafka_bootstrap_servers)
     groups = {settings.app_id: [settings.topic_inbound, settings.topic_control,
                                 settings.topic_by_account, settings.topic_by_company],
               f"{settings.app_id}-sink": [settings.topic_sink]}
@@ -116,20 +117,18 @@ def _ago(when: dt.datetime) -> str:
 
 def _clickhouse_last(settings) -> str:
     from sinks.clickhouse import ClickHouseWriter
-    from sinks.exceptions import SinkUnavailableError
+    from sinks.exceptions import SinkConfigError, SinkUnavailableError
 
     dsn = settings.clickhouse_dsn.get_secret_value()
     try:
-        writer = ClickHouseWriter(dsn, settings.clickhouse_target())
+        writer = ClickHouseWriter(dsn, settings.clickhouse_target(), create=False)
         try:
             [(event_time, ingest_time, rows)] = writer.query(
                 "SELECT max(event_time), max(ingest_time), count() FROM crm_events")
         finally:
             writer.close()
-    except (SinkUnavailableError, RuntimeError) as exc:
-        busy = " (a chDB folder opens in one process at a time: stop the sink or use a " \
-               "ClickHouse server)" if dsn.startswith("chdb://") else ""
-        return f"not readable: {str(exc).splitlines()[0][:160]}{busy}"
+    except (SinkUnavailableError, SinkConfigError) as exc:
+        return f"not readable: {str(exc).splitlines()[0][:300]}"
     if not rows:
         return "none yet"
     return f"event time {_ago(event_time)}, ingested {_ago(ingest_time)}; {rows} raw events"

@@ -111,7 +111,7 @@ def test_the_demo_runs_from_nothing_and_writes_the_report(tmp_path, capsys):
     assert "Partner overlap matrix" in out and "intro opportunities" in out
     assert "Partner-influenced revenue" in out
     page = (tmp_path / "demo" / "report.html").read_text()
-    assert 'id="overlap-heatmap"' in page and 'id="revenue-chart"' in page
+    assert 'id="overlap-heatmap"' in page and 'class="revenue-chart"' in page
     # run again: the demo replaces its own output, and refuses a folder it did not write
     assert main(["demo", "--out", str(tmp_path / "demo"), "--companies", "300"]) == 0
     (tmp_path / "mine").mkdir()
