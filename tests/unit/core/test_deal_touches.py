@@ -120,6 +120,11 @@ def test_internal_messages_survive_json(msg):
     assert internal_message_from_json(msg.key, json.loads(json.dumps(msg.to_json()))) == msg
 
 
+def test_an_unknown_internal_message_is_a_value_error_the_worker_dead_letters():
+    with pytest.raises(ValueError, match="unknown internal message kind"):
+        internal_message_from_json("k", {"kind": "gossip"})
+
+
 # --- any order, any duplication, any interleaving of the internal messages -------------
 
 ACME_ACCOUNTS = ("a1", "a2", "a3")  # a3: a free-mail domain, never matched to a company
