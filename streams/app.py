@@ -40,7 +40,11 @@ from . import metrics, offset_guard, watchdog
 from .core.accounts import AccountStage, SnapshotMessage
 from .core.companies import CompanyStage, ResultChange
 from .core.eventlog import event_log_entry
-from .core.opportunities import InternalMessage, internal_message_from_json
+from .core.opportunities import (
+    InternalMessage,
+    internal_message_from_json,
+    is_internal_payload,
+)
 from .core.outbound import outbound_event
 from .core.records import to_plain
 from .deadletter import dead_letter_headers
@@ -187,7 +191,7 @@ def create_app(settings: Settings) -> faust.App:
         e: Any, state: BatchState | None
     ) -> list[SnapshotMessage | InternalMessage]:
         value = e.message.value
-        if value[:1] == b"{":  # the stage's own JSON message; Avro starts 0x00 or 0xC3
+        if is_internal_payload(value):
             msg = internal_message_from_json(e.message.key.decode(), json.loads(value))
             return account_stage.apply_internal(state, msg)
         decoded = codec.decode(value)

@@ -74,6 +74,14 @@ class OpportunityTouches:
 InternalMessage = OpportunityLink | OpportunityTouches
 
 
+def is_internal_payload(value: bytes) -> bool:
+    """Whether a by-account message is an internal message (JSON), not an inbound event.
+
+    Inbound events are Avro with a framing header starting with 0x00 or 0xC3.
+    """
+    return value[:1] == b"{"
+
+
 def internal_message_from_json(key: str, data: dict[str, Any]) -> InternalMessage:
     """Inverse of ``to_json`` of either message, with the message key."""
     if data["kind"] == "link":
