@@ -6,7 +6,9 @@ Stages (each an agent with concurrency 1, at-least-once):
    by-account topic; partnerships to the control topic; bad messages to the dead letter;
    every decoded event to the sink topic for ``crm_events`` (the raw event log).
 2. ``accounts``: by-account -> account table -> account snapshots keyed by company key to
-   the by-company topic.
+   the by-company topic. Touches on a deal are keyed by the deal; the stage sends itself
+   internal messages (JSON, where inbound events are Avro) back onto the by-account topic
+   to forward them to the deal's account (see :mod:`streams.core.opportunities`).
 3. ``control``: control -> every partition of the by-company topic (each company
    partition keeps its own copy of every partnership).
 4. ``companies``: by-company -> company table -> result rows to the sink topic (consumed
@@ -38,6 +40,11 @@ from . import metrics, offset_guard, watchdog
 from .core.accounts import AccountStage, SnapshotMessage
 from .core.companies import CompanyStage, ResultChange
 from .core.eventlog import event_log_entry
+from .core.opportunities import (
+    InternalMessage,
+    internal_message_from_json,
+    is_internal_payload,
+)
 from .core.outbound import outbound_event
 from .core.records import to_plain
 from .deadletter import dead_letter_headers
@@ -51,6 +58,8 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 BATCH_WINDOW_SECONDS = 0.1
+#: What makes an internal message (JSON) a bad message rather than a crash of its agent.
+INTERNAL_MESSAGE_ERRORS = (ValueError, KeyError, TypeError, CosellingError)
 
 
 def broker_urls(bootstrap_servers: str) -> list[str]:
@@ -179,13 +188,22 @@ def create_app(settings: Settings) -> faust.App:
             metrics.DECODE_ERRORS.labels(error=type(d.error).__name__).inc()
         return [dead(e, d.error)]
 
-    def accounts_decide(e: Any, state: BatchState | None) -> list[SnapshotMessage]:
-        decoded = codec.decode(e.message.value)
+    def accounts_decide(
+        e: Any, state: BatchState | None
+    ) -> list[SnapshotMessage | InternalMessage]:
+        value = e.message.value
+        if is_internal_payload(value):
+            msg = internal_message_from_json(e.message.key.decode(), json.loads(value))
+            return account_stage.apply_internal(state, msg)
+        decoded = codec.decode(value)
         return account_stage.apply(state, decoded.event_type, decoded.record)
 
-    def accounts_emit(e: Any, messages: list[SnapshotMessage]):
+    def accounts_emit(e: Any, messages: list[SnapshotMessage | InternalMessage]):
         return [(by_company, {"key": m.company_key.encode(),
-                              "value": json.dumps(m.to_json()).encode()}) for m in messages]
+                              "value": json.dumps(m.to_json()).encode()})
+                if isinstance(m, SnapshotMessage) else
+                (by_account, {"key": m.key.encode(), "value": json.dumps(m.to_json()).encode()})
+                for m in messages]
 
     def control_decide(e: Any, state: BatchState | None) -> dict[str, Any]:
         decoded = codec.decode(e.message.value)
@@ -231,7 +249,8 @@ def create_app(settings: Settings) -> faust.App:
     @app.agent(by_account, concurrency=1, name="accounts")
     async def accounts(stream: faust.StreamT) -> None:
         await run_batches(stream, accounts_decide, accounts_emit,
-                          "accounts: sending snapshots", table=accounts_table)
+                          "accounts: sending snapshots", table=accounts_table,
+                          bad=INTERNAL_MESSAGE_ERRORS)
 
     @app.agent(control, concurrency=1, name="control")
     async def control_agent(stream: faust.StreamT) -> None:
@@ -242,7 +261,7 @@ def create_app(settings: Settings) -> faust.App:
     async def companies(stream: faust.StreamT) -> None:
         await run_batches(stream, companies_decide, companies_emit,
                           "companies: sending results", table=companies_table,
-                          bad=(ValueError, KeyError, TypeError, CosellingError))
+                          bad=INTERNAL_MESSAGE_ERRORS)
 
     _web_pages(app)
     offset_guard.install()

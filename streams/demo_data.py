@@ -195,7 +195,10 @@ class _Generator:
             kind = rng.choice(("INTRO", "REFERRAL", "CO_MARKETING", "DEAL_REGISTRATION"))
             self.emit("partner_touch", spec, f"{opp_id}-t{t}",
                       self.at(opened + rng.uniform(0, 40)), {
-                          "opportunity_record_id": opp_id, "account_record_id": account_id,
+                          # every other touch names only its deal, as Salesforce campaign
+                          # influence and HubSpot deal associations export them
+                          "opportunity_record_id": opp_id,
+                          "account_record_id": None if t % 2 else account_id,
                           "partner_tenant_id": partner, "touch_type": kind,
                           "partner_sourced": kind == "DEAL_REGISTRATION" and t == 0,
                           "campaign": "Q3 joint webinar" if kind == "CO_MARKETING" else None})

@@ -21,7 +21,10 @@ class NotAnInboundEventError(PermanentError):
 
 
 class UnroutableEventError(PermanentError):
-    """An inbound event that names no account, so it cannot reach any company."""
+    """An inbound event that cannot reach any company.
+
+    It names no account, or (a partner touch) neither an opportunity nor an account.
+    """
 
 
 class StreamConfigError(PermanentError):

@@ -1,8 +1,10 @@
 """Where each decoded inbound event goes next, and under which key. Pure: no I/O.
 
 Stage one of the pipeline re-keys CRM events by (tenant, account) so an account and its
-opportunities, contacts and partner touches are handled by one partition; partnership
-control events go to the control topic keyed by partnership id.
+opportunities, contacts and partner touches are handled by one partition; a partner touch
+that names an opportunity is keyed by (tenant, opportunity) instead (stage two forwards it
+to the deal's account, see :mod:`streams.core.opportunities`); partnership control events
+go to the control topic keyed by partnership id.
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ class Route:
 def route(event_type: str, record: dict[str, Any]) -> Route:
     """Decide where a decoded inbound or control event goes.
 
-    Events that reference no account (a contact without account, a touch on a deal only)
-    cannot reach a company: they raise :class:`UnroutableEventError` (dead-lettered).
+    Events that cannot reach a company (a contact without account, a touch naming neither
+    an opportunity nor an account) raise :class:`UnroutableEventError` (dead-lettered).
     """
     if event_type in CONTROL_TYPES:
         return Route(Destination.CONTROL, record["partnership_id"].encode())

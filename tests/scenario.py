@@ -1,8 +1,10 @@
 """A generated multi-tenant CRM scenario, shared by the integration test and benchmarks.
 
 Three or more tenants, two partnerships with different sharing levels, accounts that
-overlap by domain, website and name, open and closed deals, partner touches, contacts,
-deletes, several versions per record (delivered out of order) and duplicates.
+overlap by domain, website and name, open and closed deals, deals that move to another
+account (at another company), partner touches on a deal (some naming only the deal, as
+Salesforce campaign influence and HubSpot deal associations export them) or on an account,
+contacts, deletes, several versions per record (delivered out of order) and duplicates.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def scenario(companies: int = 40, seed: int = 7, *, shuffle: bool = True,
     rng = random.Random(seed)
     events: list[tuple[str, dict[str, Any]]] = list(POLICIES)
     relationships = ("CUSTOMER", "PROSPECT", "FORMER_CUSTOMER", "OTHER")
+    held: dict[str, list[str]] = {t: [] for t in TENANTS}  # accounts so far, per tenant
     for c in range(companies):
         domain = f"company{c}.com" if c % 3 else f"company{c}.co.uk"
         holders = [t for t in TENANTS if rng.random() < 0.7] or [TENANTS[c % 3]]
@@ -44,6 +47,7 @@ def scenario(companies: int = 40, seed: int = 7, *, shuffle: bool = True,
                                       relationship=rng.choice(relationships), **where))
             if rng.random() < 0.08:
                 events.append(account(tenant, acc, version=9, day=30, op="DELETE"))
+            held[tenant].append(acc)
             for o in range(rng.randint(0, 2)):
                 opp = f"{acc}-opp-{o}"
                 amount = str(rng.randint(5, 500) * 1000)
@@ -60,12 +64,22 @@ def scenario(companies: int = 40, seed: int = 7, *, shuffle: bool = True,
                                               won=False, stage="Closed Lost"))
                 elif fate < 0.6:
                     events.append(opportunity(tenant, opp, acc, version=2, day=20, op="DELETE"))
+                if fate < 0.35 and len(held[tenant]) > 1 and rng.random() < 0.3:
+                    # moved to another of the tenant's accounts after it was won
+                    events.append(opportunity(tenant, opp, rng.choice(held[tenant][:-1]),
+                                              version=3, day=41, amount=amount,
+                                              created_day=2, closed=True, won=True,
+                                              stage="Closed Won"))
                 for t in range(rng.randint(0, 2)):
                     partner = rng.choice([x for x in TENANTS if x != tenant])
-                    events.append(touch(tenant, f"{opp}-t{t}", partner, account_id=acc,
+                    events.append(touch(tenant, f"{opp}-t{t}", partner,
+                                        account_id=acc if rng.random() < 0.6 else None,
                                         opp_id=opp, day=rng.randint(0, 35),
                                         touch_type=rng.choice(["INTRO", "REFERRAL",
                                                                "CO_MARKETING"])))
+            if rng.random() < 0.2:  # on the account, no deal named
+                events.append(touch(tenant, f"{acc}-t", rng.choice(
+                    [x for x in TENANTS if x != tenant]), account_id=acc, day=30))
             for k in range(rng.randint(0, 3)):
                 events.append(contact(tenant, f"{acc}-c{k}", acc, day=3))
     # a partnership narrowed later, and one ended and restarted

@@ -1,12 +1,13 @@
 """Stage two: per (tenant, account) state and the account's snapshot for its company.
 
 Everything a tenant's CRM says about one account (the account record, its
-opportunities, contacts and partner touches) meets on one partition, keyed by
-``tenant + US + account_record_id``. Each change produces a fresh *snapshot* of the
-account, sent to the partition that owns the account's company key. When the key changes
-(a new domain, say) the old company gets a retraction and the new one the snapshot.
-Snapshots carry a per-account sequence number so the company stage ignores stale or
-repeated ones.
+opportunities, contacts and partner touches on the account) meets on one partition, keyed
+by ``tenant + US + account_record_id``. Touches on a deal are kept under the deal's own
+key and forwarded to whichever account holds the deal (see :mod:`.opportunities`). Each
+change produces a fresh *snapshot* of the account, sent to the partition that owns the
+account's company key. When the key changes (a new domain, say) the old company gets a
+retraction and the new one the snapshot. Snapshots carry a per-account sequence number so
+the company stage ignores stale or repeated ones.
 """
 
 from __future__ import annotations
@@ -17,9 +18,20 @@ from typing import Any
 
 from ..exceptions import UnroutableEventError
 from .companykey import company_key
+from .opportunities import (
+    InternalMessage,
+    OpportunityLink,
+    apply_forwarded,
+    apply_link,
+    apply_touch,
+    forwarded_touches,
+    new_opportunity_state,
+)
 from .records import apply_versioned, live
+from .statekeys import KEY_SEPARATOR, account_key, opportunity_key
 
-KEY_SEPARATOR = "\x1f"  # ASCII unit separator: never part of a tenant or record id
+__all__ = ["KEY_SEPARATOR", "AccountStage", "SnapshotMessage", "account_key_of"]
+
 _BUCKETS = {"opportunity": "opps", "contact": "contacts", "partner_touch": "touches"}
 
 
@@ -43,14 +55,27 @@ class SnapshotMessage:
 
 
 def account_key_of(event_type: str, record: dict[str, Any]) -> str:
-    """The state key an inbound event belongs to."""
+    """The state key an inbound event belongs to.
+
+    A partner touch that names an opportunity belongs to the opportunity's key (it counts
+    for the deal wherever the deal is); one that names only an account, to the account.
+    """
+    tenant = record["tenant_id"]
+    if event_type == "partner_touch":
+        if record.get("opportunity_record_id"):
+            return opportunity_key(tenant, record["opportunity_record_id"])
+        if not record.get("account_record_id"):
+            raise UnroutableEventError(
+                f"partner_touch {record['record_id']!r} of tenant {tenant!r} names neither "
+                "opportunity_record_id nor account_record_id: it cannot be attributed"
+            )
     account = record["record_id"] if event_type == "account" else record["account_record_id"]
     if not account:
         raise UnroutableEventError(
-            f"{event_type} {record['record_id']!r} of tenant {record['tenant_id']!r} has no "
+            f"{event_type} {record['record_id']!r} of tenant {tenant!r} has no "
             "account_record_id: it cannot be matched to a company"
         )
-    return f"{record['tenant_id']}{KEY_SEPARATOR}{account}"
+    return account_key(tenant, account)
 
 
 def stored_entry(
@@ -65,7 +90,8 @@ def stored_entry(
 
 
 def _new_state() -> dict[str, Any]:
-    return {"account": {}, "opps": {}, "contacts": {}, "touches": {}, "seq": 0, "company": None}
+    return {"account": {}, "opps": {}, "contacts": {}, "touches": {}, "linked": {}, "seq": 0,
+            "company": None}
 
 
 def snapshot(state: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
@@ -86,8 +112,11 @@ def snapshot(state: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
             "record_id", "name", "stage", "is_closed", "is_won", "amount", "currency",
             "close_date", "created_at", "occurred_at")})
     touches = []
-    for rid, touch in sorted(live(state["touches"]).items()):
-        entries.append(state["touches"][rid])
+    touch_entries = {rid: e for rid, e in state["touches"].items() if e["d"] is not None}
+    touch_entries.update(forwarded_touches(state))
+    for _, entry in sorted(touch_entries.items()):
+        entries.append(entry)
+        touch = entry["d"]
         touches.append({k: touch.get(k) for k in (
             "record_id", "opportunity_record_id", "partner_tenant_id", "touch_type",
             "partner_sourced", "occurred_at")})
@@ -107,27 +136,66 @@ def snapshot(state: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
 
 
 class AccountStage:
-    """Applies inbound CRM events to account state and says which snapshots to send."""
+    """Applies inbound CRM events to account state and says which messages to send.
+
+    Its output: :class:`SnapshotMessage` for the company stage, and internal messages
+    (:class:`OpportunityLink`, :class:`OpportunityTouches`) for this stage again, under
+    their own keys (the stream sends them back onto the by-account topic).
+    """
 
     def apply(
         self, state: MutableMapping[str, Any], event_type: str, record: dict[str, Any]
-    ) -> list[SnapshotMessage]:
-        """Apply one decoded event; return the snapshot messages it causes (maybe none)."""
+    ) -> list[SnapshotMessage | InternalMessage]:
+        """Apply one decoded event; return the messages it causes (maybe none)."""
         key = account_key_of(event_type, record)
         current = state.get(key)
+        if event_type == "partner_touch" and record.get("opportunity_record_id"):
+            st = current or new_opportunity_state(record["opportunity_record_id"])
+            forwarded = apply_touch(st, record)
+            if forwarded is None:
+                return []
+            state[key] = st
+            return list(forwarded)
         st = _new_state() if current is None else current
         bucket = st["account"] if event_type == "account" else st[_BUCKETS[event_type]]
         if not apply_versioned(bucket, record):
             return []
-        out: list[SnapshotMessage] = []
-        snap = snapshot(st)
-        new_company = snap[0] if snap else None
-        if st["company"] is not None and st["company"] != new_company:
-            st["seq"] += 1
-            out.append(SnapshotMessage(st["company"], key, st["seq"], None))
-        if snap is not None:
-            st["seq"] += 1
-            out.append(SnapshotMessage(new_company, key, st["seq"], snap[2]))
-        st["company"] = new_company
+        out: list[SnapshotMessage | InternalMessage] = []
+        if event_type == "opportunity":
+            out.append(OpportunityLink(
+                opportunity_key(record["tenant_id"], record["record_id"]), record["record_id"],
+                record["version"], key, record["op"] != "DELETE"))
+        out.extend(_snapshots(key, st))
         state[key] = st
         return out
+
+    def apply_internal(
+        self, state: MutableMapping[str, Any], msg: InternalMessage
+    ) -> list[SnapshotMessage | InternalMessage]:
+        """Apply a message this stage sent itself; return the messages it causes."""
+        current = state.get(msg.key)
+        if isinstance(msg, OpportunityLink):
+            st = current or new_opportunity_state(msg.opportunity_id)
+            out: list[SnapshotMessage | InternalMessage] = list(apply_link(st, msg))
+        else:
+            st = _new_state() if current is None else current
+            if not apply_forwarded(st, msg):
+                return []
+            out = list(_snapshots(msg.key, st))
+        state[msg.key] = st
+        return out
+
+
+def _snapshots(key: str, st: dict[str, Any]) -> list[SnapshotMessage]:
+    """The snapshot (and retraction from a former company) of a changed account state."""
+    out: list[SnapshotMessage] = []
+    snap = snapshot(st)
+    new_company = snap[0] if snap else None
+    if st["company"] is not None and st["company"] != new_company:
+        st["seq"] += 1
+        out.append(SnapshotMessage(st["company"], key, st["seq"], None))
+    if snap is not None:
+        st["seq"] += 1
+        out.append(SnapshotMessage(new_company, key, st["seq"], snap[2]))
+    st["company"] = new_company
+    return out

@@ -2,18 +2,21 @@
 
 Used by the replay path and the tests. The Faust app runs the same stages on separate
 partitions; because each company's results depend only on its current inputs, both give
-the same current state.
+the same current state. Messages stage two sends itself (touches on a deal going to the
+deal's account, see :mod:`.opportunities`) go through a work queue here, where the stream
+sends them back onto the by-account topic.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, MutableMapping
 from typing import Any
 
 from schemas.catalog import CONTROL_TYPES, INBOUND_TYPES
 
 from ..exceptions import NotAnInboundEventError, UnroutableEventError
-from .accounts import AccountStage, stored_entry
+from .accounts import AccountStage, SnapshotMessage, stored_entry
 from .attribution import AttributionConfig
 from .companies import CompanyStage, ResultChange, partnerships_key
 from .records import same_version
@@ -40,8 +43,13 @@ class Pipeline:
         if event_type not in INBOUND_TYPES:
             raise NotAnInboundEventError(f"{event_type} events are output, not input")
         changes: list[ResultChange] = []
-        for msg in self.accounts.apply(self.account_state, event_type, record):
-            changes.extend(self.companies.apply_snapshot(self.company_state, 0, msg))
+        work = deque(self.accounts.apply(self.account_state, event_type, record))
+        while work:
+            msg = work.popleft()
+            if isinstance(msg, SnapshotMessage):
+                changes.extend(self.companies.apply_snapshot(self.company_state, 0, msg))
+            else:
+                work.extend(self.accounts.apply_internal(self.account_state, msg))
         return changes
 
     def holds(self, event_type: str, record: dict[str, Any]) -> bool:

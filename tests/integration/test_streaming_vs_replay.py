@@ -6,7 +6,10 @@ from schemas.codec import Codec
 from schemas.textformat import write_jsonl
 from sinks.clickhouse import ClickHouseWriter, views_snapshot
 from sinks.tables import CURRENT_STATE_VIEWS
+from streams.core.companykey import company_key
+from streams.deadletter import HEADER_ERROR_TYPE
 from streams.replay import replay
+from tests.factories import touch
 from tests.integration.conftest import (
     consume_until,
     topic_size,
@@ -21,7 +24,14 @@ pytestmark = pytest.mark.integration
 def test_two_workers_give_the_same_views_as_replay(pipeline_settings, start_worker, producer,
                                                    tmp_path):
     settings = pipeline_settings
+    # The scenario has touches naming only their deal (arriving before or after it), deals
+    # that move to another company, deletes; plus one touch naming neither deal nor account.
     events = scenario(companies=40)
+    moved = {r["record_id"] for t, r in events if t == "opportunity" and r["version"] == 3}
+    deal_only = {r["opportunity_record_id"] for t, r in events
+                 if t == "partner_touch" and r["account_record_id"] is None}
+    nowhere = touch("acme", "touch-on-nothing", "globex")
+    events.insert(len(events) // 2, nowhere)
 
     # Oracle: the replay path over the same events, into its own chDB.
     path = tmp_path / "events.jsonl"
@@ -30,8 +40,15 @@ def test_two_workers_give_the_same_views_as_replay(pipeline_settings, start_work
     oracle = ClickHouseWriter(f"chdb://{tmp_path / 'chdb-replay'}")
     oracle.migrate()
     report, _ = replay(path, oracle)
-    assert not report.rejected
+    assert len(report.rejected) == 1 and "touch-on-nothing" in report.rejected[0]
+    assert "names neither opportunity_record_id nor account_record_id" in report.rejected[0]
     expected = views_snapshot(oracle, CURRENT_STATE_VIEWS)
+    attributed = {(opp, company) for opp, company in oracle.query(
+        "SELECT opportunity_record_id, company_key FROM attributions_current")}
+    assert {opp for opp, _ in attributed} & moved & deal_only, \
+        "some moved deal with a deal-only touch must be attributed"
+    assert all(company == _company_of_last_version(events, opp)
+               for opp, company in attributed if opp in moved)
     expected_events = oracle.query("SELECT count() FROM crm_events FINAL")
     oracle.close()
     assert all(expected[v] for v in expected), "the scenario must fill every view"
@@ -47,9 +64,13 @@ def test_two_workers_give_the_same_views_as_replay(pipeline_settings, start_work
                       value=codec.encode(event_type, record))
     producer.flush()
     wait_for_no_lag(settings, [*workers, sink])
-    assert topic_size(settings.kafka_bootstrap_servers, settings.topic_dead_letter) == 0, \
-        "a valid event was dead-lettered:\n" + "\n".join(
+    assert topic_size(settings.kafka_bootstrap_servers, settings.topic_dead_letter) == 1, \
+        "only the touch on nothing may be dead-lettered:\n" + "\n".join(
             line for w in workers for line in w.log().splitlines() if "dead-letter" in line)
+    dead, = consume_until(settings.kafka_bootstrap_servers, [settings.topic_dead_letter],
+                          lambda msgs: len(msgs) > 0, timeout=20)
+    assert codec.decode(dead.value).record["record_id"] == "touch-on-nothing"
+    assert (HEADER_ERROR_TYPE, b"UnroutableEventError") in dead.headers
     for proc in [*workers, sink]:
         proc.stop()
     for w in workers:  # both workers owned partitions of the inbound topic
@@ -68,3 +89,16 @@ def test_two_workers_give_the_same_views_as_replay(pipeline_settings, start_work
                          settings.topic_attributions], lambda msgs: len(msgs) > 0, timeout=20)
     assert {codec.decode(m.value).event_type for m in out} <= {"overlap", "intro",
                                                                "attribution"}
+
+
+def _company_of_last_version(events, opp_id):
+    """The company key of the account that holds the deal's highest version."""
+    def latest(event_type, tenant, record_id):
+        return max((r for t, r in events if t == event_type and r["tenant_id"] == tenant
+                    and r["record_id"] == record_id), key=lambda r: r["version"])
+
+    deal = next(r for t, r in events if t == "opportunity" and r["record_id"] == opp_id)
+    deal = latest("opportunity", deal["tenant_id"], opp_id)
+    account = latest("account", deal["tenant_id"], deal["account_record_id"])
+    return company_key(domain=account["domain"], website=account["website"],
+                       name=account["name"], country=account["country"]).key

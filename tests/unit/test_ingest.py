@@ -43,6 +43,35 @@ def test_records_without_account_are_unroutable():
         route("contact", dict(ENVELOPE, record_id="c1", account_record_id=None))
 
 
+def test_touches_on_a_deal_go_under_the_deals_key_whatever_account_they_name():
+    only_deal = route("partner_touch", dict(ENVELOPE, record_id="t1", account_record_id=None,
+                                            opportunity_record_id="006"))
+    both = route("partner_touch", dict(ENVELOPE, record_id="t2", account_record_id="001",
+                                       opportunity_record_id="006"))
+    assert only_deal == both
+    assert only_deal.destination is Destination.BY_ACCOUNT
+    assert only_deal.key == f"acme{KEY_SEPARATOR}opportunity{KEY_SEPARATOR}006".encode()
+
+
+def test_a_touch_naming_neither_deal_nor_account_is_dead_lettered_with_the_reason():
+    codec = Codec()
+    record = dict(ENVELOPE, record_id="t1", account_record_id=None, opportunity_record_id=None,
+                  partner_tenant_id="globex", touch_type="INTRO", partner_sourced=False,
+                  campaign=None)
+    message = RawMessage("in", 0, 5, b"k", codec.encode("partner_touch", record))
+    decision = triage(codec, VALIDATOR, message)
+    assert isinstance(decision, DeadLetter)
+    headers = dict(decision.headers)
+    assert headers[HEADER_ERROR_TYPE] == b"InvalidEventError"
+    assert b"must name its opportunity_record_id, its account_record_id or both" in \
+        headers[HEADER_ERROR_MESSAGE]
+    # The routing refuses it too, should anything reach it unchecked.
+    from streams.exceptions import UnroutableEventError
+    with pytest.raises(UnroutableEventError, match="names neither opportunity_record_id nor "
+                       "account_record_id"):
+        route("partner_touch", record)
+
+
 def test_partnerships_go_to_control_and_outputs_are_refused():
     assert (
         route("partnership", dict(ENVELOPE, record_id="p", partnership_id="p1")).destination

@@ -241,8 +241,8 @@ def test_outbound_events_encode_with_the_schemas():
         assert codec.decode(codec.encode(event_type, record)).record == record
 
 
-def test_a_touch_or_contact_without_account_is_refused_with_a_typed_error():
+def test_a_contact_without_account_is_refused_with_a_typed_error():
     from streams.exceptions import UnroutableEventError
 
-    with pytest.raises(UnroutableEventError, match="account_record_id"):
-        Pipeline().run([touch("acme", "t1", "globex", opp_id="o1")])
+    with pytest.raises(UnroutableEventError, match="no account_record_id"):
+        Pipeline().run([contact("acme", "c1", None)])

@@ -1,0 +1,230 @@
+"""Partner touches that name their opportunity: kept, forwarded, and moved with the deal."""
+
+import json
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streams.core.accounts import AccountStage, SnapshotMessage
+from streams.core.companies import CompanyStage
+from streams.core.opportunities import (
+    OpportunityLink,
+    OpportunityTouches,
+    internal_message_from_json,
+)
+from streams.core.pipeline import Pipeline
+from streams.core.records import live
+from streams.core.statekeys import account_key
+from streams.exceptions import UnroutableEventError
+from streams.replay import replay_events
+from tests.factories import account, opportunity, partnership, touch
+from tests.scenario import scenario
+
+SHARE_ALL = {(t, p): "ACCOUNTS" for t in ("acme", "globex")
+             for p in ("CUSTOMER", "PROSPECT", "FORMER_CUSTOMER", "OPEN_OPPORTUNITY")}
+ACCOUNTS = [
+    partnership("p1", "acme", "globex", SHARE_ALL),
+    account("acme", "a1", domain="initrode.co.uk", relationship="PROSPECT"),
+    account("acme", "a2", domain="hooli.com", relationship="PROSPECT"),
+    account("globex", "g1", domain="initrode.co.uk", relationship="CUSTOMER"),
+    account("globex", "g2", domain="hooli.com", relationship="CUSTOMER"),
+]
+
+
+def kinds(results, kind):
+    return {k: r for k, r in results.items() if k.startswith(kind + "|")}
+
+
+def attributions(p):
+    """(opportunity, company, partner, model) -> touch ids of every active attribution."""
+    return {(r["opportunity_record_id"], r["company_key"], r["partner_tenant_id"], r["model"]):
+            r["touch_record_ids"] for r in kinds(p.current(), "attribution").values()}
+
+
+def won(opp, acc, *, version=2, day=100):
+    return opportunity("acme", opp, acc, version=version, day=day, closed=True, won=True,
+                       amount="50000")
+
+
+def test_a_touch_naming_only_its_opportunity_is_attributed_through_the_deals_account():
+    p = Pipeline()
+    p.run(ACCOUNTS + [opportunity("acme", "o1", "a1", day=1),
+                      touch("acme", "t1", "globex", opp_id="o1", day=5),
+                      won("o1", "a1")])
+    assert attributions(p)[("o1", "initrode.co.uk", "globex", "linear")] == ["t1"]
+    assert len(attributions(p)) == 4  # one row per model
+
+
+def test_a_touch_before_its_opportunity_waits_and_counts_once_the_deal_arrives():
+    p = Pipeline()
+    p.run(ACCOUNTS + [touch("acme", "t1", "globex", opp_id="o1", day=5)])
+    assert not kinds(p.current(), "attribution")
+    p.run([won("o1", "a1")])
+    assert attributions(p)[("o1", "initrode.co.uk", "globex", "first_touch")] == ["t1"]
+    # ... and so does one that names both, whatever account it names
+    p.run([touch("acme", "t2", "globex", opp_id="o1", account_id="elsewhere", day=6)])
+    assert attributions(p)[("o1", "initrode.co.uk", "globex", "linear")] == ["t1", "t2"]
+
+
+def test_a_deal_that_moves_takes_its_touches_and_leaves_nothing_at_the_old_account():
+    p = Pipeline()
+    p.run(ACCOUNTS + [opportunity("acme", "o1", "a1", day=1),
+                      touch("acme", "t1", "globex", opp_id="o1", day=5)])
+    assert {r["company_key"] for r in kinds(p.current(), "intro").values()} == \
+        {"initrode.co.uk"}
+    p.run([won("o1", "a2")])
+    assert set(attributions(p)) == {("o1", "hooli.com", "globex", m) for m in
+                                    ("first_touch", "last_touch", "linear", "time_decay")}
+    assert not kinds(p.current(), "intro")  # the open deal at initrode.co.uk is gone
+    old = p.account_state[account_key("acme", "a1")]
+    assert live(old["opps"]) == {}
+    assert p.account_state[account_key("acme", "a1")]["linked"]["o1"]["touches"] is None
+
+
+def test_an_old_version_delivered_after_the_move_does_not_come_back():
+    p = Pipeline()
+    p.run(ACCOUNTS + [won("o1", "a2"), touch("acme", "t1", "globex", opp_id="o1", day=5),
+                      opportunity("acme", "o1", "a1", day=1)])
+    assert {k[1] for k in attributions(p)} == {"hooli.com"}
+    assert not kinds(p.current(), "intro")
+    assert live(p.account_state[account_key("acme", "a1")]["opps"]) == {}
+
+
+def test_deleting_the_deal_retracts_and_a_later_version_brings_its_touches_back():
+    p = Pipeline()
+    p.run(ACCOUNTS + [touch("acme", "t1", "globex", opp_id="o1", day=5), won("o1", "a1")])
+    p.run([opportunity("acme", "o1", "a1", version=3, day=101, op="DELETE")])
+    assert not attributions(p)
+    p.run([won("o1", "a2", version=4, day=102)])
+    assert {k[1] for k in attributions(p)} == {"hooli.com"}
+
+
+def test_a_touch_naming_neither_is_refused_with_its_reason_and_replay_reports_it():
+    with pytest.raises(UnroutableEventError, match="names neither opportunity_record_id nor "
+                                                   "account_record_id"):
+        Pipeline().run([touch("acme", "t1", "globex")])
+    report, pipeline = replay_events(ACCOUNTS + [touch("acme", "t9", "globex")])
+    assert len(report.rejected) == 1 and "t9" in report.rejected[0]
+    assert "names neither" in report.rejected[0]
+    assert pipeline.current()  # the good events around it were processed
+
+
+@pytest.mark.parametrize("msg", [
+    OpportunityLink("k", "o1", 3, "acme\x1fa1", True),
+    OpportunityTouches("acme\x1fa1", "o1", 7, 3, {"t1": {"v": 1, "t": 5, "d": {"x": 1}}}),
+    OpportunityTouches("acme\x1fa1", "o1", 8, 4, None),
+])
+def test_internal_messages_survive_json(msg):
+    assert internal_message_from_json(msg.key, json.loads(json.dumps(msg.to_json()))) == msg
+
+
+def test_an_unknown_internal_message_is_a_value_error_the_worker_dead_letters():
+    with pytest.raises(ValueError, match="unknown internal message kind"):
+        internal_message_from_json("k", {"kind": "gossip"})
+
+
+# --- any order, any duplication, any interleaving of the internal messages -------------
+
+ACME_ACCOUNTS = ("a1", "a2", "a3")  # a3: a free-mail domain, never matched to a company
+OPPS = ("o1", "o2")
+
+
+@st.composite
+def histories(draw):
+    """Account, deal and touch histories: deals that move and close, touches before them."""
+    events = list(ACCOUNTS) + [account("acme", "a3", domain="gmail.com")]
+    if draw(st.booleans()):
+        events.append(account("acme", "a1", version=5, day=50, op="DELETE"))
+    for opp in OPPS:
+        for version in range(1, draw(st.integers(1, 4)) + 1):
+            acc = draw(st.sampled_from(ACME_ACCOUNTS))
+            fate = draw(st.sampled_from(["open", "won", "lost", "delete"]))
+            day = 90 + version
+            if fate == "delete":
+                events.append(opportunity("acme", opp, acc, version=version, day=day,
+                                          op="DELETE"))
+            else:
+                events.append(opportunity("acme", opp, acc, version=version, day=day,
+                                          closed=fate != "open", won=fate == "won",
+                                          amount=str(1000 * version), created_day=10))
+    for n in range(draw(st.integers(1, 5))):
+        opp = draw(st.sampled_from([*OPPS, "never", None]))
+        acc = draw(st.sampled_from([*ACME_ACCOUNTS, None])) if opp else \
+            draw(st.sampled_from(ACME_ACCOUNTS))
+        partner = draw(st.sampled_from(["globex", "initech"]))
+        for version in range(1, draw(st.integers(1, 2)) + 1):
+            op = draw(st.sampled_from(["UPSERT", "UPSERT", "DELETE"]))
+            events.append(touch("acme", f"t{n}", partner, opp_id=opp, account_id=acc,
+                                version=version, day=draw(st.integers(0, 89)), op=op,
+                                touch_type=draw(st.sampled_from(["INTRO", "REFERRAL"]))))
+    return events
+
+
+def latest_only(events):
+    """Each record's highest version alone, without the records that end deleted."""
+    latest = {}
+    for event_type, record in events:
+        key = (event_type, record["tenant_id"], record["record_id"])
+        if key not in latest or record["version"] > latest[key][1]["version"]:
+            latest[key] = (event_type, record)
+    return [e for e in latest.values() if e[1]["op"] != "DELETE"]
+
+
+def run_as_a_stream(events, rng):
+    """The stages as the stream runs them: every message (inbound, internal, snapshot) in
+    random order, through JSON, some delivered twice (at-least-once)."""
+    accounts, companies = AccountStage(), CompanyStage()
+    p = Pipeline()
+    pending = [("in", e) for e in events]
+    while pending:
+        kind, item = pending.pop(rng.randrange(len(pending)))
+        if kind != "in" and rng.random() < 0.15:
+            pending.append((kind, item))  # redelivered later
+        if kind == "in" and item[0] == "partnership":
+            companies.apply_partnership(p.company_state, 0, item[1])
+            continue
+        if kind == "in":
+            out = accounts.apply(p.account_state, *item)
+        elif kind == "snapshot":
+            companies.apply_snapshot(p.company_state, 0, item)
+            continue
+        else:
+            out = accounts.apply_internal(p.account_state, item)
+        for msg in out:
+            data = json.loads(json.dumps(msg.to_json()))
+            if isinstance(msg, SnapshotMessage):
+                pending.append(("snapshot", SnapshotMessage.from_json(msg.company_key, data)))
+            else:
+                pending.append(("internal", internal_message_from_json(msg.key, data)))
+    return p.current()
+
+
+@settings(max_examples=150, deadline=None)
+@given(events=histories(), data=st.data())
+def test_any_order_and_any_delivery_gives_what_the_latest_versions_alone_give(events, data):
+    expected = Pipeline()
+    expected.run(latest_only(events))
+    order = data.draw(st.permutations(events))
+    dupes = data.draw(st.lists(st.sampled_from(events), max_size=6))
+    replayed = Pipeline()
+    replayed.run(order + dupes)
+    assert replayed.current() == expected.current()
+    rng = random.Random(data.draw(st.integers(0, 2**32)))
+    assert run_as_a_stream(order + dupes, rng) == expected.current()
+
+
+def test_the_shared_scenario_gives_what_its_latest_versions_alone_give():
+    events = scenario(companies=40)
+    assert any(t == "partner_touch" and r["account_record_id"] is None for t, r in events)
+    moved = {r["record_id"] for t, r in events if t == "opportunity" and r["version"] == 3}
+    assert moved
+    expected = Pipeline()
+    expected.run(latest_only(events))
+    replayed = Pipeline()
+    replayed.run(events)
+    assert replayed.current() == expected.current()
+    assert run_as_a_stream(events, random.Random(3)) == expected.current()
+    assert {r["opportunity_record_id"] for r in kinds(replayed.current(), "attribution")
+            .values()} & moved, "deals that moved keep their attribution"
