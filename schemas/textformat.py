@@ -4,9 +4,9 @@ Timestamps are ISO-8601 strings with a UTC offset (``2026-11-02T10:00:00Z``) or 
 epoch milliseconds; dates are ``YYYY-MM-DD``; amounts are JSON numbers (or numeric
 strings), read exactly as decimals. Unknown fields and missing required fields are
 rejected with the line number and the field named. A ``DELETE`` event needs only the
-envelope fields (event_id, tenant_id, source, record_id, version, occurred_at, op) plus,
-for records that belong to an account, ``account_record_id`` (the pipeline routes by it);
-the rest of its fields are filled with neutral values.
+envelope fields (event_id, tenant_id, source, record_id, version, occurred_at, op) plus
+the ids the pipeline routes it by (see :data:`schemas.validation.DELETE_ROUTING_IDS`); the
+rest of its fields are filled with neutral values, which the validator does not check.
 """
 
 from __future__ import annotations

@@ -16,7 +16,10 @@ Rules:
   :attr:`EventLimits.max_text_length` characters of valid Unicode;
 - versions are 0 or more;
 - timestamps and dates lie in ``[earliest_event_time, latest_event_time)``;
-- a contact names its account; a partner touch names its opportunity, its account or both.
+- a contact names its account; a partner touch names its opportunity, its account or both;
+- a ``DELETE`` is checked on its envelope (event and tenant id, record id, version, event
+  time, source) and the ids it is routed by only (an opportunity's or contact's account; a
+  touch's opportunity or account): its other fields carry no data and may be left empty.
 
 Pure and cheap: the per-type field lists are worked out once from the schemas, so a check
 is a few comparisons per field.
@@ -39,6 +42,14 @@ ID_FIELDS = frozenset({
     "event_id", "tenant_id", "record_id", "account_record_id", "opportunity_record_id",
     "partner_tenant_id", "partnership_id", "tenant_a", "tenant_b",
 })
+
+#: Per type, the ids besides the envelope's that a DELETE still needs (it is routed by them).
+DELETE_ROUTING_IDS: dict[str, tuple[str, ...]] = {
+    "opportunity": ("account_record_id",),
+    "contact": ("account_record_id",),
+    "partner_touch": ("opportunity_record_id", "account_record_id"),
+}
+_DELETE_IDS = ("event_id", "tenant_id", "record_id")
 
 _UTC = dt.UTC
 
@@ -103,6 +114,9 @@ class EventValidator:
         version = record.get("version")
         if type(version) is not int or version < 0:
             raise InvalidEventError("version", f"must be an integer of 0 or more, got {version!r}")
+        if record.get("op") == "DELETE":
+            self._delete(event_type, record)
+            return
         for name in fields.ids:
             self._id(name, record.get(name))
         for name in fields.optional_ids:
@@ -122,6 +136,22 @@ class EventValidator:
             for i, item in enumerate(items):
                 self._id(f"{array}[{i}].{name}", item.get(name) if isinstance(item, dict)
                          else None)
+        extra = self._extra.get(event_type)
+        if extra is not None:
+            extra(record)
+
+    def _delete(self, event_type: str, record: dict[str, Any]) -> None:
+        for name in _DELETE_IDS:
+            self._id(name, record.get(name))
+        self._text("source", record.get("source"))
+        self._time("occurred_at", record.get("occurred_at"))
+        for name in DELETE_ROUTING_IDS.get(event_type, ()):
+            value = record.get(name)
+            if event_type != "partner_touch" and not value:
+                raise InvalidEventError(name, f"a DELETE ({event_type}) must still name its "
+                                        f"{name} (the pipeline routes it by that id)")
+            if value is not None:
+                self._id(name, value)
         extra = self._extra.get(event_type)
         if extra is not None:
             extra(record)

@@ -48,6 +48,7 @@ from .core.opportunities import (
 from .core.outbound import outbound_event
 from .core.records import to_plain
 from .deadletter import dead_letter_headers
+from .exceptions import InternalMessageError
 from .faust_state import BatchState
 from .ingest import DeadLetter, Forward, RawMessage, triage
 from .retry import retry_async
@@ -60,6 +61,8 @@ BATCH_SIZE = 500
 BATCH_WINDOW_SECONDS = 0.1
 #: What makes an internal message (JSON) a bad message rather than a crash of its agent.
 INTERNAL_MESSAGE_ERRORS = (ValueError, KeyError, TypeError, CosellingError)
+#: What reading (not applying) an internal message of the accounts stage can raise.
+_UNREADABLE = (ValueError, KeyError, TypeError, AttributeError)
 
 
 def broker_urls(bootstrap_servers: str) -> list[str]:
@@ -193,7 +196,10 @@ def create_app(settings: Settings) -> faust.App:
     ) -> list[SnapshotMessage | InternalMessage]:
         value = e.message.value
         if is_internal_payload(value):
-            msg = internal_message_from_json(e.message.key.decode(), json.loads(value))
+            try:
+                msg = internal_message_from_json(e.message.key.decode(), json.loads(value))
+            except _UNREADABLE as exc:  # dead-lettered; an error applying it is a bug
+                raise InternalMessageError(f"unreadable internal message: {exc!r}") from exc
             return account_stage.apply_internal(state, msg)
         decoded = codec.decode(value)
         return account_stage.apply(state, decoded.event_type, decoded.record)
@@ -249,8 +255,7 @@ def create_app(settings: Settings) -> faust.App:
     @app.agent(by_account, concurrency=1, name="accounts")
     async def accounts(stream: faust.StreamT) -> None:
         await run_batches(stream, accounts_decide, accounts_emit,
-                          "accounts: sending snapshots", table=accounts_table,
-                          bad=INTERNAL_MESSAGE_ERRORS)
+                          "accounts: sending snapshots", table=accounts_table)
 
     @app.agent(control, concurrency=1, name="control")
     async def control_agent(stream: faust.StreamT) -> None:

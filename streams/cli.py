@@ -58,13 +58,13 @@ def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def exit_statuses(done: str) -> str:
+def exit_statuses(done: str, refusals: str = "") -> str:
     """The exit statuses of a command that reads an event file (its help epilog)."""
     return (f"Exit status: 0 every row was accepted and {done}; 1 some rows were rejected: "
             "each is listed with its line number, field and reason, their count is printed, "
             f"and the good rows were still {done}; 2 an error stopped it: the file is missing "
-            "or not text, a setting is wrong or a service did not answer (one line on "
-            "stderr); 130 interrupted.")
+            f"or not text, a setting is wrong{refusals} or a service did not answer (one line "
+            "on stderr); 130 interrupted.")
 
 
 def _file_options(p: argparse.ArgumentParser, *, csv_options: bool = True) -> None:
@@ -245,7 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
         "backfills and trials. A database replayed into before continues from what that "
         "replay left (files may come cut by time or in any order); a database the stream "
         "sink writes to is refused.",
-        epilog=exit_statuses("written"))
+        epilog=exit_statuses("written", ", the replay was refused (the reason is "
+                             "printed), another replay holds the database"))
     rp.add_argument("file", help="event file")
     _file_options(rp)
     _clickhouse_option(rp)
@@ -348,8 +349,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         first = exc.errors()[0]
         name = ".".join(str(p) for p in first["loc"])
-        print(f"coselling: error: setting {name} (COSELLING_{name.upper()}): {first['msg']}",
-              file=sys.stderr)
+        where = f"setting {name} (COSELLING_{name.upper()})" if name else "settings"
+        message = first["msg"].removeprefix("Value error, ")
+        print(f"coselling: error: {where}: {message}", file=sys.stderr)
         return 2
     except CosellingError as exc:
         if args.debug:

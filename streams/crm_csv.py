@@ -170,6 +170,13 @@ class CsvReader:
             lineno = reader.line_num
             if not any(cell.strip() for cell in row):
                 continue
+            undecodable = next((i for i, cell in enumerate(row) if not _utf8(cell)), None)
+            if undecodable is not None:  # the file is read with surrogateescape
+                column = header[undecodable] if undecodable < len(header) else \
+                    f"#{undecodable + 1}"
+                yield TextFormatError(f"not UTF-8 text in column {column!r}; save the file "
+                                      "as UTF-8", line=lineno)
+                continue
             cells = {f: row[index[c]].strip() if c in index and index[c] < len(row) else ""
                      for f, c in chosen.columns.items()}
             try:
@@ -177,6 +184,17 @@ class CsvReader:
                 yield lineno, chosen.event_type, record_from_json(schema, obj, lineno=lineno)
             except TextFormatError as exc:
                 yield exc
+
+
+def _utf8(cell: str) -> bool:
+    """False if ``cell`` holds bytes that were not UTF-8 (lone surrogates)."""
+    if cell.isascii():
+        return True
+    try:
+        cell.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _event_json(m: CsvMapping, cells: dict[str, str], tenant: str, currency: str,

@@ -6,6 +6,7 @@ from schemas.exceptions import CosellingError, PermanentError, RetryableError
 
 __all__ = [
     "CosellingError",
+    "InternalMessageError",
     "KafkaUnreachableError",
     "NotAnInboundEventError",
     "PermanentError",
@@ -25,6 +26,10 @@ class UnroutableEventError(PermanentError):
 
     It names no account, or (a partner touch) neither an opportunity nor an account.
     """
+
+
+class InternalMessageError(PermanentError):
+    """A message on an internal topic that is not what the pipeline writes there."""
 
 
 class StreamConfigError(PermanentError):

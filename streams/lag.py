@@ -39,12 +39,12 @@ def ensure_reachable(bootstrap_servers: str, timeout: float = REACH_TIMEOUT_SECO
     A quick TCP connect, so a missing broker is reported at once (kafka-python would keep
     retrying for its bootstrap timeout).
     """
+    servers = [s.strip() for s in bootstrap_servers.split(",") if s.strip()]
+    each = max(0.5, timeout / max(1, len(servers)))  # all of them within about ``timeout``
     reasons = []
-    for server in (s.strip() for s in bootstrap_servers.split(",") if s.strip()):
-        host, _, port = server.rpartition(":")
+    for server in servers:
         try:
-            with socket.create_connection((host.strip("[]") or server, int(port or 9092)),
-                                          timeout=timeout):
+            with socket.create_connection(_host_port(server), timeout=each):
                 return
         except ValueError:
             reasons.append(f"{server}: not host:port")
@@ -53,6 +53,15 @@ def ensure_reachable(bootstrap_servers: str, timeout: float = REACH_TIMEOUT_SECO
     raise KafkaUnreachableError(
         f"no Kafka broker answers at {bootstrap_servers} ({'; '.join(reasons) or 'no address'});"
         " start one or point --bootstrap-servers / COSELLING_KAFKA_BOOTSTRAP_SERVERS at it")
+
+
+def _host_port(server: str) -> tuple[str, int]:
+    """Host and port of a bootstrap server (``host:port``, ``[v6]:port``; port 9092 if none)."""
+    if server.startswith("["):
+        host, _, rest = server[1:].partition("]")
+        return host, int(rest.removeprefix(":") or 9092)
+    host, sep, port = server.rpartition(":")
+    return (host, int(port)) if sep else (server, 9092)
 
 
 def _consumer(bootstrap_servers: str) -> KafkaConsumer:

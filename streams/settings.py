@@ -215,7 +215,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _time_window(self) -> Settings:
         if self.earliest_event_time >= self.latest_event_time:
-            raise ValueError("earliest_event_time must be before latest_event_time")
+            raise ValueError(
+                f"COSELLING_EARLIEST_EVENT_TIME ({self.earliest_event_time.isoformat()}) must "
+                f"be before COSELLING_LATEST_EVENT_TIME ({self.latest_event_time.isoformat()})")
         return self
 
     def event_limits(self) -> EventLimits:

@@ -16,8 +16,6 @@ from ..event_files import EventFile
 from ..exceptions import RetryableError
 from .output import err, out, progress
 
-SHOWN_REJECTS = 20
-
 
 def event_file(args: argparse.Namespace, validator: EventValidator | None) -> EventFile:
     """The event file named by ``args`` (format, tenant and CSV mapping options).
@@ -49,11 +47,9 @@ def good_rows(source: EventFile, description: str, rejects: list[TextFormatError
 
 
 def report_rejects(path: Path, rejects: list[TextFormatError]) -> None:
-    """The first rejected rows with their line numbers, on stderr."""
-    for exc in rejects[:SHOWN_REJECTS]:
+    """Every rejected row with its line number, field and reason, on stderr."""
+    for exc in rejects:
         err.print(f"  rejected {path.name} {exc}", markup=False)
-    if len(rejects) > SHOWN_REJECTS:
-        err.print(f"  ... and {len(rejects) - SHOWN_REJECTS} more rejected rows")
 
 
 def exit_status(path: Path, rejected: int, accepted: int, done: str) -> int:
@@ -153,7 +149,7 @@ def cmd_replay(args: argparse.Namespace, settings) -> int:
         writer.close()
     report, held, elapsed = outcome.report, outcome.holdings, outcome.elapsed
     report_rejects(source.path, rejects)
-    for problem in report.rejected[:SHOWN_REJECTS]:
+    for problem in report.rejected:
         err.print(f"  rejected: {problem}", markup=False)
     logged = (f" (with {outcome.logged_events} events read back from crm_events)"
               if outcome.logged_events else "")

@@ -115,7 +115,7 @@ def test_a_non_utf8_row_of_a_csv_export_is_rejected_by_line(tmp_path, capsys):
     assert main(["publish", str(path), "--tenant", "acme", "--dry-run"]) == 1
     captured = capsys.readouterr()
     assert "2 events checked" in captured.out
-    assert "rejected accounts.csv line 3: field 'name': is not valid UTF-8 text" in captured.err
+    assert "rejected accounts.csv line 3: not UTF-8 text in column 'Name'" in captured.err
 
 
 def test_a_csv_field_over_the_csv_module_limit_is_a_rejected_row(tmp_path, capsys):

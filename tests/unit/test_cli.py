@@ -61,6 +61,12 @@ def test_errors_are_one_line_with_what_to_do(tmp_path, capsys, monkeypatch):
     assert err.startswith("coselling: error: setting topic_partitions "
                           "(COSELLING_TOPIC_PARTITIONS)") and "Traceback" not in err
     monkeypatch.delenv("COSELLING_TOPIC_PARTITIONS")
+    monkeypatch.setenv("COSELLING_EARLIEST_EVENT_TIME", "2200-01-01T00:00:00Z")
+    assert main(["settings"]) == 2  # a rule between two settings names both
+    assert capsys.readouterr().err == (
+        "coselling: error: settings: COSELLING_EARLIEST_EVENT_TIME (2200-01-01T00:00:00+00:00) "
+        "must be before COSELLING_LATEST_EVENT_TIME (2100-01-01T00:00:00+00:00)\n")
+    monkeypatch.delenv("COSELLING_EARLIEST_EVENT_TIME")
     (tmp_path / "a.csv").write_text(SF_ACCOUNTS)
     assert main(["publish", str(tmp_path / "a.csv")]) == 2
     assert "give --tenant TENANT" in capsys.readouterr().err

@@ -87,3 +87,12 @@ def test_the_command_to_run_again_is_the_one_that_works_here(tmp_path, monkeypat
     assert command_name() == "coselling"
     monkeypatch.setattr(sys, "argv", ["/x/streams/cli.py"])
     assert command_name() == "coselling"
+
+
+def test_bootstrap_servers_without_a_port_use_kafkas_default():
+    from streams.lag import _host_port
+
+    assert _host_port("kafka") == ("kafka", 9092)
+    assert _host_port("kafka:19092") == ("kafka", 19092)
+    assert _host_port("[::1]:9093") == ("::1", 9093)
+    assert _host_port("[::1]") == ("::1", 9092)

@@ -80,3 +80,17 @@ def test_detection_prefers_the_opportunity_mapping_over_the_account_one():
     assert detect_mapping(header).name == "salesforce-opportunity"
     assert detect_mapping(["Record ID", "Company name", "Last Modified Date"]).name \
         == "hubspot-company"
+
+
+def test_a_row_with_bytes_that_are_not_utf8_is_rejected_whatever_column_holds_them(tmp_path):
+    from streams.event_files import EventFile
+
+    path = tmp_path / "accounts.csv"
+    path.write_bytes(b"Id,Name,Website,Type,SystemModstamp\n"
+                     b"001A,Initech,initech.com,Cust\xe9mer,2026-10-01T10:00:00Z\n"
+                     b"001B,Globex,globex.com,Customer,2026-10-01T10:00:00Z\n")
+    items = list(EventFile(path, tenant="acme").read())
+    bad, good = items
+    assert isinstance(bad, TextFormatError) and bad.line == 2
+    assert "not UTF-8 text in column 'Type'" in str(bad)
+    assert good[2]["record_id"] == "001B"

@@ -132,7 +132,7 @@ def test_limits_come_from_the_settings(monkeypatch):
 def test_a_window_that_ends_before_it_starts_is_a_settings_error():
     from pydantic import ValidationError
 
-    with pytest.raises(ValidationError, match="earliest_event_time must be before"):
+    with pytest.raises(ValidationError, match="COSELLING_EARLIEST_EVENT_TIME .* must be before COSELLING_LATEST_EVENT_TIME"):
         Settings(earliest_event_time="2030-01-01T00:00:00Z",
                  latest_event_time="2020-01-01T00:00:00Z")
     with pytest.raises(ValidationError, match="time zone"):
@@ -177,3 +177,40 @@ def test_a_partnership_the_cli_would_send_is_checked_before_kafka_is_contacted()
     record = _event("acme\x1fglobex", "acme", "globex", "ACTIVE", [], None)
     with pytest.raises(InvalidEventError, match="field 'record_id': contains control"):
         _send(Settings(kafka_bootstrap_servers="127.0.0.1:1"), record)
+
+
+ENVELOPE = {"event_id": "d1", "tenant_id": "acme", "source": "sf", "record_id": "r1",
+            "version": 2, "occurred_at": "2026-10-02T10:00:00Z", "op": "DELETE"}
+
+
+@pytest.mark.parametrize(("event_type", "routing"), [
+    ("account", {}),
+    ("partnership", {}),
+    ("opportunity", {"account_record_id": "a1"}),
+    ("contact", {"account_record_id": "a1"}),
+    ("partner_touch", {"opportunity_record_id": "o1"}),
+    ("partner_touch", {"account_record_id": "a1"}),
+])
+def test_a_delete_needs_only_its_envelope_and_the_ids_it_is_routed_by(event_type, routing):
+    event = parse_line(json.dumps({"type": event_type, **ENVELOPE, **routing}))
+    VALIDATOR.check(*event)  # the neutral values of the other fields are not checked
+
+
+@pytest.mark.parametrize(("event_type", "field", "reason"), [
+    ("opportunity", "account_record_id", "a DELETE (opportunity) must still name its "
+     "account_record_id"),
+    ("partner_touch", "account_record_id", "must name its opportunity_record_id, its "
+     "account_record_id or both"),
+])
+def test_a_delete_without_the_id_it_is_routed_by_is_rejected(event_type, field, reason):
+    error = rejection(parse_line(json.dumps({"type": event_type, **ENVELOPE})))
+    assert error.field == field and reason in str(error)
+
+
+def test_a_delete_envelope_is_still_checked():
+    event = parse_line(json.dumps({"type": "account", **ENVELOPE, "tenant_id": "",
+                                   "version": 2}))
+    assert rejection(event).field == "tenant_id"
+    event = parse_line(json.dumps({"type": "account", **ENVELOPE,
+                                   "occurred_at": "1969-12-31T23:59:59Z"}))
+    assert rejection(event).field == "occurred_at"
