@@ -307,6 +307,13 @@ def test_the_shared_scenario_gives_what_its_latest_versions_alone_give():
     assert any(t == "partner_touch" and r["account_record_id"] is None for t, r in events)
     moved = {r["record_id"] for t, r in events if t == "opportunity" and r["version"] == 3}
     assert moved
+    named = {}  # (type, record id) -> the ids each version names
+    for t, r in events:
+        if t in ("contact", "partner_touch"):
+            ids = (r.get("opportunity_record_id"), r["account_record_id"])
+            named.setdefault((t, r["record_id"]), set()).add(ids)
+    assert {t for (t, _), ids in named.items() if len(ids) > 1} == \
+        {"contact", "partner_touch"}, "touches and contacts that move"
     expected = Pipeline()
     expected.run(latest_only(events))
     replayed = Pipeline()
