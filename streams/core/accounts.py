@@ -33,7 +33,7 @@ from .opportunities import (
 from .records import apply_entry, apply_versioned, live
 from .statekeys import HOMED_TYPES, KEY_SEPARATOR, opportunity_key, opportunity_of, state_key
 
-__all__ = ["KEY_SEPARATOR", "AccountStage", "SnapshotMessage", "state_key"]
+__all__ = ["KEY_SEPARATOR", "AccountStage", "SnapshotMessage"]
 
 _BUCKETS = {"opportunity": "opps", "contact": "contacts", "partner_touch": "touches"}
 
