@@ -6,9 +6,11 @@ Stages (each an agent with concurrency 1, at-least-once):
    by-account topic; partnerships to the control topic; bad messages to the dead letter;
    every decoded event to the sink topic for ``crm_events`` (the raw event log).
 2. ``accounts``: by-account -> account table -> account snapshots keyed by company key to
-   the by-company topic. Touches on a deal are keyed by the deal; the stage sends itself
-   internal messages (JSON, where inbound events are Avro) back onto the by-account topic
-   to forward them to the deal's account (see :mod:`streams.core.opportunities`).
+   the by-company topic. Touches and contacts are keyed by their own home, touches on a
+   deal are kept under the deal's key; the stage sends itself internal messages (JSON,
+   where inbound events are Avro) back onto the by-account topic to place touches and
+   contacts where their latest version counts and to forward a deal's touches to the
+   deal's account (see :mod:`streams.core.homes` and :mod:`streams.core.opportunities`).
 3. ``control``: control -> every partition of the by-company topic (each company
    partition keeps its own copy of every partnership).
 4. ``companies``: by-company -> company table -> result rows to the sink topic (consumed

@@ -1,10 +1,11 @@
 """Where each decoded inbound event goes next, and under which key. Pure: no I/O.
 
 Stage one of the pipeline re-keys CRM events by (tenant, account) so an account and its
-opportunities, contacts and partner touches are handled by one partition; a partner touch
-that names an opportunity is keyed by (tenant, opportunity) instead (stage two forwards it
-to the deal's account, see :mod:`streams.core.opportunities`); partnership control events
-go to the control topic keyed by partnership id.
+opportunities are handled by one partition; a contact or partner touch is keyed by its own
+home (tenant, event type, record id) instead, because a later version may name another
+account or deal (stage two places it at the key its latest version names, see
+:mod:`streams.core.homes`); partnership control events go to the control topic keyed by
+partnership id.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from schemas.catalog import CONTROL_TYPES, INBOUND_TYPES
 
-from .core.accounts import account_key_of
+from .core.statekeys import state_key
 from .exceptions import NotAnInboundEventError
 
 
@@ -46,4 +47,4 @@ def route(event_type: str, record: dict[str, Any]) -> Route:
         raise NotAnInboundEventError(
             f"{event_type} events are pipeline output; they cannot be published as input"
         )
-    return Route(Destination.BY_ACCOUNT, account_key_of(event_type, record).encode())
+    return Route(Destination.BY_ACCOUNT, state_key(event_type, record).encode())

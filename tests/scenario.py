@@ -4,7 +4,9 @@ Three or more tenants, two partnerships with different sharing levels, accounts 
 overlap by domain, website and name, open and closed deals, deals that move to another
 account (at another company), partner touches on a deal (some naming only the deal, as
 Salesforce campaign influence and HubSpot deal associations export them) or on an account,
-contacts, deletes, several versions per record (delivered out of order) and duplicates.
+contacts, touches and contacts whose later version names another deal or account (or is a
+delete naming only some of the ids), deletes, several versions per record (delivered out of
+order) and duplicates.
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ def scenario(companies: int = 40, seed: int = 7, *, shuffle: bool = True,
                     [x for x in TENANTS if x != tenant]), account_id=acc, day=30))
             for k in range(rng.randint(0, 3)):
                 events.append(contact(tenant, f"{acc}-c{k}", acc, day=3))
+    events += later_versions_elsewhere(events, random.Random(seed + 1))
     # a partnership narrowed later, and one ended and restarted
     events.append(partnership("acme-globex", "acme", "globex", {
         ("acme", "CUSTOMER"): "ACCOUNTS", ("globex", "CUSTOMER"): "ACCOUNTS",
@@ -96,3 +99,33 @@ def scenario(companies: int = 40, seed: int = 7, *, shuffle: bool = True,
     if shuffle:
         rng.shuffle(events)
     return events
+
+
+def later_versions_elsewhere(
+    events: list[tuple[str, dict[str, Any]]], rng: random.Random
+) -> list[tuple[str, dict[str, Any]]]:
+    """Second versions of some touches and contacts that name another deal or account of
+    their tenant, or delete them naming only one of the ids."""
+    deals: dict[str, list[str]] = {t: [] for t in TENANTS}
+    accounts: dict[str, list[str]] = {t: [] for t in TENANTS}
+    for event_type, r in events:
+        if r["version"] == 1 and event_type in ("opportunity", "account"):
+            (deals if event_type == "opportunity" else accounts)[r["tenant_id"]].append(
+                r["record_id"])
+    out: list[tuple[str, dict[str, Any]]] = []
+    for event_type, r in events:
+        tenant, fate = r["tenant_id"], rng.random()
+        if event_type == "contact" and fate < 0.15:
+            out.append(contact(tenant, r["record_id"], rng.choice(accounts[tenant]),
+                               version=2, day=33))
+        elif event_type == "partner_touch" and fate < 0.25:
+            named = {"opp_id": r["opportunity_record_id"], "account_id": r["account_record_id"]}
+            kept = dict([rng.choice([(k, v) for k, v in named.items() if v])])
+            moved = {"account_id": rng.choice(accounts[tenant])}
+            if deals[tenant] and rng.random() < 0.7:
+                moved = rng.choice([moved, {}]) | {"opp_id": rng.choice(deals[tenant])}
+            delete = fate < 0.05
+            out.append(touch(tenant, r["record_id"], r["partner_tenant_id"], version=2,
+                             day=rng.randint(0, 38), op="DELETE" if delete else "UPSERT",
+                             touch_type=r["touch_type"], **(kept if delete else moved)))
+    return out

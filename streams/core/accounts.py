@@ -2,8 +2,11 @@
 
 Everything a tenant's CRM says about one account (the account record, its
 opportunities, contacts and partner touches on the account) meets on one partition, keyed
-by ``tenant + US + account_record_id``. Touches on a deal are kept under the deal's own
-key and forwarded to whichever account holds the deal (see :mod:`.opportunities`). Each
+by ``tenant + US + account_record_id``. Contacts and partner touches are applied at their
+own home key first, which places each at the key its latest version names and takes it
+away from the key an older version named (see :mod:`.homes`). Touches on a deal are
+placed at the deal's own key and forwarded to whichever account holds the deal (see
+:mod:`.opportunities`). Each
 change produces a fresh *snapshot* of the account, sent to the partition that owns the
 account's company key. When the key changes (a new domain, say) the old company gets a
 retraction and the new one the snapshot. Snapshots carry a per-account sequence number so
@@ -16,8 +19,8 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..exceptions import UnroutableEventError
 from .companykey import company_key
+from .homes import RecordPlacement, apply_at_home, home_entry, new_home_state
 from .opportunities import (
     InternalMessage,
     OpportunityLink,
@@ -27,10 +30,10 @@ from .opportunities import (
     forwarded_touches,
     new_opportunity_state,
 )
-from .records import apply_versioned, live
-from .statekeys import KEY_SEPARATOR, account_key, opportunity_key
+from .records import apply_entry, apply_versioned, live
+from .statekeys import HOMED_TYPES, KEY_SEPARATOR, opportunity_key, opportunity_of, state_key
 
-__all__ = ["KEY_SEPARATOR", "AccountStage", "SnapshotMessage", "account_key_of"]
+__all__ = ["KEY_SEPARATOR", "AccountStage", "SnapshotMessage"]
 
 _BUCKETS = {"opportunity": "opps", "contact": "contacts", "partner_touch": "touches"}
 
@@ -54,37 +57,18 @@ class SnapshotMessage:
         return cls(company_key, data["account_key"], data["seq"], data["snapshot"])
 
 
-def account_key_of(event_type: str, record: dict[str, Any]) -> str:
-    """The state key an inbound event belongs to.
-
-    A partner touch that names an opportunity belongs to the opportunity's key (it counts
-    for the deal wherever the deal is); one that names only an account, to the account.
-    """
-    tenant = record["tenant_id"]
-    if event_type == "partner_touch":
-        if record.get("opportunity_record_id"):
-            return opportunity_key(tenant, record["opportunity_record_id"])
-        if not record.get("account_record_id"):
-            raise UnroutableEventError(
-                f"partner_touch {record['record_id']!r} of tenant {tenant!r} names neither "
-                "opportunity_record_id nor account_record_id: it cannot be attributed"
-            )
-    account = record["record_id"] if event_type == "account" else record["account_record_id"]
-    if not account:
-        raise UnroutableEventError(
-            f"{event_type} {record['record_id']!r} of tenant {tenant!r} has no "
-            "account_record_id: it cannot be matched to a company"
-        )
-    return account_key(tenant, account)
-
-
 def stored_entry(
     state: MutableMapping[str, Any], event_type: str, record: dict[str, Any]
 ) -> dict[str, Any] | None:
-    """The versioned entry (see :mod:`.records`) ``state`` holds for the event's record."""
-    current = state.get(account_key_of(event_type, record))
+    """The versioned entry (see :mod:`.records`) ``state`` holds for the event's record.
+
+    For a touch or contact, its home's entry: the version applied, wherever it counts.
+    """
+    current = state.get(state_key(event_type, record))
     if current is None:
         return None
+    if event_type in HOMED_TYPES:
+        return home_entry(current, record["record_id"])
     bucket = current["account"] if event_type == "account" else current[_BUCKETS[event_type]]
     return bucket.get(record["record_id"])
 
@@ -139,23 +123,23 @@ class AccountStage:
     """Applies inbound CRM events to account state and says which messages to send.
 
     Its output: :class:`SnapshotMessage` for the company stage, and internal messages
-    (:class:`OpportunityLink`, :class:`OpportunityTouches`) for this stage again, under
-    their own keys (the stream sends them back onto the by-account topic).
+    (:class:`RecordPlacement`, :class:`OpportunityLink`, :class:`OpportunityTouches`) for
+    this stage again, under their own keys (the stream sends them back onto the by-account topic).
     """
 
     def apply(
         self, state: MutableMapping[str, Any], event_type: str, record: dict[str, Any]
     ) -> list[SnapshotMessage | InternalMessage]:
         """Apply one decoded event; return the messages it causes (maybe none)."""
-        key = account_key_of(event_type, record)
+        key = state_key(event_type, record)
         current = state.get(key)
-        if event_type == "partner_touch" and record.get("opportunity_record_id"):
-            st = current or new_opportunity_state(record["opportunity_record_id"])
-            forwarded = apply_touch(st, record)
-            if forwarded is None:
+        if event_type in HOMED_TYPES:
+            home = current or new_home_state()
+            placed = apply_at_home(home, event_type, record)
+            if placed is None:
                 return []
-            state[key] = st
-            return list(forwarded)
+            state[key] = home
+            return list(placed)
         st = _new_state() if current is None else current
         bucket = st["account"] if event_type == "account" else st[_BUCKETS[event_type]]
         if not apply_versioned(bucket, record):
@@ -174,12 +158,24 @@ class AccountStage:
     ) -> list[SnapshotMessage | InternalMessage]:
         """Apply a message this stage sent itself; return the messages it causes."""
         current = state.get(msg.key)
+        deal = opportunity_of(msg.key)
+        out: list[SnapshotMessage | InternalMessage]
         if isinstance(msg, OpportunityLink):
             st = current or new_opportunity_state(msg.opportunity_id)
-            out: list[SnapshotMessage | InternalMessage] = list(apply_link(st, msg))
+            out = list(apply_link(st, msg))
+        elif isinstance(msg, RecordPlacement) and deal is not None:
+            st = current or new_opportunity_state(deal)
+            forwarded = apply_touch(st, msg)
+            if forwarded is None:
+                return []
+            out = list(forwarded)
         else:
             st = _new_state() if current is None else current
-            if not apply_forwarded(st, msg):
+            if isinstance(msg, RecordPlacement):
+                changed = apply_entry(st[_BUCKETS[msg.event_type]], msg.record_id, msg.entry)
+            else:
+                changed = apply_forwarded(st, msg)
+            if not changed:
                 return []
             out = list(_snapshots(msg.key, st))
         state[msg.key] = st

@@ -1,11 +1,13 @@
 """Partner touches on a deal, and which account holds the deal. Part of stage two.
 
 A touch that names an opportunity counts for that opportunity wherever the opportunity
-is, so it is routed under the opportunity's key (:func:`~.statekeys.opportunity_key`),
-not its account's: CRM exports such as Salesforce campaign influence or HubSpot deal
-associations name only the deal. The opportunity key's state holds
+is, so its home (see :mod:`.homes`) places it at the opportunity's key
+(:func:`~.statekeys.opportunity_key`), not its account's: CRM exports such as Salesforce
+campaign influence or HubSpot deal associations name only the deal. The opportunity
+key's state holds
 
-- the opportunity's touches (versioned, like every record), and
+- the touches placed there (versioned, like every record; a touch that moved on to
+  another deal or account, or was deleted, is a tombstone), and
 - the link to the account that holds the opportunity's highest version (or none once the
   opportunity is deleted), learnt from :class:`OpportunityLink` messages that the account
   stage sends whenever an opportunity event changes an account's state.
@@ -27,7 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .records import apply_versioned
+from .homes import RecordPlacement
+from .records import apply_entry, apply_versioned
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +74,7 @@ class OpportunityTouches:
                 "version": self.version, "touches": self.touches}
 
 
-InternalMessage = OpportunityLink | OpportunityTouches
+InternalMessage = OpportunityLink | OpportunityTouches | RecordPlacement
 
 
 def is_internal_payload(value: bytes) -> bool:
@@ -83,7 +86,9 @@ def is_internal_payload(value: bytes) -> bool:
 
 
 def internal_message_from_json(key: str, data: dict[str, Any]) -> InternalMessage:
-    """Inverse of ``to_json`` of either message, with the message key."""
+    """Inverse of ``to_json`` of any internal message, with the message key."""
+    if data["kind"] == "placed":
+        return RecordPlacement.from_json(key, data)
     if data["kind"] == "link":
         return OpportunityLink(key, data["opportunity_id"], data["version"],
                                data["account_key"], data["present"])
@@ -98,12 +103,12 @@ def new_opportunity_state(opportunity_id: str) -> dict[str, Any]:
     return {"opportunity_id": opportunity_id, "touches": {}, "link": None, "seq": 0}
 
 
-def apply_touch(state: dict[str, Any], record: dict[str, Any]) -> list[OpportunityTouches] | None:
-    """Apply a touch event to the opportunity's state; None if it changed nothing.
+def apply_touch(state: dict[str, Any], msg: RecordPlacement) -> list[OpportunityTouches] | None:
+    """Apply a touch placed by its home to the opportunity's state; None if no change.
 
     Otherwise the message forwarding the touches to the deal's account, if it has one.
     """
-    if not apply_versioned(state["touches"], record):
+    if not apply_entry(state["touches"], msg.record_id, msg.entry):
         return None
     target = state["link"]["to"] if state["link"] else None
     return [] if target is None else [_send(state, target, _live(state))]

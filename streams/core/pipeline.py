@@ -2,9 +2,10 @@
 
 Used by the replay path and the tests. The Faust app runs the same stages on separate
 partitions; because each company's results depend only on its current inputs, both give
-the same current state. Messages stage two sends itself (touches on a deal going to the
-deal's account, see :mod:`.opportunities`) go through a work queue here, where the stream
-sends them back onto the by-account topic.
+the same current state. Messages stage two sends itself (touches and contacts placed
+where their latest version counts, see :mod:`.homes`; touches on a deal going to the deal's
+account, see :mod:`.opportunities`) go through a work queue here, where the stream sends
+them back onto the by-account topic.
 """
 
 from __future__ import annotations

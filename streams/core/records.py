@@ -49,18 +49,26 @@ def apply_versioned(bucket: dict[str, Any], record: dict[str, Any]) -> bool:
     An entry is ``{"v": version, "t": occurred_at_ms, "d": data or None}``; ``d`` is None
     for a deleted record (a tombstone).
     """
-    record_id = record["record_id"]
-    version = record["version"]
-    current = bucket.get(record_id)
-    if current is not None and current["v"] >= version:
+    current = bucket.get(record["record_id"])
+    if current is not None and current["v"] >= record["version"]:
         return False
-    data = None if record["op"] == "DELETE" else to_plain(record)
     occurred = record["occurred_at"]
-    bucket[record_id] = {
-        "v": version,
+    return apply_entry(bucket, record["record_id"], {
+        "v": record["version"],
         "t": epoch_millis(occurred) if isinstance(occurred, dt.datetime) else occurred,
-        "d": data,
-    }
+        "d": None if record["op"] == "DELETE" else to_plain(record),
+    })
+
+
+def apply_entry(bucket: dict[str, Any], record_id: str, entry: dict[str, Any]) -> bool:
+    """Put an entry made elsewhere (see :func:`apply_versioned`) into ``bucket`` if newer.
+
+    True if it changed the bucket: a lower or equal version is a no-op.
+    """
+    current = bucket.get(record_id)
+    if current is not None and current["v"] >= entry["v"]:
+        return False
+    bucket[record_id] = entry
     return True
 
 

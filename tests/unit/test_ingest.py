@@ -25,11 +25,10 @@ ENVELOPE = {
 }
 
 
-def test_accounts_and_their_records_share_a_key():
+def test_accounts_and_their_deals_share_a_key():
     account = route("account", dict(ENVELOPE, record_id="001"))
     opp = route("opportunity", dict(ENVELOPE, record_id="006", account_record_id="001"))
-    touch = route("partner_touch", dict(ENVELOPE, record_id="t", account_record_id="001"))
-    assert account == opp == touch
+    assert account == opp
     assert account.destination is Destination.BY_ACCOUNT
     assert account.key == f"acme{KEY_SEPARATOR}001".encode()
     other_tenant = route("account", dict(ENVELOPE, tenant_id="globex", record_id="001"))
@@ -43,14 +42,23 @@ def test_records_without_account_are_unroutable():
         route("contact", dict(ENVELOPE, record_id="c1", account_record_id=None))
 
 
-def test_touches_on_a_deal_go_under_the_deals_key_whatever_account_they_name():
+def test_touches_and_contacts_go_under_their_own_key_whatever_they_name():
     only_deal = route("partner_touch", dict(ENVELOPE, record_id="t1", account_record_id=None,
                                             opportunity_record_id="006"))
-    both = route("partner_touch", dict(ENVELOPE, record_id="t2", account_record_id="001",
+    both = route("partner_touch", dict(ENVELOPE, record_id="t1", account_record_id="001",
                                        opportunity_record_id="006"))
-    assert only_deal == both
+    only_account = route("partner_touch", dict(ENVELOPE, record_id="t1",
+                                               account_record_id="002",
+                                               opportunity_record_id=None))
+    assert only_deal == both == only_account
     assert only_deal.destination is Destination.BY_ACCOUNT
-    assert only_deal.key == f"acme{KEY_SEPARATOR}opportunity{KEY_SEPARATOR}006".encode()
+    assert only_deal.key == f"acme{KEY_SEPARATOR}partner_touch{KEY_SEPARATOR}t1".encode()
+    contact = route("contact", dict(ENVELOPE, record_id="c1", account_record_id="001"))
+    moved = route("contact", dict(ENVELOPE, record_id="c1", account_record_id="002"))
+    assert contact == moved
+    assert contact.key == f"acme{KEY_SEPARATOR}contact{KEY_SEPARATOR}c1".encode()
+    assert len({contact.key, only_deal.key,
+                route("account", dict(ENVELOPE, record_id="c1")).key}) == 3
 
 
 def test_a_touch_naming_neither_deal_nor_account_is_dead_lettered_with_the_reason():

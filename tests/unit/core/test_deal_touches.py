@@ -1,4 +1,4 @@
-"""Partner touches that name their opportunity: kept, forwarded, and moved with the deal."""
+"""Partner touches and contacts: kept, forwarded, moved with the deal or on their own."""
 
 import json
 import random
@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from streams.core.accounts import AccountStage, SnapshotMessage
 from streams.core.companies import CompanyStage
+from streams.core.homes import RecordPlacement
 from streams.core.opportunities import (
     OpportunityLink,
     OpportunityTouches,
@@ -16,14 +17,15 @@ from streams.core.opportunities import (
 )
 from streams.core.pipeline import Pipeline
 from streams.core.records import live
-from streams.core.statekeys import account_key
+from streams.core.statekeys import account_key, home_key, opportunity_key
 from streams.exceptions import UnroutableEventError
 from streams.replay import replay_events
-from tests.factories import account, opportunity, partnership, touch
+from tests.factories import account, contact, opportunity, partnership, touch
 from tests.scenario import scenario
 
 SHARE_ALL = {(t, p): "ACCOUNTS" for t in ("acme", "globex")
              for p in ("CUSTOMER", "PROSPECT", "FORMER_CUSTOMER", "OPEN_OPPORTUNITY")}
+SHARE_FULL = dict.fromkeys(SHARE_ALL, "FULL")  # contacts count in intros only when FULL
 ACCOUNTS = [
     partnership("p1", "acme", "globex", SHARE_ALL),
     account("acme", "a1", domain="initrode.co.uk", relationship="PROSPECT"),
@@ -101,6 +103,74 @@ def test_deleting_the_deal_retracts_and_a_later_version_brings_its_touches_back(
     assert {k[1] for k in attributions(p)} == {"hooli.com"}
 
 
+# --- a touch or contact whose later version names another deal or account ----------
+
+BOTH_WON = ACCOUNTS + [won("o1", "a1"), won("o2", "a2")]
+
+
+def in_order(*events, reverse):
+    return list(reversed(events)) if reverse else list(events)
+
+
+def linear_credit(first, second, *, reverse):
+    """Two versions of touch t1 (in order or reversed) beside deals o1 at a1 and o2 at a2,
+    both won: the pipeline, and deal -> touch ids credited under the linear model."""
+    p = Pipeline()
+    p.run(BOTH_WON + in_order(touch("acme", "t1", "globex", day=5, **first),
+                              touch("acme", "t1", "globex", version=2, day=6, **second),
+                              reverse=reverse))
+    return p, {k[0]: ids for k, ids in attributions(p).items() if k[3] == "linear"}
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_a_touch_moved_to_another_deal_counts_only_for_the_new_deal(reverse):
+    _, credit = linear_credit({"opp_id": "o1"}, {"opp_id": "o2"}, reverse=reverse)
+    assert credit == {"o2": ["t1"]}
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_a_touch_moved_from_a_deal_to_an_account_counts_only_through_the_account(reverse):
+    p, credit = linear_credit({"opp_id": "o1"}, {"account_id": "a2"}, reverse=reverse)
+    assert credit == {"o2": ["t1"]}
+    assert live(p.account_state[opportunity_key("acme", "o1")]["touches"]) == {}
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_a_delete_naming_only_the_account_removes_the_touch_from_the_deal(reverse):
+    p, credit = linear_credit({"opp_id": "o1", "account_id": "a1"},
+                              {"account_id": "a1", "op": "DELETE"}, reverse=reverse)
+    assert credit == {}
+    assert not attributions(p)
+
+
+def contact_reasons(p, company):
+    return [reason for r in kinds(p.current(), "intro").values() if r["company_key"] == company
+            for reason in r["reasons"] if "contact(s)" in reason]
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_a_contact_moved_to_another_account_counts_only_at_the_new_one(reverse):
+    p = Pipeline()
+    p.run([partnership("p1", "acme", "globex", SHARE_FULL)] + ACCOUNTS[1:]
+          + [opportunity("acme", "o1", "a1", day=1), opportunity("acme", "o2", "a2", day=1)]
+          + in_order(contact("globex", "c1", "g1", day=2),
+                     contact("globex", "c1", "g2", version=2, day=3), reverse=reverse))
+    assert contact_reasons(p, "initrode.co.uk") == \
+        ["globex has 0 contact(s) at initrode.co.uk"]
+    assert contact_reasons(p, "hooli.com") == ["globex has 1 contact(s) at hooli.com"]
+    assert live(p.account_state[account_key("globex", "g1")]["contacts"]) == {}
+
+
+def test_a_replayed_touch_is_held_at_its_home_whatever_key_it_names():
+    p = Pipeline()
+    first = touch("acme", "t1", "globex", opp_id="o1", day=5)
+    moved = touch("acme", "t1", "globex", account_id="a2", version=2, day=6)
+    p.run(ACCOUNTS + [first, moved])
+    assert p.holds(*moved) and not p.holds(*first)
+    assert p.account_state[home_key("acme", "partner_touch", "t1")]["at"] == \
+        account_key("acme", "a2")
+
+
 def test_a_touch_naming_neither_is_refused_with_its_reason_and_replay_reports_it():
     with pytest.raises(UnroutableEventError, match="names neither opportunity_record_id nor "
                                                    "account_record_id"):
@@ -115,6 +185,9 @@ def test_a_touch_naming_neither_is_refused_with_its_reason_and_replay_reports_it
     OpportunityLink("k", "o1", 3, "acme\x1fa1", True),
     OpportunityTouches("acme\x1fa1", "o1", 7, 3, {"t1": {"v": 1, "t": 5, "d": {"x": 1}}}),
     OpportunityTouches("acme\x1fa1", "o1", 8, 4, None),
+    RecordPlacement("acme\x1fa1", "contact", "c1", {"v": 2, "t": 5, "d": None}),
+    RecordPlacement("acme\x1fopportunity\x1fo1", "partner_touch", "t1",
+                    {"v": 1, "t": 5, "d": {"record_id": "t1"}}),
 ])
 def test_internal_messages_survive_json(msg):
     assert internal_message_from_json(msg.key, json.loads(json.dumps(msg.to_json()))) == msg
@@ -131,10 +204,16 @@ ACME_ACCOUNTS = ("a1", "a2", "a3")  # a3: a free-mail domain, never matched to a
 OPPS = ("o1", "o2")
 
 
+GLOBEX_ACCOUNTS = ("g1", "g2")
+
+
 @st.composite
 def histories(draw):
-    """Account, deal and touch histories: deals that move and close, touches before them."""
-    events = list(ACCOUNTS) + [account("acme", "a3", domain="gmail.com")]
+    """Account, deal, touch and contact histories: deals that move and close, touches
+    before them, touches and contacts whose versions name other deals and accounts."""
+    sharing = draw(st.sampled_from([SHARE_ALL, SHARE_FULL]))
+    events = [partnership("p1", "acme", "globex", sharing), *ACCOUNTS[1:],
+              account("acme", "a3", domain="gmail.com")]
     if draw(st.booleans()):
         events.append(account("acme", "a1", version=5, day=50, op="DELETE"))
     for opp in OPPS:
@@ -150,15 +229,23 @@ def histories(draw):
                                           closed=fate != "open", won=fate == "won",
                                           amount=str(1000 * version), created_day=10))
     for n in range(draw(st.integers(1, 5))):
-        opp = draw(st.sampled_from([*OPPS, "never", None]))
-        acc = draw(st.sampled_from([*ACME_ACCOUNTS, None])) if opp else \
-            draw(st.sampled_from(ACME_ACCOUNTS))
         partner = draw(st.sampled_from(["globex", "initech"]))
-        for version in range(1, draw(st.integers(1, 2)) + 1):
+        for version in range(1, draw(st.integers(1, 3)) + 1):
+            # each version names its own deal and/or account (a delete too)
+            opp = draw(st.sampled_from([*OPPS, "never", None]))
+            acc = draw(st.sampled_from([*ACME_ACCOUNTS, None])) if opp else \
+                draw(st.sampled_from(ACME_ACCOUNTS))
             op = draw(st.sampled_from(["UPSERT", "UPSERT", "DELETE"]))
             events.append(touch("acme", f"t{n}", partner, opp_id=opp, account_id=acc,
                                 version=version, day=draw(st.integers(0, 89)), op=op,
                                 touch_type=draw(st.sampled_from(["INTRO", "REFERRAL"]))))
+    for n in range(draw(st.integers(0, 3))):
+        tenant, accounts = draw(st.sampled_from([("acme", ACME_ACCOUNTS),
+                                                 ("globex", GLOBEX_ACCOUNTS)]))
+        for version in range(1, draw(st.integers(1, 3)) + 1):
+            op = draw(st.sampled_from(["UPSERT", "UPSERT", "DELETE"]))
+            events.append(contact(tenant, f"c{n}", draw(st.sampled_from(accounts)),
+                                  version=version, day=draw(st.integers(0, 89)), op=op))
     return events
 
 
@@ -220,6 +307,13 @@ def test_the_shared_scenario_gives_what_its_latest_versions_alone_give():
     assert any(t == "partner_touch" and r["account_record_id"] is None for t, r in events)
     moved = {r["record_id"] for t, r in events if t == "opportunity" and r["version"] == 3}
     assert moved
+    named = {}  # (type, record id) -> the ids each version names
+    for t, r in events:
+        if t in ("contact", "partner_touch"):
+            ids = (r.get("opportunity_record_id"), r["account_record_id"])
+            named.setdefault((t, r["record_id"]), set()).add(ids)
+    assert {t for (t, _), ids in named.items() if len(ids) > 1} == \
+        {"contact", "partner_touch"}, "touches and contacts that move"
     expected = Pipeline()
     expected.run(latest_only(events))
     replayed = Pipeline()
