@@ -131,3 +131,27 @@ def test_no_none_or_nan_in_what_the_commands_print_on_the_demo(demo_folder, monk
     for text in (printed, pages):
         assert not re.search(r"\bNone\b", text)
         assert not re.search(r"\bnan\b", text, re.IGNORECASE)
+
+
+def test_the_readme_replay_in_pieces_example_runs_as_written(demo_folder):
+    """The pieces of the demo's events, replayed one after the other, hold what one replay
+    of the whole file holds."""
+    block = next(b for b in code_blocks(README.read_text(encoding="utf-8"))
+                 if "part-1.jsonl" in b and b.startswith("head "))
+    coselling = f"{shlex.quote(sys.executable)} -m streams.cli"
+    script = block.replace(".venv/bin/coselling", coselling)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COSELLING_")}
+    pieces = subprocess.run(["bash", "-ec", script], cwd=demo_folder, capture_output=True,
+                            text=True, timeout=600, env=env)
+    assert pieces.returncode == 0, pieces.stderr
+    assert "fresh:" in pieces.stdout and "continue:" in pieces.stdout
+    whole = subprocess.run(
+        ["bash", "-ec", f"{coselling} replay {DEMO_DIR}/demo-events.jsonl "
+                        "--clickhouse chdb://./whole"],
+        cwd=demo_folder, capture_output=True, text=True, timeout=600, env=env)
+    assert whole.returncode == 0, whole.stderr
+
+    def holds(out: str) -> str:
+        return [line for line in out.splitlines() if "the database now holds" in line][-1]
+
+    assert holds(pieces.stdout) == holds(whole.stdout)
