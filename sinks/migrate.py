@@ -10,9 +10,10 @@ REPLACE``, or guarded by a condition on the tables: ``-- only if:`` and the othe
 directives of :mod:`sinks.migration_steps`).
 
 There is no migration lock: every sink migrates on start, so two processes can run the
-same migration at once, and the files are written so that this is safe (two runs of a
-guarded step either find it done or one of them fails and is retried; they never undo
-each other).
+same migration at once, and the files are written so that this is safe: a run finds a
+guarded step done, or sees it done by the other run while trying it (not an error), or
+stops with an error naming the statement (running migrate again continues); two runs
+never undo each other's steps.
 
 The files are Jinja templates rendered for one of two targets:
 
@@ -40,7 +41,7 @@ from pathlib import Path
 import jinja2
 
 from .exceptions import MigrationError
-from .migration_steps import parse_step, run_step
+from .migration_steps import literal, parse_step, run_step
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ class Target:
 
 
 def _quote(value: str | None) -> str:
-    return "'" + (value or "").replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return literal(value or "")
 
 
 @dataclass(frozen=True)

@@ -91,15 +91,20 @@ def run_step(step: Step, *, command: Callable[[str], None],
     if step.require and not scalar(step.require):
         raise MigrationNotDoneError(
             f"not yet possible ({step.require[:120]} is false); run migrate again")
+    try:
+        _execute(step, command, rows)
+    except MigrationError:
+        if step.only_if and not scalar(step.only_if):
+            # Another migrate run did this step between the check and the statement.
+            log.info("done meanwhile by another run: %s", step.sql.splitlines()[0][:80])
+            return
+        raise
+
+
+def _execute(step: Step, command: Callable[[str], None],
+             rows: Callable[[str], list[tuple]]) -> None:
     if not step.for_each:
-        try:
-            command(step.sql)
-        except MigrationError:
-            if step.only_if and not scalar(step.only_if):
-                # Another migrate run did this step between the check and the statement.
-                log.info("done meanwhile by another run: %s", step.sql.splitlines()[0][:80])
-                return
-            raise
+        command(step.sql)
         return
     previous: list[str] | None = None
     while values := [str(row[0]) for row in rows(step.for_each)]:

@@ -48,7 +48,7 @@ RENAME TABLE {{ local("crm_events_0004_new") }} TO {{ local("crm_events") }} {{ 
 -- for each: SELECT DISTINCT partition_id FROM {{ all_replicas("system.parts") }} WHERE database = currentDatabase() AND table = '{{ local("crm_events_0004_old") }}' AND active ORDER BY partition_id
 -- then: ALTER TABLE {{ local("crm_events_0004_old") }} {{ on_cluster }} DROP PARTITION ID $value
 INSERT INTO crm_events
-SETTINGS distributed_foreground_insert = 1
+SETTINGS max_partitions_per_insert_block = 0, distributed_foreground_insert = 1
 SELECT tenant_id, event_type, source, record_id, record_version, op, event_id, event_time,
        ingest_time, record
 FROM crm_events_0004_old

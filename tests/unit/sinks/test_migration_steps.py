@@ -35,13 +35,15 @@ def test_only_if_skips_and_a_failure_names_the_statement(chdb_writer):
 
 
 class _OtherRunFirst:
-    """The real client, but another migrate run renames a to b just before our statement."""
+    """The real client, but another migrate run does ``first`` just before our statement."""
 
-    def __init__(self, client):
-        self._client = client
+    def __init__(self, client, first: str = "RENAME TABLE a TO b"):
+        self._client, self._first = client, first
 
     def command(self, sql, *args, **kwargs):
-        self._client.command("RENAME TABLE a TO b")
+        if self._first:
+            self._client.command(self._first)
+            self._first = ""
         return self._client.command(sql, *args, **kwargs)
 
     def __getattr__(self, name):
@@ -76,6 +78,18 @@ def test_for_each_runs_per_value_until_the_query_returns_nothing(chdb_writer):
     with pytest.raises(MigrationError, match=r"still returns \['4'\] after a pass"):
         apply_statement(chdb_writer.client, f"-- for each: {parts}\n"
                         "INSERT INTO dst SELECT * FROM src WHERE _partition_id = $value", "stuck")
+
+
+def test_a_loop_whose_table_another_run_finished_and_dropped_is_done(chdb_writer):
+    chdb_writer.command("CREATE TABLE src (m UInt32) ENGINE = MergeTree PARTITION BY m "
+                        "ORDER BY m")
+    chdb_writer.command("CREATE TABLE dst (m UInt32) ENGINE = MergeTree ORDER BY m")
+    chdb_writer.command("INSERT INTO src VALUES (1), (2)")
+    step = (f"-- only if: {EXISTS.format('src')}\n"
+            "-- for each: SELECT DISTINCT _partition_id FROM src\n"
+            "INSERT INTO dst SELECT * FROM src WHERE _partition_id = $value")
+    apply_statement(_OtherRunFirst(chdb_writer.client, "DROP TABLE src"), step, "raced")
+    assert chdb_writer.query(EXISTS.format("src")) == [(0,)]
 
 
 def test_require_and_wait_until_stop_the_run_as_retryable(chdb_writer):
