@@ -21,6 +21,13 @@ class MigrationError(SinkConfigError):
     """A migration file is malformed, was edited after it was applied, or failed."""
 
 
+class MigrationNotDoneError(SinkUnavailableError):
+    """A migration step cannot finish yet (inserts still running, rows left to move).
+
+    Retryable: what ran is kept, and running migrate again continues there.
+    """
+
+
 class ReplayBusyError(RetryableError):
     """Another replay is writing into the same database; try again when it is done."""
 

@@ -4,8 +4,16 @@
 in ``coselling_migrations`` (version, name, checksum, time). Re-running is a no-op; a file
 changed after it was applied is refused (write a new migration instead); a failing
 statement stops the run naming the file and the statement, and the file is not recorded,
-so fixing it and re-running continues there (statements are written to be re-runnable:
-``IF NOT EXISTS``, ``OR REPLACE``).
+so fixing it and re-running continues there: the file runs again from its first
+statement, so every statement is written to be re-runnable (``IF NOT EXISTS``, ``OR
+REPLACE``, or guarded by a condition on the tables: ``-- only if:`` and the other
+directives of :mod:`sinks.migration_steps`).
+
+There is no migration lock: every sink migrates on start, so two processes can run the
+same migration at once, and the files are written so that this is safe: a run finds a
+guarded step done, or sees it done by the other run while trying it (not an error), or
+stops with an error naming the statement (running migrate again continues); two runs
+never undo each other's steps.
 
 The files are Jinja templates rendered for one of two targets:
 
@@ -18,7 +26,8 @@ The files are Jinja templates rendered for one of two targets:
   exact). Views read the distributed tables.
 
 Template helpers: ``local(name)``, ``replacing(name, version_column)``,
-``distributed(name, sharding_key)``, ``on_cluster``, ``dedup_settings``.
+``distributed(name, sharding_key)``, ``all_replicas(system_table)``, ``on_cluster``,
+``dedup_settings``.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ from pathlib import Path
 import jinja2
 
 from .exceptions import MigrationError
+from .migration_steps import literal, parse_step, run_step
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +83,12 @@ class Target:
                 f"ENGINE = Distributed({c}, currentDatabase(), '{self.local(name)}', "
                 f"{sharding_key})")
 
+    def all_replicas(self, system_table: str) -> str:
+        """A system table of every server of the cluster (else of this one)."""
+        if not self.cluster:
+            return system_table
+        return f"clusterAllReplicas({_quote(self.cluster)}, {system_table})"
+
     @property
     def dedup_settings(self) -> str:
         """Replicated tables deduplicate inserts already; others must be told to."""
@@ -86,7 +102,7 @@ class Target:
 
 
 def _quote(value: str | None) -> str:
-    return "'" + (value or "").replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return literal(value or "")
 
 
 @dataclass(frozen=True)
@@ -114,8 +130,8 @@ class Migration:
         try:
             text = env.from_string(self.source).render(
                 local=target.local, replacing=target.replacing,
-                distributed=target.distributed, on_cluster=target.on_cluster,
-                dedup_settings=target.dedup_settings)
+                distributed=target.distributed, all_replicas=target.all_replicas,
+                on_cluster=target.on_cluster, dedup_settings=target.dedup_settings)
         except jinja2.TemplateError as exc:
             raise MigrationError(f"{self.path.name}: template error: {exc}") from exc
         return split_statements(text)
@@ -198,14 +214,24 @@ def migrate(client, target: Target, *, ttl_days: int,
             continue
         statements = m.statements(target)
         for number, statement in enumerate(statements, start=1):
-            what = f"{m.path.name}, statement {number} of {len(statements)}"
-            _run(client, statement, what)
+            apply_statement(client, statement,
+                            f"{m.path.name}, statement {number} of {len(statements)}")
         client.insert(MIGRATIONS_TABLE, [[m.version, m.name, m.checksum]],
                       column_names=["version", "name", "checksum"])
         log.info("applied %s (%d statements)", m.path.name, len(statements))
         result.applied.append(m.path.name)
     set_event_ttl(client, target, ttl_days)
     return result
+
+
+def apply_statement(client, statement: str, what: str) -> None:
+    """Run one rendered statement of a migration file, honouring its directives."""
+    try:
+        step = parse_step(statement)
+    except MigrationError as exc:
+        raise MigrationError(f"{what}: {exc}") from exc
+    run_step(step, command=lambda sql: _run(client, sql, what),
+             rows=lambda sql: _rows(client, sql, what))
 
 
 def set_event_ttl(client, target: Target, ttl_days: int) -> None:
@@ -237,10 +263,19 @@ def _history_ddl(target: Target) -> str:
 
 
 def _run(client, statement: str, what: str, settings: dict | None = None) -> None:
+    _named_failure(lambda: client.command(statement, settings=settings), statement, what)
+
+
+def _rows(client, query: str, what: str) -> list[tuple]:
+    return _named_failure(lambda: client.query(query).result_rows, query, what)
+
+
+def _named_failure(call, statement: str, what: str):
+    """``call()``; a ClickHouse error becomes a MigrationError naming ``what``."""
     from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
 
     try:
-        client.command(statement, settings=settings)
+        return call()
     except OperationalError:
         raise  # cannot reach ClickHouse: retryable, the caller decides
     except ClickHouseError as exc:

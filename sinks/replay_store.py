@@ -5,7 +5,8 @@
   generation; the current value of a key is the one of the highest generation up to the
   last finished run, so a run that died half way leaves nothing that is read.
 - ``replay_runs``: one row per run, its latest status wins. ``running`` rows are the lock
-  (the earliest live claim wins, the others withdraw); a ``finished`` row holds the run's
+  (the earliest live claim wins, the others withdraw; :class:`ClaimKeeper` renews a claim
+  in the background for as long as its run lasts); a ``finished`` row holds the run's
   generation and a summary: the high-water mark of the events replayed so far and the
   row counts and latest write times of the tables, which the next run compares with the
   database to tell whether anything else wrote there since.
@@ -17,16 +18,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from schemas.exceptions import CosellingError
+
 from .clickhouse import ClickHouseWriter
 from .exceptions import ReplayBusyError
 from .tables import CRM_EVENTS, REPLAY_RUNS, REPLAY_STATE, Table
+
+log = logging.getLogger(__name__)
 
 STATE = REPLAY_STATE
 #: A new claim: the server stamps ``claimed_at`` and ``updated_at``.
@@ -149,9 +156,12 @@ class ReplayStore:
         return new
 
     def _put(self, claim: Claim) -> None:
+        # A token of its own: a renewal repeats the last row exactly (the server stamps
+        # updated_at), and an insert equal to an earlier one would be dropped as a
+        # duplicate even with insert_deduplicate = 0 (seen with chDB).
         self.writer.insert(RUNS, [[claim.run_id, claim.status, claim.host, claim.pid,
                                    claim.generation, json.dumps(claim.summary),
-                                   claim.claimed_at]])
+                                   claim.claimed_at]], token=uuid.uuid4().hex)
 
     def _stale(self, claim: Claim, now: dt.datetime) -> bool:
         return self.embedded or (now - claim.updated_at).total_seconds() > self.stale_after
@@ -233,6 +243,55 @@ class ReplayStore:
             "SELECT countIf(active) FROM attribution_state FINAL")
         return {"events": int(events), "overlaps": int(overlaps), "visible": int(visible),
                 "intros": int(intros), "attributions": int(attributions)}
+
+
+class ClaimKeeper:
+    """Renews a ``running`` claim every ``stale_after / 4`` seconds until stopped.
+
+    A thread does it, on a connection of its own on a server, so no step of the run
+    (planning a rebuild that reads all of ``crm_events``, saving the state, one long
+    query) outlasts the staleness and lets a second replay in. With chDB a claim found by
+    another process is always one of a dead process, so nothing is renewed. Stop it
+    before recording the run's last status: a renewal after that would mark the run
+    running again.
+    """
+
+    def __init__(self, store: ReplayStore, claim: Claim):
+        self.store, self.claim = store, claim
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> ClaimKeeper:
+        """Start renewing (a server's claim only)."""
+        if not self.store.embedded and self._thread is None:
+            self._thread = threading.Thread(target=self._renew_until_stopped,
+                                            name="replay-claim", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop renewing; returns once no renewal is under way."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _renew_until_stopped(self) -> None:
+        writer = self.store.writer
+        # A server's claim is renewed on its own connection (the writer's may be busy with
+        # a long query); chDB is in-process and its writer serialises the calls.
+        own = None if writer.dsn.startswith("chdb://") else ClickHouseWriter(writer.dsn,
+                                                                            writer.target)
+        renewer = ReplayStore(own or writer, stale_after=self.store.stale_after)
+        try:
+            while not self._stop.wait(self.store.stale_after / 4):
+                try:
+                    renewer.renew(self.claim)
+                except CosellingError as exc:
+                    log.warning("could not renew the replay's claim (retrying): %s", exc)
+        finally:
+            if own is not None:
+                own.close()
 
 
 def _aware(value: dt.datetime) -> dt.datetime:

@@ -15,7 +15,9 @@ events gives (every view and ``crm_events``), in one of two ways:
   ``intro_conversion`` view) keeps intros that event-time order would raise and withdraw.
   So the result tables and the saved state are emptied and every event in
   ``crm_events`` plus the file's is replayed in event-time order. Events read back from
-  ``crm_events`` keep their rows there (and their ingest time).
+  ``crm_events`` keep their rows there (and their ingest time). The same happens when the
+  attribution settings (window, half-life) differ from those the last replay recorded:
+  continuing would mix attributions computed under both.
 
 Refused with :class:`ReplayRefusedError`: a database with results or events that no
 finished replay wrote (the stream sink's database, or one replayed before replay saved
@@ -23,8 +25,10 @@ its state), or one written by anything else since the last replay (row counts an
 write times differ from what that replay recorded). A rebuild needs every event the state
 was built from; when the ``crm_events`` retention has removed some, a file with older
 events is applied on top of the state instead, with a warning that ``intro_conversion``
-may differ. Two replays into one database: the second waits for nothing and is refused
-(:class:`sinks.exceptions.ReplayBusyError`).
+may differ; with changed attribution settings it is refused. Two replays into one
+database: the second waits for nothing and is refused
+(:class:`sinks.exceptions.ReplayBusyError`); a running replay's claim is renewed in the
+background (:class:`sinks.replay_store.ClaimKeeper`) for every step, however long.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from sinks.replay_store import (
     INTERRUPTED,
     WITHDRAWN,
     Claim,
+    ClaimKeeper,
     Lock,
     ReplayStore,
     TableFingerprint,
@@ -100,12 +105,34 @@ def position(event: Event) -> Position:
     return micros, version, event_id
 
 
+def recorded_attribution(config: AttributionConfig) -> dict[str, float]:
+    """The attribution settings as a run records them in its summary."""
+    return {"window_days": float(config.window_days),
+            "half_life_days": float(config.half_life_days)}
+
+
+def attribution_change(then: dict[str, float] | None, now: dict[str, float]) -> str | None:
+    """What differs between the recorded and the current attribution settings, or None."""
+    if then is None:
+        return "the last replay did not record them"
+    names = {"window_days": "window", "half_life_days": "half-life"}
+    changes = [f"{label} {_days(then.get(key))} -> {_days(now[key])}"
+               for key, label in names.items() if then.get(key) != now[key]]
+    return ", ".join(changes) or None
+
+
+def _days(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:g} days"
+
+
 def decide(last: Claim | None, interrupted: list[Claim],
-           tables: dict[str, TableFingerprint], late: int) -> Decision:
+           tables: dict[str, TableFingerprint], late: int,
+           attribution: dict[str, float]) -> Decision:
     """How to replay (pure).
 
-    Given the last finished run, the runs that died after it, the tables now and how many
-    new events fall before the newest one replayed (and are not already applied).
+    Given the last finished run, the runs that died after it, the tables now, how many
+    new events fall before the newest one replayed (and are not already applied), and the
+    attribution settings of this run (:func:`recorded_attribution`).
     """
     if last is None:
         if interrupted:
@@ -138,6 +165,18 @@ def decide(last: Claim | None, interrupted: list[Claim],
             f"{', '.join(changed)} changed since the last replay ({last.describe()}): "
             "something else writes into this database (the stream sink?); replay into a "
             "database only replay writes to")
+    if changed_settings := attribution_change(last.summary.get("attribution"), attribution):
+        if log_now < log_then:
+            raise ReplayRefusedError(
+                f"the attribution settings changed since the last replay ({changed_settings})"
+                f", and crm_events no longer holds every event replayed before ({log_now} of "
+                f"{log_then}; its retention removed some), so the results cannot be rebuilt "
+                "with the new settings: replay with the settings of the last replay "
+                "(COSELLING_ATTRIBUTION_WINDOW_DAYS, COSELLING_ATTRIBUTION_HALF_LIFE_DAYS) or "
+                "the whole history into a new database")
+        return Decision(REBUILD, f"the attribution settings changed since the last replay "
+                                 f"({changed_settings}): rebuilding from crm_events and the "
+                                 "file")
     if not late:
         return Decision(CONTINUE, f"continuing from the replay {last.describe()}")
     if log_now < log_then:
@@ -188,12 +227,16 @@ class IncrementalReplay:
         self._pipeline: Pipeline | None = None
         self._wrote = False
         self._finished = False
+        self._keeper: ClaimKeeper | None = None
 
     def __enter__(self) -> IncrementalReplay:
         self.lock = self.store.claim()
+        self._keeper = ClaimKeeper(self.store, self.lock.claim).start()
         return self
 
     def __exit__(self, *exc_info) -> None:
+        if self._keeper is not None:
+            self._keeper.stop()
         if self.lock is not None and not self._finished:
             try:
                 self.store.set_status(self.lock.claim, FAILED if self._wrote else WITHDRAWN)
@@ -209,7 +252,8 @@ class IncrementalReplay:
         pipeline = Pipeline(self.attribution, TrackedState(state.get("account")),
                             TrackedState(state.get("company")))
         late = self._late(events, last.summary.get("watermark") if last else None, pipeline)
-        self.decision = decide(last, self.lock.interrupted, tables, late)
+        self.decision = decide(last, self.lock.interrupted, tables, late,
+                               recorded_attribution(self.attribution))
         self._file_events = len(events)
         if self.decision.mode == REBUILD:
             logged = [_logged_event(t, r) for t, r in self.store.logged_events()]
@@ -239,10 +283,9 @@ class IncrementalReplay:
         started = time.perf_counter()
         last, claim = self.lock.last, self.lock.claim
         self._wrote = True
-        self.store.renew(claim)  # planning may have taken a while
         if self.decision.mode == REBUILD:
             self.store.clear_results()
-        sink = _RunWriter(self.writer, self.store, claim, self._logged)
+        sink = _RunWriter(self.writer, self._logged)
         report, pipeline = replay_events(self.events, sink, attribution=self.attribution,
                                          progress=progress, pipeline=self._pipeline)
         generation = (last.generation if last else 0) + 1
@@ -254,8 +297,11 @@ class IncrementalReplay:
         if last and last.summary.get("watermark") and self.decision.mode == CONTINUE:
             marks.append(tuple(last.summary["watermark"]))
         summary = {"watermark": list(max(marks)) if marks else None, "mode": self.decision.mode,
+                   "attribution": recorded_attribution(self.attribution),
                    "tables": {name: [t.rows, t.written_ms]
                               for name, t in self.store.fingerprints().items()}}
+        assert self._keeper is not None
+        self._keeper.stop()  # no renewal may follow the finished status
         self.store.set_status(claim, FINISHED, generation=generation, summary=summary)
         for dead in self.lock.interrupted:
             self.store.set_status(dead, INTERRUPTED)
@@ -267,24 +313,18 @@ class IncrementalReplay:
 class _RunWriter:
     """The writer the core writes through.
 
-    Renews the claim, and leaves the ``crm_events`` rows of events read back from there as
-    they are (with their first ingest time).
+    Leaves the ``crm_events`` rows of events read back from there as they are (with their
+    first ingest time).
     """
 
-    def __init__(self, writer: ClickHouseWriter, store: ReplayStore, claim: Claim,
-                 logged: set[tuple]):
-        self.writer, self.store, self.claim, self.logged = writer, store, claim, logged
-        self._renewed = time.monotonic()
+    def __init__(self, writer: ClickHouseWriter, logged: set[tuple]):
+        self.writer, self.logged = writer, logged
 
     def write(self, messages: list[dict[str, Any]]) -> int:
         if self.logged:
             messages = [m for m in messages if m["kind"] != EVENT_LOG_KIND
                         or _row_identity(m["row"]) not in self.logged]
-        written = self.writer.write(messages)
-        if time.monotonic() - self._renewed > self.store.stale_after / 4:
-            self.store.renew(self.claim)
-            self._renewed = time.monotonic()
-        return written
+        return self.writer.write(messages)
 
 
 def _logged_event(event_type: str, text: str) -> Event:

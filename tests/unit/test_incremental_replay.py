@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from schemas.textformat import write_jsonl
 from sinks.clickhouse import ClickHouseWriter, views_snapshot
 from sinks.exceptions import ReplayBusyError
-from sinks.replay_store import FAILED, FINISHED, WITHDRAWN, ReplayStore
+from sinks.replay_store import FAILED, FINISHED, RUNNING, WITHDRAWN, ReplayStore
 from sinks.tables import CURRENT_STATE_VIEWS, VIEWS
 from streams import replay as replay_module
 from streams.cli import main
@@ -48,14 +48,19 @@ RESULT_TABLES_COMPARED = {
 }
 
 
-def replay_pieces(folder: Path, pieces, *, stale_after: float = 600.0) -> list[str]:
-    """Replay each piece (sorted by event time, as the command does) in turn; the modes."""
+def replay_pieces(folder: Path, pieces, *, stale_after: float = 600.0,
+                  attributions=None) -> list[str]:
+    """Replay each piece (sorted by event time, as the command does) in turn; the modes.
+
+    ``attributions``: the attribution settings of each piece (default: ATTRIBUTION).
+    """
     writer = ClickHouseWriter(f"chdb://{folder}")
     try:
         writer.migrate(ttl_days=0)
         modes = []
-        for piece in pieces:
-            with IncrementalReplay(writer, attribution=ATTRIBUTION,
+        for piece, attribution in zip(pieces, attributions or [ATTRIBUTION] * len(pieces),
+                                      strict=True):
+            with IncrementalReplay(writer, attribution=attribution,
                                    stale_after=stale_after) as run:
                 modes.append(run.plan(sorted(piece, key=event_time_order)).mode)
                 run.run()
@@ -178,15 +183,21 @@ def test_a_later_file_narrows_a_partnership_and_finds_overlaps_with_the_earlier_
     assert ("acme", "globex", 2, 0, 2) in found["overlap_counts"]
 
 
+def halves_in_files(folder: Path, events) -> list[Path]:
+    """The events in event-time order, cut in two JSON Lines files."""
+    ordered = sorted(events, key=event_time_order)
+    files = []
+    for i, piece in enumerate(cut(ordered, [len(ordered) // 2])):
+        files.append(folder / f"part{i}.jsonl")
+        with files[-1].open("w") as f:
+            write_jsonl(f, piece)
+    return files
+
+
 def test_the_command_reports_what_the_database_holds_after_each_file(whole, tmp_path, capsys,
                                                                       monkeypatch):
     monkeypatch.chdir(tmp_path)
-    ordered = sorted(EVENTS, key=event_time_order)
-    files = []
-    for i, piece in enumerate(cut(ordered, [len(ordered) // 2])):
-        files.append(tmp_path / f"part{i}.jsonl")
-        with files[-1].open("w") as f:
-            write_jsonl(f, piece)
+    files = halves_in_files(tmp_path, EVENTS)
     dsn = f"chdb://{tmp_path / 'chdb'}"
     assert main(["replay", str(files[0]), "--clickhouse", dsn]) == 0
     assert "fresh: the database holds no results yet" in capsys.readouterr().out
@@ -300,3 +311,79 @@ def test_older_events_after_the_retention_removed_some_apply_on_the_state(tmp_pa
     found = snapshot(folder, CURRENT_STATE_VIEWS)
     for view in CURRENT_STATE_VIEWS:
         assert found[view] == expected[view], view
+
+
+CHANGED = AttributionConfig(window_days=60.0, half_life_days=7.0)
+
+
+def test_changed_attribution_settings_rebuild_and_equal_one_replay_with_them(whole_small,
+                                                                             tmp_path):
+    expected_folder, folder = tmp_path / "whole", tmp_path / "pieces"
+    assert replay_pieces(expected_folder, [SMALL], attributions=[CHANGED]) == [FRESH]
+    expected = snapshot(expected_folder)
+    assert expected["attribution_state"] != whole_small["attribution_state"], \
+        "the data set must give other attributions under the other settings"
+    ordered = sorted(SMALL, key=event_time_order)
+    first, second = ordered[: len(ordered) // 2], ordered[len(ordered) // 2:]
+    assert replay_pieces(folder, [first, second, second],
+                         attributions=[ATTRIBUTION, CHANGED, CHANGED]) == [
+        FRESH, REBUILD, CONTINUE]  # cut by event time: continue, but for the settings
+    assert_same(snapshot(folder), expected)
+
+
+def test_the_command_says_it_rebuilds_for_changed_attribution_settings(tmp_path, capsys,
+                                                                      monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    files = halves_in_files(tmp_path, SMALL)
+    dsn = f"chdb://{tmp_path / 'chdb'}"
+    assert main(["replay", str(files[0]), "--clickhouse", dsn]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("COSELLING_ATTRIBUTION_HALF_LIFE_DAYS", "7")
+    assert main(["replay", str(files[1]), "--clickhouse", dsn]) == 0
+    assert ("rebuild: the attribution settings changed since the last replay (half-life "
+            "30 days -> 7 days): rebuilding from crm_events and the file") in \
+        capsys.readouterr().out
+
+
+def test_changed_attribution_settings_without_every_event_are_refused(tmp_path):
+    folder = tmp_path / "chdb"
+    ordered = sorted(SMALL, key=event_time_order)
+    replay_pieces(folder, [ordered[: len(ordered) // 2]])
+    writer = ClickHouseWriter(f"chdb://{folder}")
+    try:  # what the crm_events TTL does to old rows
+        writer.command("ALTER TABLE crm_events DELETE WHERE event_type = 'contact' "
+                       "SETTINGS mutations_sync = 1")
+        with pytest.raises(ReplayRefusedError, match=r"attribution settings changed since "
+                           r"the last replay \(window 180 days -> 60 days, half-life 30 days "
+                           r"-> 7 days\), and crm_events no longer holds every event"), \
+                IncrementalReplay(writer, attribution=CHANGED, stale_after=600) as run:
+            run.plan(ordered[len(ordered) // 2:])
+    finally:
+        writer.close()
+
+
+def test_a_server_replays_claim_stays_alive_through_steps_longer_than_the_staleness(
+        tmp_path):
+    writer = ClickHouseWriter(f"chdb://{tmp_path / 'chdb'}")
+    try:
+        writer.migrate(ttl_days=0)
+        run = IncrementalReplay(writer, attribution=ATTRIBUTION, stale_after=0.4)
+        rival = ReplayStore(writer, stale_after=0.4)
+        run.store.embedded = rival.embedded = False  # a server's rules: claims can be alive
+        with run:
+            time.sleep(1.2)  # a long step (reading all of crm_events to plan a rebuild)
+            with pytest.raises(ReplayBusyError):
+                rival.claim()
+            run.plan(sorted(SMALL, key=event_time_order))
+            time.sleep(1.2)  # another, before writing (e.g. saving the state)
+            with pytest.raises(ReplayBusyError):
+                rival.claim()
+            run.run()
+        claims = ReplayStore(writer).claims()
+        time.sleep(0.5)  # a renewal after the finished status would mark it running again
+        assert ReplayStore(writer).claims() == claims
+        assert claims[run.lock.claim.run_id].status == FINISHED
+        assert sorted(c.status for c in claims.values()) == [FINISHED, WITHDRAWN, WITHDRAWN]
+        assert RUNNING not in {c.status for c in claims.values()}
+    finally:
+        writer.close()

@@ -8,6 +8,7 @@ import pytest
 
 from sinks.exceptions import MigrationError
 from sinks.migrate import MIGRATIONS_DIR, Target, discover, migrate, split_statements
+from sinks.migration_steps import literal, parse_step
 from sinks.tables import REPLAY_TABLES, TABLES, VIEWS
 
 
@@ -98,9 +99,14 @@ def test_split_statements_respects_quotes_and_comments():
 
 def test_cluster_ddl_parses_with_clickhouse_and_is_replicated(migrated):
     target = Target("analytics")
-    statements = [s for m in discover() for s in m.statements(target)]
-    for statement in statements:  # chDB's parser: a syntax error raises
-        assert migrated.query(f"EXPLAIN AST {statement}"), statement
+    steps = [parse_step(s) for m in discover() for s in m.statements(target)]
+    statements = [step.sql for step in steps]
+    queries = [q for step in steps
+               for q in (step.sql, step.only_if, step.require, step.wait_until, step.for_each,
+                         step.then) if q]
+    for query in queries:  # chDB's parser: a syntax error raises
+        bound = query.replace("$value", literal("202501")).replace("$waited", "1.5")
+        assert migrated.query(f"EXPLAIN AST {bound}"), bound
     text = "\n".join(statements)
     for table in [*TABLES, *REPLAY_TABLES]:
         assert f"CREATE TABLE IF NOT EXISTS {table}_local ON CLUSTER 'analytics'" in text
@@ -114,6 +120,8 @@ def test_cluster_ddl_parses_with_clickhouse_and_is_replicated(migrated):
         assert f"CREATE OR REPLACE VIEW {view} ON CLUSTER 'analytics' SQL SECURITY DEFINER AS" \
             in text
     assert all("ON CLUSTER" in s for s in statements if not s.startswith("INSERT"))
+    assert "clusterAllReplicas('analytics', system.processes)" in "\n".join(
+        s.wait_until or "" for s in steps)
 
 
 def test_single_target_ddl_is_plain_replacing_merge_tree():
