@@ -313,7 +313,7 @@ def test_older_events_after_the_retention_removed_some_apply_on_the_state(tmp_pa
         assert found[view] == expected[view], view
 
 
-CHANGED = AttributionConfig(window_days=60.0, half_life_days=7.0)
+CHANGED = AttributionConfig(window_days=30.0, half_life_days=7.0)
 
 
 def test_changed_attribution_settings_rebuild_and_equal_one_replay_with_them(whole_small,
@@ -354,7 +354,7 @@ def test_changed_attribution_settings_without_every_event_are_refused(tmp_path):
         writer.command("ALTER TABLE crm_events DELETE WHERE event_type = 'contact' "
                        "SETTINGS mutations_sync = 1")
         with pytest.raises(ReplayRefusedError, match=r"attribution settings changed since "
-                           r"the last replay \(window 180 days -> 60 days, half-life 30 days "
+                           r"the last replay \(window 180 days -> 30 days, half-life 30 days "
                            r"-> 7 days\), and crm_events no longer holds every event"), \
                 IncrementalReplay(writer, attribution=CHANGED, stale_after=600) as run:
             run.plan(ordered[len(ordered) // 2:])
