@@ -38,7 +38,10 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+import faust
 from faust.transport.consumer import Consumer
+
+from .exceptions import StreamConfigError
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +102,26 @@ def _perform_seek_noting_log_start(original):
     return perform_seek
 
 
+#: The faust-streaming releases these patches were written for and tested with (the
+#: package pins the same); any other one is refused, since the patched private methods
+#: may have changed.
+TESTED_FAUST_VERSIONS = ("0.15.3",)
+
+
+def check_faust_version(version: str | None = None) -> None:
+    """Raise :class:`StreamConfigError` unless the installed Faust is a tested release."""
+    version = version or faust.__version__
+    if version not in TESTED_FAUST_VERSIONS:
+        raise StreamConfigError(
+            f"faust-streaming {version} is installed, but the worker's offset handling was "
+            f"tested with {', '.join(TESTED_FAUST_VERSIONS)} only; install "
+            f"faust-streaming=={TESTED_FAUST_VERSIONS[-1]} (pip install . does)")
+
+
 def install() -> None:
-    """Patch Faust's consumer in this process (idempotent)."""
+    """Patch Faust's consumer in this process (idempotent); refuse an untested Faust."""
     global _installed
+    check_faust_version()
     if not _installed:
         Consumer._add_gap = _refuse_gap  # type: ignore[method-assign]
         Consumer.ack = _ack_only_processed(Consumer.ack)  # type: ignore[method-assign]

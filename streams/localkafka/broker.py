@@ -9,6 +9,7 @@ on a free loopback port and keeps its data in a temporary folder that ``stop`` r
     python3 deploy/kafka/local_kafka.py start     # prints the bootstrap address
     python3 deploy/kafka/local_kafka.py stop
     python3 deploy/kafka/local_kafka.py status
+    python3 deploy/kafka/local_kafka.py restart --down 10  # same log folder and ports
 
 Only the standard library is used, so this runs before the project is installed. The
 tests import it (tests/conftest.py) and use :class:`LocalKafka` as a context manager.
@@ -106,16 +107,18 @@ class LocalKafka:
     """A single-node KRaft broker (broker and controller in one JVM) on loopback.
 
     :param data_dir: folder for config, logs and data; a new temporary folder by default
-        (removed by :meth:`stop`).
-    :param port: broker port; a free one by default.
+        (removed by :meth:`stop`). A folder a broker ran in before is started again on its
+        existing log (same ports, no new format): see :meth:`restart`.
+    :param port: broker port; the folder's earlier one, else a free one, by default.
     :param heap: JVM heap size.
     """
 
     def __init__(self, data_dir: Path | None = None, port: int | None = None, heap: str = "512m"):
         self._own_dir = data_dir is None
         self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix="coselling-kafka-"))
-        self.port = port or free_port()
-        self.controller_port = free_port()
+        earlier = _ports_of(self.data_dir / "server.properties")
+        self.port = port or earlier.get("port") or free_port()
+        self.controller_port = earlier.get("controller_port") or free_port()
         self.heap = heap
         self.process: subprocess.Popen | None = None
 
@@ -160,8 +163,13 @@ class LocalKafka:
         )
         return config
 
+    @property
+    def formatted(self) -> bool:
+        """Whether the log folder holds a formatted (maybe used) KRaft storage."""
+        return (self.data_dir / "data" / "meta.properties").is_file()
+
     def start(self, timeout: float = 90.0) -> LocalKafka:
-        """Format the storage, launch the JVM and wait until the broker answers."""
+        """Format the storage (unless already formatted), launch the JVM, wait until ready."""
         cp = classpath()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = self._write_config()
@@ -175,13 +183,15 @@ class LocalKafka:
             "-cp",
             cp,
         ]
-        fmt = subprocess.run(
-            base + ["kafka.tools.StorageTool", "format", "-t", new_cluster_id(), "-c", str(config)],
-            capture_output=True,
-            text=True,
-        )
-        if fmt.returncode != 0:
-            raise LocalKafkaError(f"kafka storage format failed:\n{fmt.stdout}{fmt.stderr}")
+        if not self.formatted:
+            fmt = subprocess.run(
+                base + ["kafka.tools.StorageTool", "format", "-t", new_cluster_id(), "-c",
+                        str(config)],
+                capture_output=True,
+                text=True,
+            )
+            if fmt.returncode != 0:
+                raise LocalKafkaError(f"kafka storage format failed:\n{fmt.stdout}{fmt.stderr}")
         log = self.log_file.open("ab")
         self.process = subprocess.Popen(
             base + ["kafka.Kafka", str(config)],
@@ -210,8 +220,11 @@ class LocalKafka:
         except OSError:
             return "(no log)"
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop the broker (SIGTERM, then SIGKILL) and remove a temporary data folder."""
+    def stop(self, timeout: float = 30.0, *, keep_data: bool = False) -> None:
+        """Stop the broker (SIGTERM, then SIGKILL); remove a temporary folder unless told not to.
+
+        :param keep_data: keep the folder, to start again on it (:meth:`restart`).
+        """
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -220,14 +233,40 @@ class LocalKafka:
                 self.process.kill()
                 self.process.wait()
         self.process = None
-        if self._own_dir:
+        if self._own_dir and not keep_data:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def restart(self, down_seconds: float = 0.0, timeout: float = 90.0) -> LocalKafka:
+        """Stop the broker, stay down ``down_seconds``, start it on the same folder and ports.
+
+        What it held (topics, messages, committed offsets) is there again.
+        """
+        self.stop(keep_data=True)
+        time.sleep(down_seconds)
+        return self.start(timeout)
 
     def __enter__(self) -> LocalKafka:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _ports_of(config: Path) -> dict[str, int]:
+    """Broker and controller port of an earlier run's server.properties (empty if none)."""
+    try:
+        lines = config.read_text().splitlines()
+    except OSError:
+        return {}
+    found: dict[str, int] = {}
+    for line in lines:
+        key, _, value = line.partition("=")
+        if key == "listeners":
+            for listener in value.split(","):
+                name, _, address = listener.partition("://")
+                port = int(address.rpartition(":")[2])
+                found["port" if name == "PLAINTEXT" else "controller_port"] = port
+    return found
 
 
 def new_cluster_id() -> str:
@@ -273,8 +312,10 @@ def _recv(s: socket.socket, n: int) -> bytes:
 def main(argv: list[str] | None = None) -> int:
     """The command line: start, stop, status or classpath (see the module doc)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("action", choices=["start", "stop", "status", "classpath"])
+    parser.add_argument("action", choices=["start", "stop", "restart", "status", "classpath"])
     parser.add_argument("--port", type=int, help="broker port (default: a free one)")
+    parser.add_argument("--down", type=float, default=0.0, metavar="SECONDS",
+                        help="restart: stay down this long before starting again")
     args = parser.parse_args(argv)
     if args.action == "classpath":
         print(classpath(quiet=False))
@@ -290,23 +331,25 @@ def main(argv: list[str] | None = None) -> int:
         if not state:
             print("not running")
             return 0
-        if _pid_alive(state["pid"]):
-            os.killpg(state["pid"], signal.SIGTERM)
-            for _ in range(120):
-                if not _pid_alive(state["pid"]):
-                    break
-                time.sleep(0.25)
-            else:
-                os.killpg(state["pid"], signal.SIGKILL)
+        _terminate(state["pid"])
         shutil.rmtree(state["data_dir"], ignore_errors=True)
         STATE_FILE.unlink(missing_ok=True)
         print("stopped")
         return 0
-    if state and _pid_alive(state["pid"]):
+    if args.action == "restart":
+        if not state:
+            print("not running: nothing to restart (start one first)", file=sys.stderr)
+            return 1
+        _terminate(state["pid"])
+        time.sleep(args.down)
+    elif state and _pid_alive(state["pid"]):
         print(f"already running: bootstrap 127.0.0.1:{state['port']} (pid {state['pid']})")
         return 0
     try:
-        kafka = LocalKafka(port=args.port).start()
+        if args.action == "restart":  # same log folder and ports: its data is there again
+            kafka = LocalKafka(data_dir=Path(state["data_dir"])).start()
+        else:
+            kafka = LocalKafka(port=args.port).start()
     except LocalKafkaError as exc:
         print(f"local_kafka: {exc}", file=sys.stderr)
         return 1
@@ -320,6 +363,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"export COSELLING_KAFKA_BOOTSTRAP_SERVERS={kafka.bootstrap_servers}")
     return 0
+
+
+def _terminate(pid: int) -> None:
+    """SIGTERM the broker's process group, SIGKILL it after 30 s."""
+    if not _pid_alive(pid):
+        return
+    os.killpg(pid, signal.SIGTERM)
+    for _ in range(120):
+        if not _pid_alive(pid):
+            return
+        time.sleep(0.25)
+    os.killpg(pid, signal.SIGKILL)
 
 
 def _pid_alive(pid: int) -> bool:

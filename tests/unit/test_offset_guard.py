@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 from types import SimpleNamespace
 
+import faust
+import pytest
+
 from streams import offset_guard
+from streams.exceptions import StreamConfigError
 
 
 def message(offset: int):
@@ -65,3 +69,13 @@ def test_the_log_start_is_read_for_partitions_without_a_commit():
     asyncio.run(perform_seek(consumer))
     assert calls == ["seek"] and offset_guard._log_start["b"] == 0
     assert "a" not in offset_guard._log_start
+
+
+def test_a_faust_release_the_guard_was_not_tested_with_is_refused():
+    from streams.offset_guard import TESTED_FAUST_VERSIONS, check_faust_version
+
+    assert faust.__version__ in TESTED_FAUST_VERSIONS  # what the package pins
+    check_faust_version(faust.__version__)
+    with pytest.raises(StreamConfigError, match=r"faust-streaming 0\.16\.0 is installed, but "
+                       r"the worker's offset handling was tested with 0\.15\.3 only"):
+        check_faust_version("0.16.0")
