@@ -28,6 +28,10 @@ CONTROL_TYPES: tuple[str, ...] = ("partnership",)
 OUTBOUND_TYPES: tuple[str, ...] = ("overlap", "intro", "attribution")
 EVENT_TYPES: tuple[str, ...] = INBOUND_TYPES + CONTROL_TYPES + OUTBOUND_TYPES
 
+#: The attribution models, in the order results are computed: the symbols of the
+#: ``AttributionModel`` enum in attribution.avsc.
+ATTRIBUTION_MODELS: tuple[str, ...] = ("first_touch", "last_touch", "linear", "time_decay")
+
 #: Fields every inbound and control event carries, in this order.
 ENVELOPE_FIELDS: tuple[str, ...] = (
     "event_id",

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from streams.ingest import RawMessage
+from schemas.raw_message import RawMessage
 
 #: One consumed Kafka message (the same shape the ingest stage triages).
 Message = RawMessage

@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from streams.core.attribution import MODELS
+from schemas.catalog import ATTRIBUTION_MODELS
 
 from .exceptions import SinkConfigError, UnknownTenantError
 
@@ -105,8 +105,9 @@ class Report:
 def build_report(query, *, tenant: str | None = None, model: str = DEFAULT_MODEL,
                  top: int = 15) -> Report:
     """Read the report through ``query(sql, parameters) -> rows`` (a writer's query)."""
-    if model not in MODELS:
-        raise SinkConfigError(f"unknown attribution model {model!r} (one of {', '.join(MODELS)})")
+    if model not in ATTRIBUTION_MODELS:
+        raise SinkConfigError(f"unknown attribution model {model!r} "
+                              f"(one of {', '.join(ATTRIBUTION_MODELS)})")
     if tenant:
         known = known_tenants(query)
         if tenant not in known:

@@ -12,7 +12,7 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from streams.core.records import from_millis
+from schemas.epoch import from_millis
 
 from .exceptions import SinkDataError
 from .tables import TABLES_OF_KIND, Table

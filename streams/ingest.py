@@ -13,21 +13,11 @@ from dataclasses import dataclass
 
 from schemas.codec import Codec, Decoded
 from schemas.exceptions import TruncatedPayloadError
+from schemas.raw_message import RawMessage
 from schemas.validation import EventValidator
 
 from .deadletter import dead_letter_headers
 from .routing import Route, route
-
-
-@dataclass(frozen=True, slots=True)
-class RawMessage:
-    """What the agent hands to triage: one consumed Kafka message."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from schemas.epoch import epoch_millis
 from schemas.exceptions import CosellingError, TextFormatError
 from schemas.validation import EventValidator
 
 from .core.attribution import AttributionConfig
 from .core.eventlog import event_log_entry
 from .core.pipeline import Pipeline
-from .core.records import epoch_millis
 from .event_files import EventFile
 
 log = logging.getLogger(__name__)

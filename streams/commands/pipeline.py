@@ -65,7 +65,7 @@ def cmd_sink(args: argparse.Namespace, settings) -> int:
     import signal
     import threading
 
-    from sinks.runner import run_sink
+    from ..sink_runner import run_sink
 
     logs.configure(args.loglevel, settings.log_format)
     stop = threading.Event()

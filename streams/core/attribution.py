@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from schemas.catalog import ATTRIBUTION_MODELS
+
 from .tenants import TenantAtCompany
 
-MODELS = ("first_touch", "last_touch", "linear", "time_decay")
 SOURCING_TYPES = frozenset({"REFERRAL", "DEAL_REGISTRATION"})
 DAY_MS = 86_400_000
 _CENT = Decimal("0.0001")
@@ -92,7 +93,7 @@ def attribution_rows(
             if not touches:
                 continue
             amount = Decimal(opp["amount"])
-            for model in MODELS:
+            for model in ATTRIBUTION_MODELS:
                 weights = _weights(model, touches, close, config.half_life_days)
                 shares: dict[str, float] = {}
                 credited: dict[str, list[dict[str, Any]]] = {}

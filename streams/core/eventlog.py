@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .records import epoch_millis, to_plain
+from schemas.epoch import epoch_millis
+
+from .records import to_plain
 
 KIND = "crm_event"
 

@@ -10,8 +10,9 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from schemas.epoch import from_millis
+
 from .companies import ResultChange
-from .records import from_millis
 
 _NAMESPACE = uuid.UUID("5b0c1e8e-7f0a-4c55-9a52-6f3c0e6f7a10")
 

@@ -14,18 +14,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-def epoch_millis(value: dt.datetime) -> int:
-    """Milliseconds since the epoch of an aware datetime."""
-    delta = value - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
-
-
-def from_millis(value: int) -> dt.datetime:
-    """The aware UTC datetime of epoch milliseconds."""
-    return _EPOCH + dt.timedelta(milliseconds=value)
+from schemas.epoch import epoch_millis
 
 
 def to_plain(value: Any) -> Any:

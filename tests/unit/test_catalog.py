@@ -4,6 +4,7 @@ import avro.schema
 import pytest
 
 from schemas.catalog import (
+    ATTRIBUTION_MODELS,
     CONTROL_TYPES,
     ENVELOPE_FIELDS,
     EVENT_TYPES,
@@ -27,6 +28,12 @@ def test_inbound_and_control_events_carry_the_envelope(event_type):
     assert fields["version"] == "long"
     assert fields["occurred_at"] == {"type": "long", "logicalType": "timestamp-millis"}
     assert fields["op"]["symbols"] == ["UPSERT", "DELETE"]
+
+
+def test_attribution_models_are_the_schema_enum_symbols():
+    fields = {f["name"]: f["type"] for f in default_catalog().current("attribution").source["fields"]}
+    assert fields["model"]["name"] == "AttributionModel"
+    assert list(ATTRIBUTION_MODELS) == fields["model"]["symbols"]
 
 
 def test_contract_fields_named_by_the_issue_exist():

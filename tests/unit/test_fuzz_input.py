@@ -17,13 +17,14 @@ from hypothesis import strategies as st
 from schemas.catalog import SCHEMA_DIR, default_catalog
 from schemas.codec import Codec
 from schemas.exceptions import CosellingError, TextFormatError
+from schemas.raw_message import RawMessage
 from schemas.textformat import parse_line
 from schemas.validation import EventValidator
 from streams.core.eventlog import event_log_entry
 from streams.core.pipeline import Pipeline
 from streams.event_files import EventFile
 from streams.exceptions import StreamConfigError
-from streams.ingest import DeadLetter, Forward, RawMessage, triage
+from streams.ingest import DeadLetter, Forward, triage
 from tests.strategies import records
 
 SAMPLES = SCHEMA_DIR.parent / "samples"

@@ -5,11 +5,12 @@ import datetime as dt
 import pytest
 
 from schemas.codec import Codec
+from schemas.raw_message import RawMessage
 from schemas.validation import EventValidator
 from streams.core.accounts import KEY_SEPARATOR
 from streams.deadletter import HEADER_ERROR_MESSAGE, HEADER_ERROR_TYPE, HEADER_SOURCE_OFFSET
 from streams.exceptions import NotAnInboundEventError
-from streams.ingest import DeadLetter, Forward, RawMessage, triage
+from streams.ingest import DeadLetter, Forward, triage
 from streams.routing import Destination, route
 
 VALIDATOR = EventValidator()

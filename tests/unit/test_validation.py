@@ -10,11 +10,12 @@ import pytest
 
 from schemas.codec import Codec
 from schemas.exceptions import InvalidEventError
+from schemas.raw_message import RawMessage
 from schemas.textformat import parse_line
 from schemas.validation import EventLimits, EventValidator
 from streams.deadletter import HEADER_ERROR_FIELD, HEADER_ERROR_MESSAGE, HEADER_ERROR_TYPE
 from streams.demo_data import generate
-from streams.ingest import DeadLetter, Forward, RawMessage, triage
+from streams.ingest import DeadLetter, Forward, triage
 from streams.settings import Settings
 
 VALIDATOR = EventValidator()

@@ -27,14 +27,14 @@ from functools import partial
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
-from streams import metrics
-from streams.deadletter import dead_letter_headers
-from streams.retry import backoff_delays, retry_async
-from streams.settings import Settings
+from sinks.base import Message, Rejected
+from sinks.clickhouse import ClickHouseSink, ClickHouseWriter, redact
+from sinks.exceptions import SinkUnavailableError
 
-from .base import Message, Rejected
-from .clickhouse import ClickHouseSink, ClickHouseWriter, redact
-from .exceptions import SinkUnavailableError
+from . import metrics
+from .deadletter import dead_letter_headers
+from .retry import backoff_delays, retry_async
+from .settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,16 @@
+"""One consumed Kafka message, as the ingest stage triages it and a sink batches it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    """One consumed Kafka message: where it was read and its undecoded key and value."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
