@@ -7,6 +7,7 @@ file can never be left out of what ships (or something unexpected slip in).
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -37,10 +38,19 @@ def source_files() -> set[str]:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    """The wheel built from a copy of the tracked files, as from a clean clone.
+
+    (setuptools builds in the source folder's ``build/``, where a moved or deleted module
+    would linger and ship.)
+    """
+    tree = tmp_path_factory.mktemp("tree")
+    for name in (*source_files(), "pyproject.toml", "README.md"):
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, tree / name)
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-         "--wheel-dir", str(out), str(ROOT)],
+         "--wheel-dir", str(out), str(tree)],
         check=True, capture_output=True,
     )
     (built,) = out.glob("coselling-*.whl")
