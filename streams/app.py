@@ -68,12 +68,17 @@ _UNREADABLE = (ValueError, KeyError, TypeError, AttributeError)
 
 
 def broker_urls(bootstrap_servers: str) -> list[str]:
-    """Faust broker URLs from a Kafka bootstrap list (``host:port,host:port``)."""
-    return [f"kafka://{h.strip()}" for h in bootstrap_servers.split(",") if h.strip()]
+    """Faust broker URLs from a Kafka bootstrap list (``host:port,host:port``).
+
+    Their scheme selects the offset guard's transport (:mod:`streams.offset_guard`).
+    """
+    return [f"{offset_guard.SCHEME}://{h.strip()}"
+            for h in bootstrap_servers.split(",") if h.strip()]
 
 
 def create_app(settings: Settings) -> faust.App:
     """Build the Faust app with its topics, tables and agents for ``settings``."""
+    offset_guard.register()
     app = faust.App(
         settings.app_id,
         broker=broker_urls(settings.kafka_bootstrap_servers),
@@ -155,6 +160,7 @@ def create_app(settings: Settings) -> faust.App:
         ``emit`` the sends for each decision, deliver them all, then write the batch's table
         state (if the agent has a table).
         """
+        consumer = offset_guard.guarded_consumer(app)
         async for events in stream.take_events(BATCH_SIZE, within=BATCH_WINDOW_SECONDS):
             state = BatchState(table) if table is not None else None
             sends: list[tuple[faust.TopicT, dict[str, Any]]] = []
@@ -174,7 +180,7 @@ def create_app(settings: Settings) -> faust.App:
                 # commit lost the state the committed events had made (seen in the SIGKILL
                 # test). Wait until the changelog has them before the events count as done.
                 await retry_async(app.producer.flush, what=f"{what}: writing table state")
-            offset_guard.mark_processed(events)
+            consumer.mark_processed(events)
 
     def logged(event_type: str, record: dict[str, Any]):
         """The send that puts a decoded event into crm_events (through the sink)."""
@@ -271,7 +277,6 @@ def create_app(settings: Settings) -> faust.App:
                           bad=INTERNAL_MESSAGE_ERRORS)
 
     _web_pages(app)
-    offset_guard.install()
     watchdog.install(app, interval=min(5.0, settings.stall_seconds / 2),
                      stall_seconds=settings.stall_seconds)
 

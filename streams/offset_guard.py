@@ -22,14 +22,27 @@ test (tests/integration/test_crash_recovery.py) lost inbound events through all 
 The pipeline's source topics have no holes (none is compacted, see ``streams.topics``, and
 nothing is written transactionally), so a gap is never legitimate: gaps are not recorded.
 And every agent here runs :func:`streams.app.create_app`'s batch loop, which calls
-:func:`mark_processed` for the events of a batch once everything the batch produced was
-acknowledged by Kafka; an acknowledgement of any other message is refused. A new commit
-must start exactly at the committed offset; where Faust keeps none (nothing committed yet,
-or offset 0, which Faust stores as None) it must start at the partition's log start
-offset, read after every rebalance's seek. The commit then
-waits at the first message not processed; the rebalance's own seek (or else the stall
-watchdog, ``streams.watchdog``) reads it again, and the agents are idempotent, so a message
-processed twice costs only time.
+:meth:`GuardedConsumer.mark_processed` for the events of a batch once everything the batch
+produced was acknowledged by Kafka; an acknowledgement of any other message is refused. A
+new commit must start exactly at the committed offset; where Faust keeps none (nothing
+committed yet, or offset 0, which Faust stores as None) it must start at the partition's
+log start offset, read after every rebalance's seek. The commit then waits at the first
+message not processed; the rebalance's own seek (or else the stall watchdog,
+``streams.watchdog``) reads it again, and the agents are idempotent, so a message processed
+twice costs only time.
+
+4. **Forgotten before the final commit.** On a revocation Faust's
+   ``Consumer.on_partitions_revoked`` drops the revoked partitions' acknowledged and
+   committed offsets, then runs the app's revoke handler, which waits for the agents and
+   makes the partitions' final commit. That commit ran without the committed offset, so
+   the rule above could not hold it back. Here the partitions are forgotten only after
+   the handler (and its commit) finished.
+
+How it is hooked in: :class:`GuardedConsumer` subclasses the consumer of Faust's aiokafka
+driver and :class:`GuardedTransport` ships it, registered in Faust's transport registry
+under the URL scheme :data:`SCHEME`; :func:`streams.app.broker_urls` gives the app broker
+URLs with that scheme. Faust's own classes are left as they are, and the state the guard
+keeps belongs to the consumer instance.
 """
 
 from __future__ import annotations
@@ -39,73 +52,24 @@ from collections.abc import Iterable
 from typing import Any
 
 import faust
-from faust.transport.consumer import Consumer
+from faust.transport.consumer import CONSUMER_PARTITIONS_REVOKED
+from faust.transport.drivers import TRANSPORTS
+from faust.transport.drivers import aiokafka as aiokafka_driver
+from faust.types import TP, AppT, Message
+from faust.utils.tracing import traced_from_parent_span
+from mode import Service
 
 from .exceptions import StreamConfigError
 
 log = logging.getLogger(__name__)
 
-_installed = False
-
-
-async def _refuse_gap(self: Consumer, tp, offset_from: int, offset_to: int) -> None:
-    log.info("%s[%d]: fetched offset %d right after %d; the offsets in between are not "
-             "counted as processed", tp.topic, tp.partition, offset_to, offset_from - 1)
-
-
-_processed: set[tuple[Any, int]] = set()
-
-
-def mark_processed(events: Iterable[Any]) -> None:
-    """Let Faust acknowledge these events: an agent has fully processed them."""
-    _processed.update((e.message.tp, e.message.offset) for e in events)
-
-
-def _ack_only_processed(original):
-    def ack(self: Consumer, message) -> bool:
-        key = (message.tp, message.offset)
-        if key in _processed:
-            _processed.discard(key)
-            return original(self, message)
-        if not message.acked:
-            message.acked = True  # this Message object is done; a re-read is a new one
-            self._unacked_messages.discard(message)
-            log.debug("not acknowledging %s[%d]@%d: no agent processed it", message.topic,
-                      message.partition, message.offset)
-        return False
-
-    return ack
-
-
-_log_start: dict[Any, int] = {}
-
-
-def _new_offset_from_committed(original):
-    def new_offset(self: Consumer, tp) -> int | None:
-        acked = self._acked[tp]
-        committed = self._committed_offset[tp]
-        start = committed if committed is not None else _log_start.get(tp)
-        if acked and start is not None and min(acked) > start:
-            return None  # the message at the committed offset is not processed yet
-        return original(self, tp)
-
-    return new_offset
-
-
-def _perform_seek_noting_log_start(original):
-    async def perform_seek(self: Consumer) -> None:
-        await original(self)
-        unknown = [tp for tp in self.assignment() if self._committed_offset.get(tp) is None]
-        if unknown:
-            _log_start.update(await self.earliest_offsets(*unknown))
-
-    return perform_seek
-
-
-#: The faust-streaming releases these patches were written for and tested with (the
-#: package pins the same); any other one is refused, since the patched private methods
-#: may have changed.
+#: The faust-streaming releases the guard was written for and tested with (the package
+#: pins the same); any other one is refused, since the private methods it overrides may
+#: have changed.
 TESTED_FAUST_VERSIONS = ("0.15.3",)
+
+#: The broker URL scheme under which :class:`GuardedTransport` is registered with Faust.
+SCHEME = "coselling"
 
 
 def check_faust_version(version: str | None = None) -> None:
@@ -118,15 +82,97 @@ def check_faust_version(version: str | None = None) -> None:
             f"faust-streaming=={TESTED_FAUST_VERSIONS[-1]} (pip install . does)")
 
 
-def install() -> None:
-    """Patch Faust's consumer in this process (idempotent); refuse an untested Faust."""
-    global _installed
+class GuardedConsumer(aiokafka_driver.Consumer):
+    """Faust's aiokafka consumer, committing only offsets of events an agent processed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        #: (partition, offset) of events processed and not yet acknowledged to Faust.
+        self._processed: set[tuple[TP, int]] = set()
+        #: Log start offsets of assigned partitions without a committed offset.
+        self._log_start: dict[TP, int] = {}
+        super().__init__(*args, **kwargs)
+
+    def mark_processed(self, events: Iterable[Any]) -> None:
+        """Let Faust acknowledge these events: an agent has fully processed them."""
+        self._processed.update((e.message.tp, e.message.offset) for e in events)
+
+    def ack(self, message: Message) -> bool:
+        """Acknowledge ``message`` only if an agent processed it (fault 2)."""
+        key = (message.tp, message.offset)
+        if key in self._processed:
+            self._processed.discard(key)
+            return super().ack(message)
+        if not message.acked:
+            message.acked = True  # this Message object is done; a re-read is a new one
+            self._unacked_messages.discard(message)
+            log.debug("not acknowledging %s[%d]@%d: no agent processed it", message.topic,
+                      message.partition, message.offset)
+        return False
+
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        """Record nothing: a forward jump is never a gap on these topics (fault 1)."""
+        log.info("%s[%d]: fetched offset %d right after %d; the offsets in between are not "
+                 "counted as processed", tp.topic, tp.partition, offset_to, offset_from - 1)
+
+    def _new_offset(self, tp: TP) -> int | None:
+        """Commit nothing until the event at the committed offset is processed (fault 3)."""
+        acked = self._acked[tp]
+        committed = self._committed_offset[tp]
+        start = committed if committed is not None else self._log_start.get(tp)
+        if acked and start is not None and min(acked) > start:
+            return None  # the message at the committed offset is not processed yet
+        return super()._new_offset(tp)
+
+    async def perform_seek(self) -> None:
+        """Seek as Faust does, then note where partitions without a commit start."""
+        await super().perform_seek()
+        unknown = [tp for tp in self.assignment() if self._committed_offset.get(tp) is None]
+        if unknown:
+            self._log_start.update(await self.earliest_offsets(*unknown))
+
+    @Service.transitions_to(CONSUMER_PARTITIONS_REVOKED)
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        """Faust's revocation, forgetting the partitions after their final commit (fault 4)."""
+        span = self.app._start_span_from_rebalancing("on_partitions_revoked")
+        traced = traced_from_parent_span(span)
+        with span:
+            if self._active_partitions is not None:
+                self._active_partitions.difference_update(revoked)
+            self._paused_partitions.difference_update(revoked)
+            try:
+                await traced(self._on_partitions_revoked, partitions=revoked)(revoked)
+            finally:
+                self.forget_partitions(revoked)
+
+    def forget_partitions(self, tps: set[TP]) -> None:
+        """Drop everything kept about ``tps`` (Faust's bookkeeping and the guard's)."""
+        for tp in tps:
+            self._gap.pop(tp, None)
+            self._acked.pop(tp, None)
+            self._acked_index.pop(tp, None)
+            self._read_offset.pop(tp, None)
+            self._committed_offset.pop(tp, None)
+            self._log_start.pop(tp, None)
+        self._processed = {key for key in self._processed if key[0] not in tps}
+
+
+class GuardedTransport(aiokafka_driver.Transport):
+    """Faust's aiokafka transport with :class:`GuardedConsumer` as its consumer."""
+
+    Consumer = GuardedConsumer
+
+
+def register() -> None:
+    """Make :data:`SCHEME` broker URLs use :class:`GuardedTransport`; refuse an untested Faust."""
     check_faust_version()
-    if not _installed:
-        Consumer._add_gap = _refuse_gap  # type: ignore[method-assign]
-        Consumer.ack = _ack_only_processed(Consumer.ack)  # type: ignore[method-assign]
-        Consumer._new_offset = _new_offset_from_committed(  # type: ignore[method-assign]
-            Consumer._new_offset)
-        Consumer.perform_seek = _perform_seek_noting_log_start(  # type: ignore[method-assign]
-            Consumer.perform_seek)
-        _installed = True
+    TRANSPORTS[SCHEME] = f"{__name__}:{GuardedTransport.__name__}"
+
+
+def guarded_consumer(app: AppT) -> GuardedConsumer:
+    """The app's consumer, which must be a :class:`GuardedConsumer`."""
+    consumer = app.consumer
+    if not isinstance(consumer, GuardedConsumer):
+        raise StreamConfigError(
+            f"the app's Kafka consumer is a {type(consumer).__name__}, not the offset "
+            f"guard's; its broker URLs must use the {SCHEME}:// scheme")
+    return consumer

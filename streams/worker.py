@@ -8,6 +8,7 @@ import faust
 
 from . import logs
 from .app import create_app
+from .offset_guard import check_faust_version
 from .settings import Settings
 from .topics import ensure_topics
 
@@ -15,8 +16,10 @@ from .topics import ensure_topics
 def run_worker(settings: Settings, *, loglevel: str = "warn") -> None:
     """Create missing topics and the state folder, then run the Faust worker.
 
-    Runs until stopped (SIGTERM/SIGINT).
+    Runs until stopped (SIGTERM/SIGINT). Refuses a Faust release the offset guard was not
+    tested with before it touches Kafka.
     """
+    check_faust_version()
     ensure_topics(settings)
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     app = create_app(settings)

@@ -3,72 +3,151 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
+import sys
 from types import SimpleNamespace
 
 import faust
 import pytest
+from faust.types import TP, Message
 
 from streams import offset_guard
+from streams.app import create_app
 from streams.exceptions import StreamConfigError
+from streams.offset_guard import GuardedConsumer
+from streams.settings import Settings
+
+TOPIC = "t"
+PARTITION = TP(TOPIC, 0)
 
 
-def message(offset: int):
-    return SimpleNamespace(tp=("t", 0), topic="t", partition=0, offset=offset, acked=False)
+def new_consumer() -> GuardedConsumer:
+    """The consumer of a freshly built app (not started: no broker is needed)."""
+    app = create_app(Settings(store="memory"))
+    app.topics._acking_topics.add(TOPIC)  # as subscribing to the topic on start does
+    return offset_guard.guarded_consumer(app)
 
 
-def test_only_messages_an_agent_processed_are_acknowledged():
-    calls = []
-    ack = offset_guard._ack_only_processed(lambda self, m: calls.append(m.offset) or True)
+@pytest.fixture
+def consumer() -> GuardedConsumer:
+    return new_consumer()
+
+
+def message(offset: int) -> Message:
+    return Message(TOPIC, 0, offset, 0.0, 0, None, b"k", b"v", None, tp=PARTITION)
+
+
+def processed(*messages: Message) -> list[SimpleNamespace]:
+    return [SimpleNamespace(message=m) for m in messages]
+
+
+def test_only_messages_an_agent_processed_are_acknowledged(consumer):
     done, skipped = message(5), message(6)
-    unacked = [done, skipped]
-    consumer = SimpleNamespace(_unacked_messages=SimpleNamespace(discard=unacked.remove))
-    offset_guard.mark_processed([SimpleNamespace(message=done)])
-    assert ack(consumer, skipped) is False and skipped.acked  # refused, never counted
-    assert unacked == [done]  # and no longer tracked as in flight
-    assert ack(consumer, done) is True
-    assert calls == [5]
+    for m in (done, skipped):
+        consumer.track_message(m)
+    consumer.mark_processed(processed(done))
+    assert consumer.ack(skipped) is False and skipped.acked  # refused, never counted
+    assert skipped not in consumer.unacked  # and no longer tracked as in flight
+    assert consumer.ack(done) is True
+    assert consumer._acked[PARTITION] == [5]
     again = message(5)  # the same offset read again later: not marked this time
-    unacked.append(again)
-    assert ack(consumer, again) is False and calls == [5]
+    consumer.track_message(again)
+    assert consumer.ack(again) is False and consumer._acked[PARTITION] == [5]
 
 
-def test_a_gap_in_fetched_offsets_is_not_recorded():
-    consumer = SimpleNamespace(_gap={})
-    asyncio.run(offset_guard._refuse_gap(consumer, SimpleNamespace(topic="t", partition=0),
-                                         7, 113))
-    assert consumer._gap == {}
+def test_what_one_consumer_was_told_is_processed_does_not_count_for_another(consumer):
+    other = new_consumer()
+    other.mark_processed(processed(message(5)))
+    assert consumer.ack(message(5)) is False
+    assert other.ack(message(5)) is True
 
 
-def test_a_commit_starts_at_the_committed_offset_not_one_past_it():
-    new_offset = offset_guard._new_offset_from_committed(lambda self, tp: max(self._acked[tp]) + 1)
-    consumer = SimpleNamespace(_acked={"tp": [130, 131, 132]}, _committed_offset={"tp": 129})
-    assert new_offset(consumer, "tp") is None  # 129 itself was never processed
-    consumer._acked["tp"].insert(0, 129)
-    assert new_offset(consumer, "tp") == 133
-    fresh = SimpleNamespace(_acked={"tp": [1, 2]}, _committed_offset={"tp": None})
-    assert new_offset(fresh, "tp") == 3  # no commit and no log start known: Faust's rule
-    offset_guard._log_start["tp"] = 0  # read after the rebalance's seek
-    assert new_offset(fresh, "tp") is None  # offset 0 was never processed
-    fresh._acked["tp"].insert(0, 0)
-    assert new_offset(fresh, "tp") == 3
+def test_a_gap_in_fetched_offsets_is_not_recorded(consumer):
+    asyncio.run(consumer._add_gap(PARTITION, 7, 113))
+    assert not consumer._gap.get(PARTITION)
 
 
-def test_the_log_start_is_read_for_partitions_without_a_commit():
-    calls = []
+def test_a_commit_starts_at_the_committed_offset_not_one_past_it(consumer):
+    consumer._committed_offset[PARTITION] = 129
+    consumer._acked[PARTITION] = [130, 131, 132]
+    assert consumer._new_offset(PARTITION) is None  # 129 itself was never processed
+    consumer._acked[PARTITION].insert(0, 129)
+    assert consumer._new_offset(PARTITION) == 133
 
-    async def original(self):
-        calls.append("seek")
+
+def test_without_a_committed_offset_a_commit_starts_at_the_log_start(consumer):
+    consumer._acked[PARTITION] = [1, 2]
+    assert consumer._new_offset(PARTITION) == 3  # no log start known: Faust's rule
+    consumer._acked[PARTITION] = [1, 2]
+    consumer._log_start[PARTITION] = 0  # read after the rebalance's seek
+    assert consumer._new_offset(PARTITION) is None  # offset 0 was never processed
+    consumer._acked[PARTITION].insert(0, 0)
+    assert consumer._new_offset(PARTITION) == 3
+
+
+def test_the_log_start_is_read_for_partitions_without_a_commit(consumer):
+    a, b = TP("t", 0), TP("t", 1)
+    asked = []
+
+    async def seek_to_committed():
+        return {a: 17, b: 0}  # Faust keeps a committed 0 as "none"
 
     async def earliest_offsets(*tps):
+        asked.extend(tps)
         return {tp: 0 for tp in tps}
 
-    consumer = SimpleNamespace(assignment=lambda: {"a", "b"},
-                               _committed_offset={"a": 17, "b": None},
-                               earliest_offsets=earliest_offsets)
-    perform_seek = offset_guard._perform_seek_noting_log_start(original)
-    asyncio.run(perform_seek(consumer))
-    assert calls == ["seek"] and offset_guard._log_start["b"] == 0
-    assert "a" not in offset_guard._log_start
+    # Stand-ins for the broker, on this one object only.
+    consumer.seek_to_committed = seek_to_committed
+    consumer.assignment = lambda: {a, b}
+    consumer.earliest_offsets = earliest_offsets
+    asyncio.run(consumer.perform_seek())
+    assert asked == [b] and consumer._log_start == {b: 0}
+    assert consumer._committed_offset[a] == 17 and consumer._read_offset[a] == 17
+
+
+def test_a_revoked_partition_is_forgotten_only_after_its_final_commit(consumer):
+    consumer._committed_offset[PARTITION] = 40
+    consumer._acked[PARTITION] = [41, 42]  # 40 is not processed yet
+    consumer._log_start[PARTITION] = 0
+    consumer.mark_processed(processed(message(43)))
+    final_commit = []
+
+    async def app_revoke_handler(revoked):  # the app waits for its agents, then commits
+        consumer._acked[PARTITION].append(43)
+        final_commit.append(consumer._new_offset(PARTITION))
+
+    consumer._on_partitions_revoked = app_revoke_handler
+    asyncio.run(consumer.on_partitions_revoked({PARTITION}))
+    assert final_commit == [None]  # still held back at 40
+    assert PARTITION not in consumer._acked and PARTITION not in consumer._committed_offset
+    assert PARTITION not in consumer._log_start and not consumer._processed
+
+
+def faust_class_attributes() -> dict[tuple[str, str], dict[str, object]]:
+    return {(name, cls.__qualname__): dict(vars(cls))
+            for name, module in list(sys.modules.items())
+            if name == "faust" or name.startswith("faust.")
+            for cls in vars(module).values()
+            if inspect.isclass(cls) and cls.__module__ == name}
+
+
+def test_building_an_app_changes_no_faust_class():
+    before = faust_class_attributes()
+    create_app(Settings(store="memory"))
+    after = faust_class_attributes()
+    changed = [(key, attr) for key, attrs in before.items()
+               for attr, value in attrs.items() if after[key].get(attr) is not value]
+    added = [(key, attr) for key, attrs in after.items() for attr in attrs
+             if attr not in before.get(key, {})]
+    assert len(before) > 100 and changed == [] and added == []
+
+
+def test_the_apps_consumer_is_the_guarded_one():
+    app = create_app(Settings(store="memory"))
+    assert isinstance(app.consumer, GuardedConsumer)
+    plain = faust.App("plain", broker="kafka://localhost:9092")
+    with pytest.raises(StreamConfigError, match="must use the coselling:// scheme"):
+        offset_guard.guarded_consumer(plain)
 
 
 def test_a_faust_release_the_guard_was_not_tested_with_is_refused():
@@ -79,3 +158,14 @@ def test_a_faust_release_the_guard_was_not_tested_with_is_refused():
     with pytest.raises(StreamConfigError, match=r"faust-streaming 0\.16\.0 is installed, but "
                        r"the worker's offset handling was tested with 0\.15\.3 only"):
         check_faust_version("0.16.0")
+
+
+def test_a_worker_on_an_untested_faust_refuses_to_start_in_one_line(monkeypatch, capsys):
+    from streams.cli import main
+
+    monkeypatch.setattr(faust, "__version__", "0.16.0")  # as if that release were installed
+    monkeypatch.setenv("COSELLING_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9")  # nothing there
+    assert main(["worker"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("coselling: error: faust-streaming 0.16.0 is installed, but")
+    assert err.count("\n") == 1
