@@ -38,7 +38,7 @@ import faust
 
 from schemas.exceptions import CodecError, CosellingError
 
-from . import metrics, offset_guard, watchdog
+from . import commit_audit, metrics, offset_guard, watchdog
 from .core.accounts import AccountStage, SnapshotMessage
 from .core.companies import CompanyStage, ResultChange
 from .core.eventlog import event_log_entry
@@ -99,6 +99,10 @@ def create_app(settings: Settings) -> faust.App:
         broker_session_timeout=settings.kafka_session_timeout_seconds,
         broker_heartbeat_interval=settings.kafka_session_timeout_seconds / 10,
     )
+    audit = None
+    if settings.commit_audit_file:  # tests and diagnostics only: see streams.commit_audit
+        audit = commit_audit.CommitAuditLog(settings.commit_audit_file)
+        app.monitor = commit_audit.AuditingMonitor(audit)
     codec = settings.codec()
     validator = settings.event_validator
 
@@ -181,6 +185,8 @@ def create_app(settings: Settings) -> faust.App:
                 # test). Wait until the changelog has them before the events count as done.
                 await retry_async(app.producer.flush, what=f"{what}: writing table state")
             consumer.mark_processed(events)
+            if audit is not None:
+                audit.processed(events)
 
     def logged(event_type: str, record: dict[str, Any]):
         """The send that puts a decoded event into crm_events (through the sink)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from schemas.exceptions import CosellingError, PermanentError, RetryableError
 
 __all__ = [
+    "CommitAuditError",
     "CosellingError",
     "InternalMessageError",
     "KafkaUnreachableError",
@@ -38,6 +39,10 @@ class StreamConfigError(PermanentError):
 
 class ReplayRefusedError(PermanentError):
     """A replay that cannot give what one replay of all events would (the reason says why)."""
+
+
+class CommitAuditError(PermanentError):
+    """A commit audit file (``COSELLING_COMMIT_AUDIT_FILE``) holds a line it cannot have."""
 
 
 class KafkaUnreachableError(RetryableError):

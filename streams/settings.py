@@ -149,6 +149,11 @@ class Settings(BaseSettings):
         "database while it writes; a claim not renewed for this long is one of a replay "
         "that died, and the next replay rebuilds past it.",
     )
+    commit_audit_file: str | None = Field(
+        None, description="For tests and diagnostics: a file every worker appends a JSON "
+        "line to for each event its agents processed and each offset it commits (see "
+        "streams/commit_audit.py). Unset: no audit.",
+    )
 
     @classmethod
     def load(cls, config_file: str | Path | None = None, **overrides: Any) -> Settings:
