@@ -77,8 +77,8 @@ def test_partitions_and_log_start_are_kept_apart():
 def test_the_log_writes_lines_the_checker_reads(tmp_path):
     path = tmp_path / "audit.jsonl"
     first, second = CommitAuditLog(path), CommitAuditLog(path)  # two writers, one file
-    message = SimpleNamespace
-    events = [message(message=message(tp=TP("in", 0), offset=o)) for o in (0, 1)]
+    events = [SimpleNamespace(message=SimpleNamespace(tp=TP("in", 0), offset=o))
+              for o in (0, 1)]  # what the audit reads of a Faust event
     first.processed(events)
     second.committed({TP("in", 0): 2})
     first.committed({TP("in", 1): 1})
