@@ -42,6 +42,7 @@ from decimal import Decimal
 from typing import Any
 
 from schemas.catalog import default_catalog
+from schemas.epoch import EPOCH
 from schemas.exceptions import CosellingError
 from schemas.textformat import record_from_json
 from sinks.clickhouse import ClickHouseWriter
@@ -70,9 +71,6 @@ Event = tuple[str, dict[str, Any]]
 #: Where an event falls in event-time order: (microseconds, version, event id).
 Position = tuple[int, int, str]
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
 class TrackedState(dict):
     """A state mapping that remembers which keys were assigned.
 
@@ -100,7 +98,7 @@ class Decision:
 def position(event: Event) -> Position:
     """The event's place in event-time order (the order :func:`event_time_order` sorts)."""
     occurred, version, event_id = event_time_order(event)
-    micros = (occurred - _EPOCH) // dt.timedelta(microseconds=1) \
+    micros = (occurred - EPOCH) // dt.timedelta(microseconds=1) \
         if isinstance(occurred, dt.datetime) else int(occurred) * 1000
     return micros, version, event_id
 

@@ -16,6 +16,7 @@ from .exceptions import KafkaUnreachableError, RetryableError
 
 #: How long ``status`` waits for a broker before saying none answers.
 REACH_TIMEOUT_SECONDS = 3.0
+_REACH_TIMEOUT_MS = int(REACH_TIMEOUT_SECONDS * 1000)  # the Kafka clients' bootstrap timeout
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def _consumer(bootstrap_servers: str) -> KafkaConsumer:
     try:
         return KafkaConsumer(bootstrap_servers=bootstrap_servers.split(","),
                              enable_auto_commit=False, request_timeout_ms=15_000,
-                             bootstrap_timeout_ms=int(REACH_TIMEOUT_SECONDS * 1000))
+                             bootstrap_timeout_ms=_REACH_TIMEOUT_MS)
     except KafkaError as exc:
         raise KafkaUnreachableError(f"no Kafka broker answers at {bootstrap_servers} within "
                                     f"{REACH_TIMEOUT_SECONDS:.0f} s ({exc.__class__.__name__})"
@@ -81,7 +82,7 @@ def group_lag(bootstrap_servers: str, group: str, topics: list[str]) -> list[Par
     try:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers.split(","),
                                  request_timeout_ms=15_000,
-                                 bootstrap_timeout_ms=int(REACH_TIMEOUT_SECONDS * 1000))
+                                 bootstrap_timeout_ms=_REACH_TIMEOUT_MS)
         try:
             committed = admin.list_group_offsets({group: None}).get(group, {})
         finally:

@@ -30,7 +30,7 @@ from .opportunities import (
     forwarded_touches,
     new_opportunity_state,
 )
-from .records import apply_entry, apply_versioned, live
+from .records import apply_entry, apply_versioned, live, live_entries
 from .statekeys import HOMED_TYPES, KEY_SEPARATOR, opportunity_key, opportunity_of, state_key
 
 __all__ = ["KEY_SEPARATOR", "AccountStage", "SnapshotMessage"]
@@ -96,7 +96,7 @@ def snapshot(state: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
             "record_id", "name", "stage", "is_closed", "is_won", "amount", "currency",
             "close_date", "created_at", "occurred_at")})
     touches = []
-    touch_entries = {rid: e for rid, e in state["touches"].items() if e["d"] is not None}
+    touch_entries = live_entries(state["touches"])
     touch_entries.update(forwarded_touches(state))
     for _, entry in sorted(touch_entries.items()):
         entries.append(entry)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .homes import RecordPlacement
-from .records import apply_entry, apply_versioned
+from .records import apply_entry, apply_versioned, live_entries
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +111,7 @@ def apply_touch(state: dict[str, Any], msg: RecordPlacement) -> list[Opportunity
     if not apply_entry(state["touches"], msg.record_id, msg.entry):
         return None
     target = state["link"]["to"] if state["link"] else None
-    return [] if target is None else [_send(state, target, _live(state))]
+    return [] if target is None else [_send(state, target, live_entries(state["touches"]))]
 
 
 def apply_link(state: dict[str, Any], msg: OpportunityLink) -> list[OpportunityTouches]:
@@ -124,7 +124,7 @@ def apply_link(state: dict[str, Any], msg: OpportunityLink) -> list[OpportunityT
         out = []
         if before is not None and before != after:
             out.append(_send(state, before, None))
-        touches = _live(state)
+        touches = live_entries(state["touches"])
         if after is not None and after != before and touches:
             out.append(_send(state, after, touches))
         return out
@@ -155,10 +155,6 @@ def forwarded_touches(account_state: dict[str, Any]) -> dict[str, dict[str, Any]
         if forwarded["touches"]:
             out.update(forwarded["touches"])
     return out
-
-
-def _live(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {rid: e for rid, e in state["touches"].items() if e["d"] is not None}
 
 
 def _send(state: dict[str, Any], to: str, touches: dict[str, Any] | None) -> OpportunityTouches:

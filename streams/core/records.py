@@ -41,10 +41,9 @@ def apply_versioned(bucket: dict[str, Any], record: dict[str, Any]) -> bool:
     current = bucket.get(record["record_id"])
     if current is not None and current["v"] >= record["version"]:
         return False
-    occurred = record["occurred_at"]
     return apply_entry(bucket, record["record_id"], {
         "v": record["version"],
-        "t": epoch_millis(occurred) if isinstance(occurred, dt.datetime) else occurred,
+        "t": _occurred_millis(record),
         "d": None if record["op"] == "DELETE" else to_plain(record),
     })
 
@@ -65,11 +64,20 @@ def same_version(entry: dict[str, Any] | None, record: dict[str, Any]) -> bool:
     """True if ``entry`` was made by an event of the same version and time as ``record``."""
     if entry is None:
         return False
+    return entry["v"] == record["version"] and entry["t"] == _occurred_millis(record)
+
+
+def _occurred_millis(record: dict[str, Any]) -> int:
+    """A record's event time as epoch milliseconds (decoded datetime or already millis)."""
     occurred = record["occurred_at"]
-    millis = epoch_millis(occurred) if isinstance(occurred, dt.datetime) else occurred
-    return entry["v"] == record["version"] and entry["t"] == millis
+    return epoch_millis(occurred) if isinstance(occurred, dt.datetime) else occurred
 
 
 def live(bucket: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Record id -> data of the records in ``bucket`` that are not deleted."""
     return {rid: e["d"] for rid, e in bucket.items() if e["d"] is not None}
+
+
+def live_entries(bucket: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Record id -> whole entry of the records in ``bucket`` that are not deleted."""
+    return {rid: e for rid, e in bucket.items() if e["d"] is not None}
