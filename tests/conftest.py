@@ -17,6 +17,16 @@ from streams.localkafka import broker as local_kafka
 _BROKER_NOTE: list[str] = []
 
 
+def require_java_and_maven() -> None:
+    """Skip the test without Java or Maven (needed to start a broker); fail in CI."""
+    missing = [tool for tool in ("java", "mvn") if not shutil.which(tool)]
+    if missing:
+        message = f"{' and '.join(missing)} not found: cannot start the test Kafka broker"
+        if os.environ.get("CI"):
+            pytest.fail(message + " (CI must run the Kafka tests)")
+        pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> str:
     """Bootstrap address of a real Kafka broker for this test session."""
@@ -25,12 +35,7 @@ def kafka_bootstrap() -> str:
         _BROKER_NOTE.append(f"the broker at {existing} (KAFKA_BOOTSTRAP_SERVERS)")
         yield existing
         return
-    missing = [tool for tool in ("java", "mvn") if not shutil.which(tool)]
-    if missing:
-        message = f"{' and '.join(missing)} not found: cannot start the test Kafka broker"
-        if os.environ.get("CI"):
-            pytest.fail(message + " (CI must run the Kafka tests)")
-        pytest.skip(message)
+    require_java_and_maven()
     broker = local_kafka.LocalKafka()
     broker.start()
     _BROKER_NOTE.append(

@@ -10,25 +10,34 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError
 from kafka.structs import TopicPartition
 
+from schemas.codec import Codec
+from schemas.textformat import write_jsonl
+from sinks.clickhouse import ClickHouseWriter
+from streams.replay import replay
 from streams.settings import Settings
 from streams.topics import ensure_topics
 from tests.conftest import local_kafka
 
 pytestmark = pytest.mark.integration
 
+T = TypeVar("T")
 
-@pytest.fixture
-def pipeline_settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
-    """Settings with a fresh set of topics and consumer group for one test."""
+
+def new_settings(bootstrap: str, folder: Path, **update) -> Settings:
+    """Settings with a fresh set of topics and consumer group, state and chDB in ``folder``.
+
+    Creates the topics on the broker at ``bootstrap``; ``update`` overrides any setting.
+    """
     run = uuid.uuid4().hex[:8]
     settings = Settings(
-        kafka_bootstrap_servers=kafka_bootstrap,
+        kafka_bootstrap_servers=bootstrap,
         app_id=f"coselling-test-{run}",
         topic_inbound=f"t{run}.crm-events",
         topic_control=f"t{run}.control",
@@ -39,15 +48,21 @@ def pipeline_settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
         topic_overlaps=f"t{run}.overlaps",
         topic_intros=f"t{run}.intros",
         topic_attributions=f"t{run}.attributions",
-        clickhouse_dsn=f"chdb://{tmp_path / 'chdb-stream'}",
+        clickhouse_dsn=f"chdb://{folder / 'chdb-stream'}",
         topic_partitions=4,
         kafka_session_timeout_seconds=8,
         stall_seconds=12,
         store="rocksdb",
-        data_dir=str(tmp_path / "state"),  # each WorkerProcess uses a folder of its own
-    )
+        data_dir=str(folder / "state"),  # each WorkerProcess uses a folder of its own
+    ).model_copy(update=update)
     ensure_topics(settings)
     return settings
+
+
+@pytest.fixture
+def pipeline_settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
+    """Settings with a fresh set of topics and consumer group for one test."""
+    return new_settings(kafka_bootstrap, tmp_path)
 
 
 def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
@@ -99,24 +114,40 @@ class WorkerProcess:
         return self.process.returncode
 
 
+class Processes:
+    """Starts ``coselling`` worker and sink subprocesses, each logging to a file of its own
+    in ``folder`` (``worker-0.log``, ``sink-1.log``, ...); :meth:`stop_all` stops them."""
+
+    def __init__(self, settings: Settings, folder: Path):
+        self.settings = settings
+        self.folder = folder
+        self.started: list[WorkerProcess] = []
+
+    def start(self, settings: Settings | None = None,
+              command: tuple[str, ...] | None = None) -> WorkerProcess:
+        """Start a worker (or, with ``command=("sink", ...)``, a sink)."""
+        name = (command or ("worker",))[0]
+        process = WorkerProcess(settings or self.settings,
+                                self.folder / f"{name}-{len(self.started)}.log", command)
+        self.started.append(process)
+        return process
+
+    def sink(self, settings: Settings | None = None) -> WorkerProcess:
+        """Start a sink."""
+        return self.start(settings, command=("sink", "-l", "info"))
+
+    def stop_all(self) -> None:
+        for process in self.started:
+            process.stop()
+
+
 @pytest.fixture
 def start_worker(
     pipeline_settings: Settings, tmp_path: Path
 ) -> Iterator[Callable[..., WorkerProcess]]:
-    workers: list[WorkerProcess] = []
-
-    def start(
-        settings: Settings | None = None, command: tuple[str, ...] | None = None
-    ) -> WorkerProcess:
-        name = (command or ("worker",))[0]
-        worker = WorkerProcess(settings or pipeline_settings,
-                               tmp_path / f"{name}-{len(workers)}.log", command)
-        workers.append(worker)
-        return worker
-
-    yield start
-    for worker in workers:
-        worker.stop()
+    processes = Processes(pipeline_settings, tmp_path)
+    yield processes.start
+    processes.stop_all()
 
 
 @pytest.fixture
@@ -124,6 +155,50 @@ def producer(kafka_bootstrap: str) -> Iterator[KafkaProducer]:
     p = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=5)
     yield p
     p.close()
+
+
+def publish(producer: KafkaProducer, settings: Settings, events, *, chunks: int = 1,
+            pause: float = 0.0, on_chunk: Callable[[int], None] | None = None) -> None:
+    """Publish ``events`` to the inbound topic in ``chunks`` waves, ``pause`` s apart.
+
+    ``on_chunk(n)`` is called after the n-th wave (from 1) was flushed.
+    """
+    codec = Codec()
+    size = -(-len(events) // chunks)
+    for number, start in enumerate(range(0, len(events), size), 1):
+        for event_type, record in events[start:start + size]:
+            producer.send(settings.topic_inbound, key=record["record_id"].encode(),
+                          value=codec.encode(event_type, record))
+        producer.flush()
+        if on_chunk:
+            on_chunk(number)
+        time.sleep(pause)
+
+
+def read_chdb(dsn: str, read: Callable[[ClickHouseWriter], T]) -> T:
+    """``read(writer)`` on the ClickHouse (chDB) at ``dsn``, closed afterwards."""
+    writer = ClickHouseWriter(dsn)
+    try:
+        return read(writer)
+    finally:
+        writer.close()
+
+
+def replayed_into(folder: Path, events: list[tuple[str, dict[str, Any]]],
+                  read: Callable[[ClickHouseWriter], T]) -> T:
+    """``read(writer)`` on a fresh chDB in ``folder`` after ``coselling replay`` of ``events``
+    (none may be rejected)."""
+    path = folder / "events.jsonl"
+    with path.open("w") as f:
+        write_jsonl(f, events)
+
+    def replay_and_read(oracle: ClickHouseWriter) -> T:
+        oracle.migrate()
+        report, _ = replay(path, oracle)
+        assert not report.rejected
+        return read(oracle)
+
+    return read_chdb(f"chdb://{folder / 'chdb-replay'}", replay_and_read)
 
 
 def consume_until(
@@ -172,8 +247,9 @@ def topic_size(bootstrap: str, topic: str) -> int:
         consumer.close()
 
 
-def consumer_lag(settings: Settings) -> dict[str, int]:
-    """Messages not yet committed by the workers' and the sink's consumer groups, by topic."""
+def group_offsets(settings: Settings) -> dict[str, tuple[int, int]]:
+    """``topic[partition]`` -> (committed offset, end offset) for every partition the
+    workers' and the sink's consumer groups read."""
     groups = {
         settings.app_id: [settings.topic_inbound, settings.topic_by_account,
                           settings.topic_control, settings.topic_by_company],
@@ -181,44 +257,59 @@ def consumer_lag(settings: Settings) -> dict[str, int]:
     }
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
-    lag: dict[str, int] = {}
+    offsets: dict[str, tuple[int, int]] = {}
     try:
         for group, topics in groups.items():
             committed = admin.list_group_offsets({group: None}).get(group, {})
             for tp, end in _end_offsets(consumer, topics).items():
                 done = committed.get(tp)
-                behind = end - (done.offset if done else 0)
-                if behind:
-                    lag[f"{tp.topic}[{tp.partition}]"] = behind
+                offsets[f"{tp.topic}[{tp.partition}]"] = (done.offset if done else 0, end)
     finally:
         consumer.close()
         admin.close()
-    return lag
+    return offsets
+
+
+def consumer_lag(settings: Settings) -> dict[str, int]:
+    """Messages not yet committed by the workers' and the sink's consumer groups, by topic."""
+    return {tp: end - done for tp, (done, end) in group_offsets(settings).items()
+            if end - done}
 
 
 def wait_for_no_lag(settings: Settings, processes, *, timeout: float = 90,
-                    settle: float = 3.0) -> dict[str, int]:
-    """Wait until every consumer group has committed everything, stably."""
+                    settle: float = 3.0, stuck_after: float | None = None) -> dict[str, int]:
+    """Wait until every consumer group has committed everything, stably.
+
+    With ``stuck_after``, ``timeout`` is for the whole wait and it fails early once no
+    committed offset has moved for ``stuck_after`` seconds (a slow, loaded machine gets
+    the time it needs; a pipeline that stopped committing does not).
+    """
     deadline = time.monotonic() + timeout
     quiet_since = None
     lag: dict[str, int] = {}
-    while time.monotonic() < deadline:
+    committed, moved, stuck = -1, time.monotonic(), False
+    while time.monotonic() < deadline and not stuck:
         for proc in processes:
             assert proc.alive(), f"{proc.log_path.name} exited:\n{proc.log()[-4000:]}"
         try:
-            lag = consumer_lag(settings)
+            offsets = group_offsets(settings)
+            lag = {tp: end - done for tp, (done, end) in offsets.items() if end - done}
         except KafkaError as exc:  # group coordinator not ready yet, ...
-            lag = {"(not known yet)": 1, str(exc)[:80]: 0}
+            offsets, lag = {}, {"(not known yet)": 1, str(exc)[:80]: 0}
+        if sum(done for done, _ in offsets.values()) > committed:
+            committed, moved = sum(done for done, _ in offsets.values()), time.monotonic()
         if sum(lag.values()) == 0:
             quiet_since = quiet_since or time.monotonic()
             if time.monotonic() - quiet_since >= settle:
                 return lag
         else:
             quiet_since = None
+            stuck = stuck_after is not None and time.monotonic() - moved > stuck_after
         time.sleep(0.5)
     tails = "\n".join(f"--- {p.log_path.name} (last lines) ---\n{p.log()[-3000:]}"
                       for p in processes)
-    raise AssertionError(f"consumers still lagging after {timeout}s: {lag}\n{tails}")
+    why = f"no commit moved for {stuck_after}s" if stuck else f"after {timeout}s"
+    raise AssertionError(f"consumers still lagging ({why}): {lag}\n{tails}")
 
 
 def wait_until_assigned(workers, *, timeout: float = 60, settle: float = 4.0) -> None:

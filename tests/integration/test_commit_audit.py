@@ -10,8 +10,12 @@ from collections import defaultdict
 import pytest
 
 from streams.commit_audit import COMMITTED, read_audit, unprocessed_commits
-from tests.integration.conftest import topic_size, wait_for_no_lag, wait_until_assigned
-from tests.integration.test_crash_recovery import publish
+from tests.integration.conftest import (
+    publish,
+    topic_size,
+    wait_for_no_lag,
+    wait_until_assigned,
+)
 from tests.scenario import scenario
 
 pytestmark = pytest.mark.integration

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from schemas.codec import Codec
-from schemas.textformat import write_jsonl
-from sinks.clickhouse import ClickHouseWriter, views_snapshot
+from sinks.clickhouse import views_snapshot
 from sinks.tables import CURRENT_STATE_VIEWS
-from streams.replay import replay
 from tests.integration.conftest import (
     consumer_lag,
+    publish,
+    read_chdb,
+    replayed_into,
     topic_size,
     wait_for_no_lag,
     wait_until_assigned,
@@ -32,41 +32,18 @@ EVENT_COUNT_SQL = "SELECT count() FROM crm_events FINAL"
 
 def replayed(tmp_path: Path, events) -> tuple[dict, list]:
     """What the replay path writes for ``events``: current-state views and event count."""
-    path = tmp_path / "events.jsonl"
-    with path.open("w") as f:
-        write_jsonl(f, events)
-    oracle = ClickHouseWriter(f"chdb://{tmp_path / 'chdb-replay'}")
-    try:
-        oracle.migrate()
-        report, _ = replay(path, oracle)
-        assert not report.rejected
-        return views_snapshot(oracle, CURRENT_STATE_VIEWS), oracle.query(EVENT_COUNT_SQL)
-    finally:
-        oracle.close()
+    return replayed_into(tmp_path, events, lambda oracle: (
+        views_snapshot(oracle, CURRENT_STATE_VIEWS), oracle.query(EVENT_COUNT_SQL)))
 
 
 def assert_streamed_equals(settings, expected: tuple[dict, list]) -> None:
     views, events = expected
-    streamed = ClickHouseWriter(settings.clickhouse_dsn.get_secret_value())
-    try:
-        assert streamed.query(EVENT_COUNT_SQL) == events, "crm_events lost or doubled events"
-        actual = views_snapshot(streamed, CURRENT_STATE_VIEWS)
-    finally:
-        streamed.close()
+    streamed_events, actual = read_chdb(settings.clickhouse_dsn.get_secret_value(), lambda w: (
+        w.query(EVENT_COUNT_SQL), views_snapshot(w, CURRENT_STATE_VIEWS)))
+    assert streamed_events == events, "crm_events lost or doubled events"
     for view in views:
         assert views[view], f"the scenario must fill {view}"
         assert actual[view] == views[view], f"{view} differs between streaming and replay"
-
-
-def publish(producer, settings, events, *, chunks: int = 1, pause: float = 0.0) -> None:
-    codec = Codec()
-    size = -(-len(events) // chunks)
-    for start in range(0, len(events), size):
-        for event_type, record in events[start:start + size]:
-            producer.send(settings.topic_inbound, key=record["record_id"].encode(),
-                          value=codec.encode(event_type, record))
-        producer.flush()
-        time.sleep(pause)
 
 
 def test_sigkilled_worker_and_sink_end_equal_to_replay(pipeline_settings, start_worker,
