@@ -38,6 +38,16 @@ twice costs only time.
    the rule above could not hold it back. Here the partitions are forgotten only after
    the handler (and its commit) finished.
 
+5. **A seek from the wrong thread.** Faust's aiokafka consumer runs the aiokafka client
+   on a thread of its own, but its ``Consumer.seek`` (which the stall watchdog,
+   ``streams.watchdog``, uses to read a partition again) called aiokafka's ``seek`` from
+   the app's event loop, changing the fetcher's state while that thread was draining it.
+   Seen in the chaos test (tests/integration/test_chaos.py): the fetcher crashed with a
+   ``KeyError`` in aiokafka's ``fetched_records`` and took the worker down; and records
+   fetched before the seek were returned after it, moving the position past the offset
+   sought, so the message at the committed offset was never read again and the partition
+   stalled for good. Here the seek runs on the consumer's thread, between two fetches.
+
 How it is hooked in: :class:`GuardedConsumer` subclasses the consumer of Faust's aiokafka
 driver and :class:`GuardedTransport` ships it, registered in Faust's transport registry
 under the URL scheme :data:`SCHEME`; :func:`streams.app.broker_urls` gives the app broker
@@ -129,6 +139,10 @@ class GuardedConsumer(aiokafka_driver.Consumer):
         unknown = [tp for tp in self.assignment() if self._committed_offset.get(tp) is None]
         if unknown:
             self._log_start.update(await self.earliest_offsets(*unknown))
+
+    async def _seek(self, partition: TP, offset: int) -> None:
+        """Seek on the thread that runs the aiokafka client, not the app's (fault 5)."""
+        await self._thread.call_thread(self._thread.seek, partition, offset)
 
     @Service.transitions_to(CONSUMER_PARTITIONS_REVOKED)
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:

@@ -123,6 +123,26 @@ def test_a_revoked_partition_is_forgotten_only_after_its_final_commit(consumer):
     assert PARTITION not in consumer._log_start and not consumer._processed
 
 
+def test_a_seek_runs_on_the_thread_of_the_kafka_client(consumer):
+    seen = []
+
+    class ClientThread:  # stands in for Faust's thread that runs the aiokafka client
+        def seek(self, tp, offset):
+            seen.append(("seek", tp, offset, self.inside))
+
+        async def call_thread(self, fun, *args):
+            self.inside = True  # what call_thread runs, runs on that thread
+            try:
+                return fun(*args)
+            finally:
+                self.inside = False
+
+    consumer._thread = ClientThread()
+    asyncio.run(consumer.seek(PARTITION, 38))
+    assert seen == [("seek", PARTITION, 38, True)]
+    assert consumer._read_offset[PARTITION] == 38  # read again from there
+
+
 def faust_class_attributes() -> dict[tuple[str, str], dict[str, object]]:
     return {(name, cls.__qualname__): dict(vars(cls))
             for name, module in list(sys.modules.items())
