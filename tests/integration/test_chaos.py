@@ -84,9 +84,16 @@ class Difference:
                 f"{self.extra} extra")
 
 
+def frozen(value):
+    """``value`` with every list (ClickHouse arrays) made a tuple, so a row can be counted."""
+    if isinstance(value, list | tuple):
+        return tuple(frozen(v) for v in value)
+    return value
+
+
 def difference(name: str, expected: Sequence[tuple], actual: Sequence[tuple]) -> Difference:
     """Compare two lists of rows as multisets."""
-    want, got = Counter(expected), Counter(actual)
+    want, got = Counter(map(frozen, expected)), Counter(map(frozen, actual))
     return Difference(
         name, len(expected),
         lost=sum((want - got).values()),
