@@ -14,7 +14,6 @@ import math
 from decimal import Decimal
 from typing import Any
 
-from .overlaps import visibility
 from .policy import CUSTOMER, FORMER_CUSTOMER, OPEN_OPPORTUNITY, PROSPECT, Partnership
 from .tenants import TenantAtCompany
 
@@ -44,29 +43,15 @@ def amount_factor(amount: Decimal) -> float:
     return min(1.0, math.log10(1 + float(amount)) / 6)
 
 
-def intro_rows(
-    company_key: str,
-    tenants: dict[str, TenantAtCompany],
-    pairs: dict[tuple[str, str], Partnership],
-) -> dict[str, dict[str, Any]]:
-    """Result key -> intro row for every open deal at ``company_key`` a partner can help."""
-    rows: dict[str, dict[str, Any]] = {}
-    for (viewer, partner_id), partnership in sorted(pairs.items()):
-        tenant, partner = tenants[viewer], tenants[partner_id]
-        visible, full = visibility(partnership, partner)
-        if not visible:
-            continue
-        best = max(visible, key=lambda pop: POPULATION_WEIGHT[pop])
-        for account_id, opp in tenant.opportunities:
-            if opp["is_closed"]:
-                continue
-            rows[f"intro|{viewer}|{partner_id}|{opp['record_id']}|{company_key}"] = _intro(
-                company_key, viewer, partner, partnership, account_id, opp, visible, best, full
-            )
-    return rows
+def intro_row(
+    company_key: str, viewer: str, partner: TenantAtCompany, partnership: Partnership,
+    account_id: str, opp: dict[str, Any], visible: list[str], full: bool,
+) -> dict[str, Any]:
+    """The intro row for ``viewer``'s open deal ``opp`` (on its account ``account_id``).
 
-
-def _intro(company_key, viewer, partner, partnership, account_id, opp, visible, best, full):
+    ``visible`` and ``full``: the partner's :func:`.overlaps.visibility` (not empty).
+    """
+    best = max(visible, key=lambda pop: POPULATION_WEIGHT[pop])
     amount = Decimal(opp["amount"])
     stage, phase = stage_factor(opp["stage"])
     contacts = partner.contacts if full else 0
