@@ -27,7 +27,7 @@ from typing import Any
 
 from .accounts import SnapshotMessage
 from .attribution import AttributionConfig, deal_rows
-from .intros import intro_row
+from .intros import deal_terms, intro_row
 from .overlaps import overlap_row, visibility
 from .partnerships import (
     PARTNERSHIPS_PREFIX,
@@ -256,6 +256,8 @@ class _Derivation:
         self.company_key, self.pairs, self.config = company_key, pairs, config
         self.holdings, self.accounts = company["tenants"], company["accounts"]
         self._views: dict[str, TenantAtCompany | None] = {}
+        self._visible: dict[tuple[str, str], tuple[list[str], bool]] = {}
+        self._terms: dict[int, tuple] = {}  # by id of a deal of this company's snapshots
         self._deals: dict[str, dict[str, dict[str, Any]]] = {}
         self._touches: dict[str, dict[str | None, list[tuple[str, dict[str, Any]]]]] = {}
 
@@ -280,8 +282,10 @@ class _Derivation:
         if policy is None:
             return None
         seen = self.view(partner)
-        visible, full = visibility(policy, seen)
-        if not visible:
+        shown = self._visible.get((viewer, partner))
+        if shown is None:
+            shown = self._visible[(viewer, partner)] = visibility(policy, seen)
+        if not shown[0]:
             return None
         latest = None  # the deal's last open entry in account order counts
         for account_key in sorted(self.holdings[viewer]["refs"].get(deal, ())):
@@ -290,7 +294,10 @@ class _Derivation:
                 latest = (self.accounts[account_key]["account_record_id"], opp)
         if latest is None:
             return None
-        return intro_row(self.company_key, viewer, seen, policy, *latest, visible, full)
+        terms = self._terms.get(id(latest[1]))
+        if terms is None:
+            terms = self._terms[id(latest[1])] = deal_terms(latest[1])
+        return intro_row(self.company_key, viewer, seen, policy, *latest, *shown, terms)
 
     def credits(self, tenant: str, deal: str) -> dict[str, dict[str, Any]]:
         held = self.holdings.get(tenant)
