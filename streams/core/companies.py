@@ -203,8 +203,8 @@ class CompanyStage:
         for company_key, company in list(state.items()):
             if company_key.startswith("~") or company.get("partition") != partition:
                 continue
-            _ensure_derived(company)
-            state[company_key] = company
+            if _ensure_derived(company):
+                state[company_key] = company
             tenants = sorted(company["tenants"])
             for i, a in enumerate(tenants):
                 for b in tenants[i + 1:]:
@@ -350,10 +350,16 @@ def _changed_deals(
     old: dict[str, Any] | None, new: dict[str, Any] | None
 ) -> tuple[set[str], set[str]]:
     """Deals whose entry differs between two snapshots; deals whose touches differ."""
-    old_deals = {o["record_id"]: o for o in old["opportunities"]} if old else {}
-    new_deals = {o["record_id"]: o for o in new["opportunities"]} if new else {}
-    deals = {d for d in old_deals.keys() | new_deals.keys()
-             if old_deals.get(d) != new_deals.get(d)}
+    old_opps = old["opportunities"] if old else []
+    new_opps = new["opportunities"] if new else []
+    if old_opps == new_opps:
+        deals: set[str] = set()
+        old_deals = new_deals = {o["record_id"]: o for o in new_opps}
+    else:
+        old_deals = {o["record_id"]: o for o in old_opps}
+        new_deals = {o["record_id"]: o for o in new_opps}
+        deals = {d for d in old_deals.keys() | new_deals.keys()
+                 if old_deals.get(d) != new_deals.get(d)}
     touched: set[str] = set()
     old_touches = old["touches"] if old else []
     new_touches = new["touches"] if new else []
@@ -375,10 +381,10 @@ def _by_deal(touches: list[dict[str, Any]]) -> dict[str | None, list[dict[str, A
     return by
 
 
-def _ensure_derived(company: dict[str, Any]) -> None:
-    """Build the holdings and credit index of a company stored without them."""
+def _ensure_derived(company: dict[str, Any]) -> bool:
+    """Build the holdings and credit index of a company stored without them (True if so)."""
     if "tenants" in company:
-        return
+        return False
     accounts, company["accounts"] = company["accounts"], {}
     company["tenants"], company["credits"] = {}, {}
     for account_key, snap in sorted(accounts.items()):
@@ -388,6 +394,7 @@ def _ensure_derived(company: dict[str, Any]) -> None:
             row = result["row"]
             group = f"{row['tenant_id']}{KEY_SEPARATOR}{row['opportunity_record_id']}"
             company["credits"].setdefault(group, []).append(key)
+    return True
 
 
 def diff_results(

@@ -61,19 +61,26 @@ def replace_account(
     looked for again only when the account that had it goes back in time or away.
     """
     old = accounts.get(account_key)
+    old_named = _named(old) if old is not None else set()
+    new_named = _named(new) if new is not None else set()
+    same = old is not None and new is not None and old["tenant_id"] == new["tenant_id"]
+    if same:  # only what changed
+        old_named, new_named = old_named - new_named, new_named - old_named
     if old is not None:
         held = holdings[old["tenant_id"]]
-        _count(held, account_key, old, -1)
+        _count(held, old, -1)
+        _refer(held["refs"], account_key, old_named, False)
         del held["accounts"][account_key]
         if new is None:
             del accounts[account_key]
-        if not held["accounts"]:
+        if not held["accounts"] and not same:
             del holdings[old["tenant_id"]]
     if new is not None:
         held = holdings.get(new["tenant_id"])
         if held is None:
             held = holdings[new["tenant_id"]] = new_holding()
-        _count(held, account_key, new, 1)
+        _count(held, new, 1)
+        _refer(held["refs"], account_key, new_named, True)
         accounts[account_key] = new
         held["accounts"][account_key] = 1
         held["last"] = max(held["last"], new["last_activity"])
@@ -85,7 +92,7 @@ def replace_account(
                 (accounts[a]["last_activity"] for a in held["accounts"]), default=0))
 
 
-def _count(held: dict[str, Any], account_key: str, snap: dict[str, Any], step: int) -> None:
+def _count(held: dict[str, Any], snap: dict[str, Any], step: int) -> None:
     """Add (step 1) or take away (step -1) what one account snapshot contributes."""
     pops = held["pops"]
     population = _RELATIONSHIP_POPULATION.get(snap["relationship"])
@@ -95,12 +102,21 @@ def _count(held: dict[str, Any], account_key: str, snap: dict[str, Any], step: i
             _bump(pops, pop, step)
     _bump(held["methods"], snap["match_method"], step)
     held["contacts"] += step * snap["contacts"]
-    refs = held["refs"]
+
+
+def _named(snap: dict[str, Any]) -> set[str]:
+    """The deals a snapshot names: its deals and the deals of its touches."""
     named = {opp["record_id"] for opp in snap["opportunities"]}
     named.update(t["opportunity_record_id"] for t in snap["touches"]
                  if t["opportunity_record_id"] is not None)
-    for deal in named:
-        if step > 0:
+    return named
+
+
+def _refer(refs: dict[str, dict[str, int]], account_key: str, deals: set[str],
+           add: bool) -> None:
+    """Note that the account names (or no longer names) each of ``deals``."""
+    for deal in deals:
+        if add:
             refs.setdefault(deal, {})[account_key] = 1
         else:
             holders = refs[deal]
