@@ -19,13 +19,12 @@ change that closed the deal: event time throughout, never arrival time.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from schemas.catalog import ATTRIBUTION_MODELS
-
-from .tenants import TenantAtCompany
 
 SOURCING_TYPES = frozenset({"REFERRAL", "DEAL_REGISTRATION"})
 DAY_MS = 86_400_000
@@ -72,59 +71,58 @@ def _split(amount: Decimal, shares: dict[str, float]) -> dict[str, Decimal]:
     return parts
 
 
-def attribution_rows(
-    company_key: str, tenants: dict[str, TenantAtCompany], config: AttributionConfig
+def deal_rows(
+    company_key: str, tenant_id: str, account_id: str, opp: dict[str, Any],
+    touches: Iterable[tuple[str, dict[str, Any]]], config: AttributionConfig,
 ) -> dict[str, dict[str, Any]]:
-    """Result key -> attribution row for every closed-won deal at ``company_key``."""
-    rows: dict[str, dict[str, Any]] = {}
+    """Result key -> attribution row of one closed-won deal, held on ``account_id``.
+
+    ``touches``: (account_record_id, touch) of the tenant's touches at the company, in
+    account order; those on the deal, or on its account without a deal, count. Passing
+    only those (and maybe a few more) gives the same rows as passing them all.
+    """
+    close = closed_at(opp)
     window = config.window_days * DAY_MS
-    for tenant_id, tenant in sorted(tenants.items()):
-        for account_id, opp in tenant.opportunities:
-            if not (opp["is_closed"] and opp["is_won"]):
-                continue
-            close = closed_at(opp)
-            touches = sorted(
-                (t for acc, t in tenant.touches
-                 if (t["opportunity_record_id"] == opp["record_id"]
-                     or (t["opportunity_record_id"] is None and acc == account_id))
-                 and close - window <= t["occurred_at"] <= close),
-                key=lambda t: (t["occurred_at"], t["record_id"]),
+    credited = sorted(
+        (t for acc, t in touches
+         if (t["opportunity_record_id"] == opp["record_id"]
+             or (t["opportunity_record_id"] is None and acc == account_id))
+         and close - window <= t["occurred_at"] <= close),
+        key=lambda t: (t["occurred_at"], t["record_id"]),
+    )
+    if not credited:
+        return {}
+    rows: dict[str, dict[str, Any]] = {}
+    amount = Decimal(opp["amount"])
+    for model in ATTRIBUTION_MODELS:
+        weights = _weights(model, credited, close, config.half_life_days)
+        shares: dict[str, float] = {}
+        by_partner: dict[str, list[dict[str, Any]]] = {}
+        for touch, w in zip(credited, weights, strict=True):
+            if w > 0:
+                p = touch["partner_tenant_id"]
+                shares[p] = shares.get(p, 0.0) + w
+                by_partner.setdefault(p, []).append(touch)
+        for partner, part in _split(amount, shares).items():
+            ts = by_partner[partner]
+            sourced = any(
+                t["touch_type"] in SOURCING_TYPES or t["partner_sourced"]
+                or (opp.get("created_at") is not None and t["occurred_at"] < opp["created_at"])
+                for t in ts
             )
-            if not touches:
-                continue
-            amount = Decimal(opp["amount"])
-            for model in ATTRIBUTION_MODELS:
-                weights = _weights(model, touches, close, config.half_life_days)
-                shares: dict[str, float] = {}
-                credited: dict[str, list[dict[str, Any]]] = {}
-                for touch, w in zip(touches, weights, strict=True):
-                    if w > 0:
-                        p = touch["partner_tenant_id"]
-                        shares[p] = shares.get(p, 0.0) + w
-                        credited.setdefault(p, []).append(touch)
-                for partner, part in _split(amount, shares).items():
-                    ts = credited[partner]
-                    sourced = any(
-                        t["touch_type"] in SOURCING_TYPES or t["partner_sourced"]
-                        or (opp.get("created_at") is not None
-                            and t["occurred_at"] < opp["created_at"])
-                        for t in ts
-                    )
-                    key = f"attribution|{tenant_id}|{opp['record_id']}|{partner}|{model}|" \
-                          f"{company_key}"
-                    rows[key] = {
-                        "tenant_id": tenant_id,
-                        "partner_tenant_id": partner,
-                        "opportunity_record_id": opp["record_id"],
-                        "company_key": company_key,
-                        "model": model,
-                        "credit": "sourced" if sourced else "influenced",
-                        "weight": round(shares[partner], 6),
-                        "attributed_amount": str(part),
-                        "currency": opp["currency"],
-                        "closed_at": close,
-                        "touch_record_ids": [t["record_id"] for t in ts],
-                        "occurred_at": max(opp["occurred_at"],
-                                           max(t["occurred_at"] for t in ts)),
-                    }
+            key = f"attribution|{tenant_id}|{opp['record_id']}|{partner}|{model}|{company_key}"
+            rows[key] = {
+                "tenant_id": tenant_id,
+                "partner_tenant_id": partner,
+                "opportunity_record_id": opp["record_id"],
+                "company_key": company_key,
+                "model": model,
+                "credit": "sourced" if sourced else "influenced",
+                "weight": round(shares[partner], 6),
+                "attributed_amount": str(part),
+                "currency": opp["currency"],
+                "closed_at": close,
+                "touch_record_ids": [t["record_id"] for t in ts],
+                "occurred_at": max(opp["occurred_at"], max(t["occurred_at"] for t in ts)),
+            }
     return rows

@@ -1,31 +1,49 @@
 """Stage three: per company, the overlaps, intros and attributions it yields, and changes.
 
 State per company key: the snapshots of every tenant account at that company, the results
-derived last time (kept after they end, as inactive, so an end is never forgotten) and a
-version counter. Partnerships live beside them under ``~partnerships@<partition>``: every
-partition of the company stream receives every partnership event.
+derived last time (kept after they end, as inactive, so an end is never forgotten), a
+version counter, and what makes a change cheap to follow: per tenant its *holding* (see
+:mod:`.tenants`) and per (tenant, deal) the keys of its active attribution rows
+(``credits``). Partnerships, their parsed cache and an index of the companies each pair
+of tenants shares live beside them (see :mod:`.partnerships`).
 
-Each input recomputes the company's results from its current inputs only, so the outcome
-does not depend on the order inputs arrived in; the difference to the stored results is
-what changed. Changed rows get the company's next version, so a replayed or duplicated
-input rewrites identical rows (idempotent sinks) and a newer state always wins.
+Each result is a function of the company's current inputs only, so the outcome does not
+depend on the order inputs arrived in. An input derives again only the results it can
+change: a snapshot of tenant T's account, the overlaps and intros between T and its
+partners when what T holds changed, the intros and attributions of the deals whose entry
+or touches changed; a partnership change, the overlaps and intros of its two tenants, in
+the companies both hold. The difference to the stored results is what changed. Changed
+rows get the company's next version, so a replayed or duplicated input rewrites
+identical rows (idempotent sinks) and a newer state always wins. Deriving every result
+again from scratch gives the same rows, keys and versions (a property test checks that
+against a full recompute).
 """
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
-from dataclasses import dataclass
+from collections.abc import Iterable, MutableMapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from .accounts import SnapshotMessage
-from .attribution import AttributionConfig, attribution_rows
-from .intros import intro_rows
-from .overlaps import overlap_rows, pair_policies
+from .attribution import AttributionConfig, deal_rows
+from .intros import deal_terms, intro_row
+from .overlaps import overlap_row, visibility
+from .partnerships import (
+    PARTNERSHIPS_PREFIX,
+    Pairs,
+    PolicyCache,
+    indexed_key,
+    pair_key,
+    partnerships_key,
+    tenants_of,
+)
 from .policy import Partnership
-from .records import apply_versioned, live
-from .tenants import tenants_at
+from .records import apply_versioned
+from .statekeys import KEY_SEPARATOR
+from .tenants import TenantAtCompany, replace_account, view
 
-PARTNERSHIPS_PREFIX = "~partnerships@"
+__all__ = ["PARTNERSHIPS_PREFIX", "CompanyStage", "ResultChange", "partnerships_key"]
 
 _CHANGE_WORDS = {
     "overlap": ("STARTED", "CHANGED", "ENDED"),
@@ -60,9 +78,19 @@ class ResultChange:
                    data["change"])
 
 
-def partnerships_key(partition: int) -> str:
-    """State key of the partnerships known to one partition."""
-    return f"{PARTNERSHIPS_PREFIX}{partition}"
+@dataclass
+class _Dirty:
+    """The results of one company to derive again: only these can have changed."""
+
+    overlaps: set[tuple[str, str]] = field(default_factory=set)  # (viewer, partner)
+    intros: set[tuple[str, str, str]] = field(default_factory=set)  # (viewer, partner, deal)
+    credits: set[tuple[str, str]] = field(default_factory=set)  # (tenant, deal)
+
+    def pair(self, holdings: dict[str, Any], a: str, b: str) -> None:
+        """Everything two tenants derive from each other."""
+        self.overlaps.update(((a, b), (b, a)))
+        for viewer, partner in ((a, b), (b, a)):
+            self.intros.update((viewer, partner, deal) for deal in holdings[viewer]["refs"])
 
 
 class CompanyStage:
@@ -73,6 +101,7 @@ class CompanyStage:
 
     def __init__(self, attribution: AttributionConfig | None = None):
         self.attribution = attribution or AttributionConfig()
+        self._policies = PolicyCache()
 
     def apply_snapshot(
         self, state: MutableMapping[str, Any], partition: int, msg: SnapshotMessage
@@ -80,82 +109,324 @@ class CompanyStage:
         """Apply one account snapshot (or retraction) to its company."""
         company = state.get(msg.company_key) or {
             "accounts": {}, "seqs": {}, "results": {}, "version": 0, "partition": partition,
+            "tenants": {}, "credits": {},
         }
         if company["seqs"].get(msg.account_key, 0) >= msg.seq:
             return []
         company["seqs"][msg.account_key] = msg.seq
-        if msg.snapshot is None:
-            company["accounts"].pop(msg.account_key, None)
-        else:
-            company["accounts"][msg.account_key] = msg.snapshot
         company["partition"] = partition
-        changes = self._recompute(msg.company_key, company, self._partnerships(state, partition))
+        _ensure_derived(company)
+        holdings, accounts = company["tenants"], company["accounts"]
+        old, new = accounts.get(msg.account_key), msg.snapshot
+        changes: list[ResultChange] = []
+        if old is not None or new is not None:
+            tenant = (new or old)["tenant_id"]
+            before = _summary(holdings, accounts, tenant)
+            replace_account(holdings, accounts, msg.account_key, new)
+            after = _summary(holdings, accounts, tenant)
+            if (before is None) != (after is None):
+                self._index_presence(state, partition, msg.company_key, holdings, tenant,
+                                     after is not None)
+            pairs = self._policies.pairs(state, partition)
+            partners = [x for x in holdings if x != tenant and (tenant, x) in pairs]
+            dirty = _Dirty()
+            if before != after:
+                for x in partners:
+                    dirty.overlaps.update(((tenant, x), (x, tenant)))
+                    dirty.intros.update((x, tenant, deal) for deal in holdings[x]["refs"])
+            deals, touched = _changed_deals(old, new)
+            for deal in deals:
+                dirty.intros.update((tenant, x, deal) for x in partners)
+            dirty.credits.update((tenant, deal) for deal in deals | touched)
+            changes = self._refresh(msg.company_key, company, pairs, dirty)
         state[msg.company_key] = company
         return changes
 
     def apply_partnership(
         self, state: MutableMapping[str, Any], partition: int, record: dict[str, Any]
     ) -> list[ResultChange]:
-        """Apply a partnership event; recompute every company of this partition it touches."""
+        """Apply a partnership event; refresh the companies of this partition it concerns.
+
+        Those are the companies where both tenants it joins (or joined) are present: the
+        pair index names them, so the cost does not grow with the other companies.
+        """
         key = partnerships_key(partition)
         bucket = dict(state.get(key) or {})
         before = bucket.get(record["record_id"], {}).get("d")
         if not apply_versioned(bucket, record):
             return []
-        state[key] = bucket
+        PolicyCache.changed(state, partition, bucket)
         after = bucket[record["record_id"]]["d"]
-        tenants = {t for d in (before, after) if d for t in (d["tenant_a"], d["tenant_b"])}
-        partnerships = [Partnership.from_record(d) for d in live(bucket).values()]
+        pairs = self._policies.pairs(state, partition)
+        self._ensure_index(state, partition)
+        concerned: dict[str, list[tuple[str, str]]] = {}
+        for tenants in {tenants_of(before), tenants_of(after)} - {None}:
+            for company_key in state.get(pair_key(partition, *tenants)) or {}:
+                concerned.setdefault(company_key, []).append(tenants)
         changes: list[ResultChange] = []
-        for company_key, company in list(state.items()):
-            if company_key.startswith("~") or company.get("partition") != partition:
+        for company_key in sorted(concerned):
+            company = state.get(company_key)
+            if company is None or company.get("partition") != partition:
                 continue
-            present = {snap["tenant_id"] for snap in company["accounts"].values()}
-            if len(present & tenants) < 2:
-                continue  # active results always involve two present tenants
-            found = self._recompute(company_key, company, partnerships)
+            _ensure_derived(company)
+            dirty = _Dirty()
+            for a, b in concerned[company_key]:
+                if a in company["tenants"] and b in company["tenants"]:
+                    dirty.pair(company["tenants"], a, b)
+            found = self._refresh(company_key, company, pairs, dirty)
             if found:
                 state[company_key] = company
                 changes.extend(found)
         return changes
 
-    def _partnerships(self, state: MutableMapping[str, Any], partition: int) -> list[Partnership]:
-        bucket = state.get(partnerships_key(partition)) or {}
-        return [Partnership.from_record(d) for d in live(bucket).values()]
-
-    def _recompute(
-        self, company_key: str, company: dict[str, Any], partnerships: list[Partnership]
-    ) -> list[ResultChange]:
-        tenants = tenants_at(company["accounts"])
-        pairs = pair_policies(tenants, partnerships)
-        fresh: dict[str, tuple[str, dict[str, Any]]] = {}
-        for kind, rows in (
-            ("overlap", overlap_rows(company_key, tenants, pairs)),
-            ("intro", intro_rows(company_key, tenants, pairs)),
-            ("attribution", attribution_rows(company_key, tenants, self.attribution)),
-        ):
-            fresh.update({k: (kind, row) for k, row in rows.items()})
-        results = company["results"]
-        version = company["version"] + 1
-        changes: list[ResultChange] = []
-        for key in sorted(set(fresh) | {k for k, r in results.items() if r["a"]}):
-            old = results.get(key)
-            old_row = old["row"] if old and old["a"] else None
-            if key in fresh:
-                kind, row = fresh[key]
-                if row == old_row:
-                    continue
-                change = _announce(kind, old_row, row)
-                results[key] = {"k": kind, "v": version, "a": True, "row": row}
-                changes.append(ResultChange(kind, key, version, True, row, change))
+    @staticmethod
+    def _index_presence(state: MutableMapping[str, Any], partition: int, company_key: str,
+                        holdings: dict[str, Any], tenant: str, present: bool) -> None:
+        """Record in the pair index that ``tenant`` arrived at (or left) a company."""
+        for other in holdings:
+            if other == tenant:
+                continue
+            key = pair_key(partition, tenant, other)
+            index = state.get(key) or {}
+            if present:
+                index[company_key] = 1
             else:
-                kind = old["k"]
-                results[key] = {"k": kind, "v": version, "a": False, "row": old_row}
-                changes.append(ResultChange(kind, key, version, False, old_row,
-                                            _announce(kind, old_row, None)))
-        if changes:
-            company["version"] = version
-        return changes
+                index.pop(company_key, None)
+            state[key] = index
+
+    @staticmethod
+    def _ensure_index(state: MutableMapping[str, Any], partition: int) -> None:
+        """Index, once, the companies of a partition written before the pair index was."""
+        if state.get(indexed_key(partition)):
+            return
+        indexes: dict[str, dict[str, int]] = {}
+        for company_key, company in list(state.items()):
+            if company_key.startswith("~") or company.get("partition") != partition:
+                continue
+            if _ensure_derived(company):
+                state[company_key] = company
+            tenants = sorted(company["tenants"])
+            for i, a in enumerate(tenants):
+                for b in tenants[i + 1:]:
+                    key = pair_key(partition, a, b)
+                    if key not in indexes:
+                        indexes[key] = state.get(key) or {}
+                    indexes[key][company_key] = 1
+        for key, index in indexes.items():
+            state[key] = index
+        state[indexed_key(partition)] = 1
+
+    def _refresh(
+        self, company_key: str, company: dict[str, Any], pairs: Pairs, dirty: _Dirty
+    ) -> list[ResultChange]:
+        """Derive the dirty results again; store and return those that changed."""
+        derive = _Derivation(company_key, company, pairs, self.attribution)
+        fresh: dict[str, tuple[str, dict[str, Any]]] = {}
+        candidates: set[str] = set()
+        for viewer, partner in dirty.overlaps:
+            key = f"overlap|{viewer}|{partner}|{company_key}"
+            candidates.add(key)
+            row = derive.overlap(viewer, partner)
+            if row is not None:
+                fresh[key] = ("overlap", row)
+        for viewer, partner, deal in dirty.intros:
+            key = f"intro|{viewer}|{partner}|{deal}|{company_key}"
+            candidates.add(key)
+            row = derive.intro(viewer, partner, deal)
+            if row is not None:
+                fresh[key] = ("intro", row)
+        credits = company["credits"]
+        for tenant, deal in dirty.credits:
+            group = f"{tenant}{KEY_SEPARATOR}{deal}"
+            candidates.update(credits.get(group, ()))
+            rows = derive.credits(tenant, deal)
+            fresh.update((k, ("attribution", row)) for k, row in rows.items())
+            if rows:
+                credits[group] = sorted(rows)
+            else:
+                credits.pop(group, None)
+        return diff_results(company, fresh, candidates)
+
+
+class _Derivation:
+    """Derives single results of one company from its state (memoised per refresh)."""
+
+    def __init__(self, company_key: str, company: dict[str, Any], pairs: Pairs,
+                 config: AttributionConfig):
+        self.company_key, self.pairs, self.config = company_key, pairs, config
+        self.holdings, self.accounts = company["tenants"], company["accounts"]
+        self._views: dict[str, TenantAtCompany | None] = {}
+        self._visible: dict[tuple[str, str], tuple[list[str], bool]] = {}
+        self._terms: dict[int, tuple] = {}  # by id of a deal of this company's snapshots
+        self._deals: dict[str, dict[str, dict[str, Any]]] = {}
+        self._touches: dict[str, dict[str | None, list[tuple[str, dict[str, Any]]]]] = {}
+
+    def view(self, tenant: str) -> TenantAtCompany | None:
+        if tenant not in self._views:
+            self._views[tenant] = view(self.holdings, self.accounts, tenant)
+        return self._views[tenant]
+
+    def policy(self, viewer: str, partner: str) -> Partnership | None:
+        if viewer not in self.holdings or partner not in self.holdings:
+            return None
+        return self.pairs.get((viewer, partner))
+
+    def overlap(self, viewer: str, partner: str) -> dict[str, Any] | None:
+        policy = self.policy(viewer, partner)
+        if policy is None:
+            return None
+        return overlap_row(self.company_key, self.view(viewer), self.view(partner), policy)
+
+    def intro(self, viewer: str, partner: str, deal: str) -> dict[str, Any] | None:
+        policy = self.policy(viewer, partner)
+        if policy is None:
+            return None
+        seen = self.view(partner)
+        shown = self._visible.get((viewer, partner))
+        if shown is None:
+            shown = self._visible[(viewer, partner)] = visibility(policy, seen)
+        if not shown[0]:
+            return None
+        latest = None  # the deal's last open entry in account order counts
+        for account_key in sorted(self.holdings[viewer]["refs"].get(deal, ())):
+            opp = self._deals_of(account_key).get(deal)
+            if opp is not None and not opp["is_closed"]:
+                latest = (self.accounts[account_key]["account_record_id"], opp)
+        if latest is None:
+            return None
+        terms = self._terms.get(id(latest[1]))
+        if terms is None:
+            terms = self._terms[id(latest[1])] = deal_terms(latest[1])
+        return intro_row(self.company_key, viewer, seen, policy, *latest, *shown, terms)
+
+    def credits(self, tenant: str, deal: str) -> dict[str, dict[str, Any]]:
+        held = self.holdings.get(tenant)
+        rows: dict[str, dict[str, Any]] = {}
+        if held is None:
+            return rows
+        holders = sorted(held["refs"].get(deal, ()))
+        for account_key in holders:
+            opp = self._deals_of(account_key).get(deal)
+            if opp is None or not (opp["is_closed"] and opp["is_won"]):
+                continue
+            touches = [t for holder in holders
+                       for t in self._touches_of(holder, deal, holder == account_key)]
+            rows.update(deal_rows(self.company_key, tenant,
+                                  self.accounts[account_key]["account_record_id"], opp,
+                                  touches, self.config))
+        return rows
+
+    def _deals_of(self, account_key: str) -> dict[str, dict[str, Any]]:
+        found = self._deals.get(account_key)
+        if found is None:
+            found = self._deals[account_key] = {
+                opp["record_id"]: opp for opp in self.accounts[account_key]["opportunities"]}
+        return found
+
+    def _touches_of(self, account_key: str, deal: str,
+                    with_undirected: bool) -> list[tuple[str, dict[str, Any]]]:
+        """The account's touches on ``deal`` (and those on no deal, if asked)."""
+        by_deal = self._touches.get(account_key)
+        if by_deal is None:
+            snap = self.accounts[account_key]
+            by_deal = self._touches[account_key] = {}
+            for t in snap["touches"]:
+                by_deal.setdefault(t["opportunity_record_id"], []).append(
+                    (snap["account_record_id"], t))
+        found = by_deal.get(deal, [])
+        return found + by_deal.get(None, []) if with_undirected else found
+
+
+def _summary(holdings: dict[str, Any], accounts: dict[str, Any], tenant: str) -> tuple | None:
+    """What of a tenant's holding the overlaps and intros read (None: not present)."""
+    held = holdings.get(tenant)
+    if held is None:
+        return None
+    return (sorted(held["pops"]), sorted(held["methods"]), held["contacts"], held["last"],
+            accounts[min(held["accounts"])]["name"])
+
+
+def _changed_deals(
+    old: dict[str, Any] | None, new: dict[str, Any] | None
+) -> tuple[set[str], set[str]]:
+    """Deals whose entry differs between two snapshots; deals whose touches differ."""
+    old_opps = old["opportunities"] if old else []
+    new_opps = new["opportunities"] if new else []
+    if old_opps == new_opps:
+        deals: set[str] = set()
+        old_deals = new_deals = {o["record_id"]: o for o in new_opps}
+    else:
+        old_deals = {o["record_id"]: o for o in old_opps}
+        new_deals = {o["record_id"]: o for o in new_opps}
+        deals = {d for d in old_deals.keys() | new_deals.keys()
+                 if old_deals.get(d) != new_deals.get(d)}
+    touched: set[str] = set()
+    old_touches = old["touches"] if old else []
+    new_touches = new["touches"] if new else []
+    if old_touches != new_touches:
+        old_by, new_by = _by_deal(old_touches), _by_deal(new_touches)
+        for deal in old_by.keys() | new_by.keys():
+            if old_by.get(deal) != new_by.get(deal):
+                if deal is None:  # touches on the account count for each of its deals
+                    touched.update(old_deals.keys() | new_deals.keys())
+                else:
+                    touched.add(deal)
+    return deals, touched
+
+
+def _by_deal(touches: list[dict[str, Any]]) -> dict[str | None, list[dict[str, Any]]]:
+    by: dict[str | None, list[dict[str, Any]]] = {}
+    for t in touches:
+        by.setdefault(t["opportunity_record_id"], []).append(t)
+    return by
+
+
+def _ensure_derived(company: dict[str, Any]) -> bool:
+    """Build the holdings and credit index of a company stored without them (True if so)."""
+    if "tenants" in company:
+        return False
+    accounts, company["accounts"] = company["accounts"], {}
+    company["tenants"], company["credits"] = {}, {}
+    for account_key, snap in sorted(accounts.items()):
+        replace_account(company["tenants"], company["accounts"], account_key, snap)
+    for key, result in sorted(company["results"].items()):
+        if result["a"] and result["k"] == "attribution":
+            row = result["row"]
+            group = f"{row['tenant_id']}{KEY_SEPARATOR}{row['opportunity_record_id']}"
+            company["credits"].setdefault(group, []).append(key)
+    return True
+
+
+def diff_results(
+    company: dict[str, Any], fresh: dict[str, tuple[str, dict[str, Any]]],
+    candidates: Iterable[str],
+) -> list[ResultChange]:
+    """Store the results derived again, ``fresh`` (key -> (kind, row)); return the changes.
+
+    ``candidates``: keys of stored results that may have ended (those not in ``fresh``).
+    Every change gets the company's next version; an ended result is kept, inactive.
+    """
+    results = company["results"]
+    version = company["version"] + 1
+    changes: list[ResultChange] = []
+    for key in sorted(set(fresh) | {k for k in candidates if k in results and results[k]["a"]}):
+        old = results.get(key)
+        old_row = old["row"] if old and old["a"] else None
+        if key in fresh:
+            kind, row = fresh[key]
+            if row == old_row:
+                continue
+            change = _announce(kind, old_row, row)
+            results[key] = {"k": kind, "v": version, "a": True, "row": row}
+            changes.append(ResultChange(kind, key, version, True, row, change))
+        else:
+            kind = old["k"]
+            results[key] = {"k": kind, "v": version, "a": False, "row": old_row}
+            changes.append(ResultChange(kind, key, version, False, old_row,
+                                        _announce(kind, old_row, None)))
+    if changes:
+        company["version"] = version
+    return changes
 
 
 def _announce(kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> str | None:

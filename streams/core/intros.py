@@ -14,7 +14,6 @@ import math
 from decimal import Decimal
 from typing import Any
 
-from .overlaps import visibility
 from .policy import CUSTOMER, FORMER_CUSTOMER, OPEN_OPPORTUNITY, PROSPECT, Partnership
 from .tenants import TenantAtCompany
 
@@ -44,38 +43,38 @@ def amount_factor(amount: Decimal) -> float:
     return min(1.0, math.log10(1 + float(amount)) / 6)
 
 
-def intro_rows(
-    company_key: str,
-    tenants: dict[str, TenantAtCompany],
-    pairs: dict[tuple[str, str], Partnership],
-) -> dict[str, dict[str, Any]]:
-    """Result key -> intro row for every open deal at ``company_key`` a partner can help."""
-    rows: dict[str, dict[str, Any]] = {}
-    for (viewer, partner_id), partnership in sorted(pairs.items()):
-        tenant, partner = tenants[viewer], tenants[partner_id]
-        visible, full = visibility(partnership, partner)
-        if not visible:
-            continue
-        best = max(visible, key=lambda pop: POPULATION_WEIGHT[pop])
-        for account_id, opp in tenant.opportunities:
-            if opp["is_closed"]:
-                continue
-            rows[f"intro|{viewer}|{partner_id}|{opp['record_id']}|{company_key}"] = _intro(
-                company_key, viewer, partner, partnership, account_id, opp, visible, best, full
-            )
-    return rows
+def deal_terms(opp: dict[str, Any]) -> tuple[Decimal, float, float, list[str]]:
+    """What an intro takes from the deal alone: amount, stage and amount factors, reasons.
 
-
-def _intro(company_key, viewer, partner, partnership, account_id, opp, visible, best, full):
+    The same for every partner, so computed once per deal when many partners can help.
+    """
     amount = Decimal(opp["amount"])
     stage, phase = stage_factor(opp["stage"])
+    return amount, stage, amount_factor(amount), [
+        f"deal in stage {opp['stage']!r} ({phase} stage)",
+        f"deal amount {amount.normalize():f} {opp['currency']}",
+    ]
+
+
+def intro_row(
+    company_key: str, viewer: str, partner: TenantAtCompany, partnership: Partnership,
+    account_id: str, opp: dict[str, Any], visible: list[str], full: bool,
+    terms: tuple[Decimal, float, float, list[str]] | None = None,
+) -> dict[str, Any]:
+    """The intro row for ``viewer``'s open deal ``opp`` (on its account ``account_id``).
+
+    ``visible`` and ``full``: the partner's :func:`.overlaps.visibility` (not empty);
+    ``terms``: the deal's :func:`deal_terms`, if known.
+    """
+    best = max(visible, key=lambda pop: POPULATION_WEIGHT[pop])
+    amount, stage, amount_part, deal_reasons = terms or deal_terms(opp)
     contacts = partner.contacts if full else 0
     age_days = abs(opp["occurred_at"] - partner.last_activity) / DAY_MS
     recency = 0.5 ** (age_days / RECENCY_HALF_LIFE_DAYS)
     factors = {
         "population": POPULATION_WEIGHT[best],
         "stage": stage,
-        "amount": amount_factor(amount),
+        "amount": amount_part,
         "contacts": min(1.0, contacts / 3),
         "recency": recency,
     }
@@ -84,8 +83,7 @@ def _intro(company_key, viewer, partner, partnership, account_id, opp, visible, 
     reasons = [
         f"{pid} holds {company_key} as {', '.join(visible)}"
         + (" (a customer: the warmest intro)" if best == CUSTOMER else ""),
-        f"deal in stage {opp['stage']!r} ({phase} stage)",
-        f"deal amount {amount.normalize():f} {opp['currency']}",
+        *deal_reasons,
     ]
     if full:
         reasons.append(f"{pid} has {contacts} contact(s) at {company_key}")

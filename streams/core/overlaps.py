@@ -17,23 +17,6 @@ from .tenants import TenantAtCompany
 COUNTS, ACCOUNTS, FULL = rank("COUNTS"), rank("ACCOUNTS"), rank("FULL")
 
 
-def pair_policies(
-    tenants: dict[str, TenantAtCompany], partnerships: list[Partnership]
-) -> dict[tuple[str, str], Partnership]:
-    """(viewer T, partner P) -> the active partnership between them, both directions.
-
-    If several active partnerships join the same two tenants, the one with the smallest id
-    applies (deterministic, whatever order they arrived in).
-    """
-    pairs: dict[tuple[str, str], Partnership] = {}
-    for p in sorted(partnerships, key=lambda p: p.partnership_id):
-        if not p.active or p.tenant_a not in tenants or p.tenant_b not in tenants:
-            continue
-        for viewer, partner in ((p.tenant_a, p.tenant_b), (p.tenant_b, p.tenant_a)):
-            pairs.setdefault((viewer, partner), p)
-    return pairs
-
-
 def shared_populations(
     partnership: Partnership, partner: TenantAtCompany, minimum: int
 ) -> list[str]:
@@ -54,30 +37,25 @@ def visibility(partnership: Partnership, partner: TenantAtCompany) -> tuple[list
     return visible, full
 
 
-def overlap_rows(
-    company_key: str,
-    tenants: dict[str, TenantAtCompany],
-    pairs: dict[tuple[str, str], Partnership],
-) -> dict[str, dict[str, Any]]:
-    """Result key -> overlap row for every (T, P) overlapping at ``company_key``."""
-    rows: dict[str, dict[str, Any]] = {}
-    for (viewer, partner_id), partnership in sorted(pairs.items()):
-        tenant, partner = tenants[viewer], tenants[partner_id]
-        counted = shared_populations(partnership, partner, COUNTS)
-        if not counted or not tenant.populations:
-            continue
-        visible, full = visibility(partnership, partner)
-        rows[f"overlap|{viewer}|{partner_id}|{company_key}"] = {
-            "tenant_id": viewer,
-            "partner_tenant_id": partner_id,
-            "company_key": company_key,
-            "partnership_id": partnership.partnership_id,
-            "match_method": tenant.match_method,
-            "tenant_populations": sorted(tenant.populations),
-            "partner_populations": visible,
-            "counted_partner_populations": counted,
-            "visible": bool(visible),
-            "partner_account_name": partner.name if full else None,
-            "occurred_at": max(tenant.last_activity, partner.last_activity),
-        }
-    return rows
+def overlap_row(
+    company_key: str, tenant: TenantAtCompany, partner: TenantAtCompany,
+    partnership: Partnership,
+) -> dict[str, Any] | None:
+    """The overlap row of (``tenant``, ``partner``) at ``company_key``; None if none."""
+    counted = shared_populations(partnership, partner, COUNTS)
+    if not counted or not tenant.populations:
+        return None
+    visible, full = visibility(partnership, partner)
+    return {
+        "tenant_id": tenant.tenant_id,
+        "partner_tenant_id": partner.tenant_id,
+        "company_key": company_key,
+        "partnership_id": partnership.partnership_id,
+        "match_method": tenant.match_method,
+        "tenant_populations": sorted(tenant.populations),
+        "partner_populations": visible,
+        "counted_partner_populations": counted,
+        "visible": bool(visible),
+        "partner_account_name": partner.name if full else None,
+        "occurred_at": max(tenant.last_activity, partner.last_activity),
+    }

@@ -1,7 +1,12 @@
 """What one tenant holds at one company: populations, deals, contacts, activity.
 
 Built from the tenant's account snapshots at that company (a tenant may hold a company
-under several CRM accounts; they are merged).
+under several CRM accounts; they are merged). The company state keeps, per tenant, a
+*holding*: counts of what its accounts contribute (populations, match methods), its
+contacts and latest activity, and per deal the accounts whose snapshot names it (as the
+deal or as a touch's deal). A snapshot changes the holding in time proportional to that
+snapshot, whatever the size of the company. Plain data (dicts of strings and ints), as
+it lives in a Faust table.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ _RELATIONSHIP_POPULATION = {
 _METHOD_ORDER = (METHOD_DOMAIN, METHOD_WEBSITE, METHOD_NAME_COUNTRY)
 
 
-@dataclass
+@dataclass(slots=True)
 class TenantAtCompany:
     """One tenant's merged view of one company."""
 
@@ -26,10 +31,6 @@ class TenantAtCompany:
     populations: set[str] = field(default_factory=set)
     account_names: list[str] = field(default_factory=list)
     methods: set[str] = field(default_factory=set)
-    #: (account_record_id, opportunity) for every live opportunity
-    opportunities: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    #: (account_record_id, touch) for every live partner touch
-    touches: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     contacts: int = 0
     last_activity: int = 0
 
@@ -44,21 +45,102 @@ class TenantAtCompany:
         return next(m for m in _METHOD_ORDER if m in self.methods)
 
 
-def tenants_at(accounts: dict[str, dict[str, Any]]) -> dict[str, TenantAtCompany]:
-    """Merge account snapshots (account key -> snapshot) into per-tenant views."""
-    tenants: dict[str, TenantAtCompany] = {}
-    for _, snap in sorted(accounts.items()):
-        t = tenants.setdefault(snap["tenant_id"], TenantAtCompany(snap["tenant_id"]))
-        population = _RELATIONSHIP_POPULATION.get(snap["relationship"])
-        if population:
-            t.populations.add(population)
-        t.account_names.append(snap["name"])
-        t.methods.add(snap["match_method"])
-        for opp in snap["opportunities"]:
-            t.opportunities.append((snap["account_record_id"], opp))
-            if not opp["is_closed"]:
-                t.populations.add(OPEN_OPPORTUNITY)
-        t.touches.extend((snap["account_record_id"], touch) for touch in snap["touches"])
-        t.contacts += snap["contacts"]
-        t.last_activity = max(t.last_activity, snap["last_activity"])
-    return tenants
+def new_holding() -> dict[str, Any]:
+    """What one tenant holds at one company, as stored (plain data, see module doc)."""
+    return {"accounts": {}, "pops": {}, "methods": {}, "contacts": 0, "last": 0, "refs": {}}
+
+
+def replace_account(
+    holdings: dict[str, dict[str, Any]], accounts: dict[str, dict[str, Any]], account_key: str,
+    new: dict[str, Any] | None,
+) -> None:
+    """Put account ``account_key``'s snapshot ``new`` (None: gone) into both mappings.
+
+    ``holdings``: tenant -> :func:`new_holding`; ``accounts``: account key -> snapshot.
+    Costs the size of the two snapshots, not of the company: a tenant's latest activity is
+    looked for again only when the account that had it goes back in time or away.
+    """
+    old = accounts.get(account_key)
+    old_named = _named(old) if old is not None else set()
+    new_named = _named(new) if new is not None else set()
+    same = old is not None and new is not None and old["tenant_id"] == new["tenant_id"]
+    if same:  # only what changed
+        old_named, new_named = old_named - new_named, new_named - old_named
+    if old is not None:
+        held = holdings[old["tenant_id"]]
+        _count(held, old, -1)
+        _refer(held["refs"], account_key, old_named, False)
+        del held["accounts"][account_key]
+        if new is None:
+            del accounts[account_key]
+        if not held["accounts"] and not same:
+            del holdings[old["tenant_id"]]
+    if new is not None:
+        held = holdings.get(new["tenant_id"])
+        if held is None:
+            held = holdings[new["tenant_id"]] = new_holding()
+        _count(held, new, 1)
+        _refer(held["refs"], account_key, new_named, True)
+        accounts[account_key] = new
+        held["accounts"][account_key] = 1
+        held["last"] = max(held["last"], new["last_activity"])
+    if old is not None and old["tenant_id"] in holdings:
+        held = holdings[old["tenant_id"]]
+        if old["last_activity"] >= held["last"] and (
+                new is None or new["last_activity"] < old["last_activity"]):
+            held["last"] = max(0, max(
+                (accounts[a]["last_activity"] for a in held["accounts"]), default=0))
+
+
+def _count(held: dict[str, Any], snap: dict[str, Any], step: int) -> None:
+    """Add (step 1) or take away (step -1) what one account snapshot contributes."""
+    pops = held["pops"]
+    population = _RELATIONSHIP_POPULATION.get(snap["relationship"])
+    opens = any(not opp["is_closed"] for opp in snap["opportunities"])
+    for pop in (population, OPEN_OPPORTUNITY if opens else None):
+        if pop is not None:
+            _bump(pops, pop, step)
+    _bump(held["methods"], snap["match_method"], step)
+    held["contacts"] += step * snap["contacts"]
+
+
+def _named(snap: dict[str, Any]) -> set[str]:
+    """The deals a snapshot names: its deals and the deals of its touches."""
+    named = {opp["record_id"] for opp in snap["opportunities"]}
+    named.update(t["opportunity_record_id"] for t in snap["touches"]
+                 if t["opportunity_record_id"] is not None)
+    return named
+
+
+def _refer(refs: dict[str, dict[str, int]], account_key: str, deals: set[str],
+           add: bool) -> None:
+    """Note that the account names (or no longer names) each of ``deals``."""
+    for deal in deals:
+        if add:
+            refs.setdefault(deal, {})[account_key] = 1
+        else:
+            holders = refs[deal]
+            del holders[account_key]
+            if not holders:
+                del refs[deal]
+
+
+def view(
+    holdings: dict[str, dict[str, Any]], accounts: dict[str, dict[str, Any]], tenant_id: str
+) -> TenantAtCompany | None:
+    """The merged view of what ``tenant_id`` holds (None: nothing), for the result rows."""
+    held = holdings.get(tenant_id)
+    if held is None:
+        return None
+    return TenantAtCompany(
+        tenant_id, populations=set(held["pops"]),
+        account_names=[accounts[min(held["accounts"])]["name"]],
+        methods=set(held["methods"]), contacts=held["contacts"], last_activity=held["last"])
+
+
+def _bump(counts: dict[str, int], name: str, step: int) -> None:
+    n = counts.get(name, 0) + step
+    if n:
+        counts[name] = n
+    else:
+        del counts[name]

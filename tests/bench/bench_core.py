@@ -9,8 +9,7 @@ a market of companies, partnered two by two at FULL, each account with one open 
 applied, then ``--updates`` opportunity updates on random accounts are timed. It prints
 events per second and the per-event cost relative to the smallest size (1.0 = flat).
 
-Part 2, company size: one company held by 1, 100 and 1,000 accounts (of the partnered
-tenants); an update of one deal there is timed against the 1-account company.
+Company size, partnership changes and many deals on one account: bench_company.py.
 """
 
 from __future__ import annotations
@@ -92,24 +91,6 @@ def main() -> None:
               f"x{cost / base:.2f} of the smallest")
         del pipeline, held
         gc.collect()
-
-    print("Part 2: an update in a company of N accounts")
-    base = None
-    for holders in (1, 100, 1000):
-        rng = random.Random(holders)
-        pipeline = partnered()
-        held = []
-        for n in range(holders):
-            tenant = TENANTS[n % len(TENANTS)]
-            acc = f"{tenant}-big{n}"
-            pipeline.apply(*account(tenant, acc, domain="bigco.com", name="BigCo",
-                                    relationship="CUSTOMER"))
-            pipeline.apply(*opportunity(tenant, f"{acc}-o", acc, day=1))
-            held.append((tenant, acc))
-        cost = time_updates(pipeline, held, max(20, min(args.updates, 20_000 // holders)), rng)
-        base = base or cost
-        print(f"  {holders:>5} accounts: {cost * 1e3:>8.2f} ms/event, x{cost / base:,.1f} "
-              "of a 1-account company")
 
 
 if __name__ == "__main__":
