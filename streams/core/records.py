@@ -18,7 +18,6 @@ from typing import Any
 
 from schemas.epoch import epoch_millis
 
-
 #: Per inbound event type, the fields of a record the core reads after applying it: the
 #: account's company key and snapshot, a touch's or contact's target key, and the deal and
 #: touch fields a snapshot carries (in the snapshot's order).
