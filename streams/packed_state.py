@@ -20,7 +20,7 @@ import marshal
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
-from rocksdict import Options, Rdict
+from rocksdict import Options, Rdict, WriteOptions
 
 _dumps, _loads = marshal.dumps, marshal.loads
 
@@ -36,6 +36,9 @@ class PackedState(MutableMapping[str, Any]):
         else:
             self._options = Options(raw_mode=True)
             self._store = Rdict(path, self._options)
+            scratch = WriteOptions()
+            scratch.disable_wal = True  # deleted on close: nothing to recover after a crash
+            self._store.set_write_options(scratch)
             self._key, self._unkey = str.encode, bytes.decode
 
     def __getitem__(self, key: str) -> Any:

@@ -4,18 +4,21 @@ Run by hand (not collected by pytest):
 
     python tests/bench/bench_core.py [--sizes 10000,100000,1000000] [--updates 5000]
                                      [--state dict|packed|rocksdb] [--gc paced|default]
+                                     [--stage all|accounts]
 
 Part 1, state size: each size runs in a fresh process. A history of that many accounts
 (four tenants sharing a market of companies, partnered two by two at FULL, each account
 with one open deal) is applied, then ``--updates`` opportunity updates on random accounts
 are timed one by one. Per size it prints events per second, the per-event cost relative
 to the smallest size (1.0 = flat), the longest single event (garbage collection
-included: the collector runs inside the events it interrupts) and the share of the timed
-events spent in collections, and the process's resident memory growth per account in
-state (RSS after the history minus RSS before it, from /proc/self/statm). ``--state``
+included: the collector runs inside the events it interrupts), the share of the timed
+events spent in collections and the longest collection (also the longest one while the
+history was applied), and the process's resident memory growth per account in state (RSS after the history minus RSS before it, from /proc/self/statm). ``--state``
 keeps the state in dicts (the default), packed as bytes in a dict, or packed in RocksDB
 (:mod:`streams.packed_state`); ``--gc paced`` (the default) uses the replay's collector
 settings (:class:`streams.gc_tuning.Pacer`), ``--gc default`` CPython's own.
+``--stage accounts`` times stage two alone: the same pipeline with a company stage that
+drops every snapshot (what the account stage costs and holds, the company stage aside).
 
 Part 2, company size: one company held by 1, 100 and 1,000 accounts (of the partnered
 tenants); an update of one deal there is timed against the 1-account company.
@@ -85,27 +88,42 @@ class _GcClock:
     """Time spent in collections, from ``gc.callbacks``."""
 
     def __init__(self):
-        self.total, self._started = 0.0, 0.0
+        self.total, self.longest, self._started = 0.0, 0.0, 0.0
         gc.callbacks.append(self._on)
 
     def _on(self, phase: str, info: dict) -> None:
         if phase == "start":
             self._started = time.perf_counter()
         else:
-            self.total += time.perf_counter() - self._started
+            took = time.perf_counter() - self._started
+            self.total += took
+            self.longest = max(self.longest, took)
 
 
-def one_size(size: int, updates: int, state: str, gc_mode: str) -> dict:
+class _NoCompanies:
+    """A company stage that drops every input (``--stage accounts``)."""
+
+    def apply_snapshot(self, *args: object) -> list:
+        return []
+
+    apply_partnership = apply_snapshot
+
+
+def one_size(size: int, updates: int, state: str, gc_mode: str, stage: str) -> dict:
     """Part 1 for one size, in this process: what :func:`part1` prints for it."""
     with tempfile.TemporaryDirectory(prefix="bench-core-") as folder:
         stores = {"dict": lambda name: {}, "packed": lambda name: PackedState(),
                   "rocksdb": lambda name: PackedState(os.path.join(folder, name))}[state]
-        pipeline = partnered(Pipeline(None, stores("accounts"), stores("companies")))
+        pipeline = Pipeline(None, stores("accounts"), stores("companies"))
+        if stage == "accounts":
+            pipeline.companies = _NoCompanies()
+        partnered(pipeline)
         pacer = Pacer() if gc_mode == "paced" else None
         tick = pacer.tick if pacer else (lambda events=1: None)
         rng = random.Random(size)
         gc.collect()
         before = _rss()
+        loading = _GcClock()
         companies = max(1, int(size / 1.5))
         for n in range(size):
             tenant, acc = _target(n)
@@ -115,6 +133,7 @@ def one_size(size: int, updates: int, state: str, gc_mode: str) -> dict:
             pipeline.apply(*opportunity(tenant, f"{acc}-o", acc, day=1, amount="10000"))
             tick(2)
         grown = _rss() - before
+        gc.callbacks.remove(loading._on)
         events = []
         for v in range(updates + 200):
             tenant, acc = _target(rng.randrange(size))
@@ -135,25 +154,27 @@ def one_size(size: int, updates: int, state: str, gc_mode: str) -> dict:
             if isinstance(store, PackedState):
                 store.close()
         return {"size": size, "cost": elapsed / updates, "longest": longest,
-                "gc_share": clock.total / elapsed, "bytes_per_account": grown / size}
+                "gc_share": clock.total / elapsed,
+                "longest_gc": clock.longest, "longest_gc_loading": loading.longest, "bytes_per_account": grown / size}
 
 
 def part1(args: argparse.Namespace) -> None:
     """Per-event cost, longest event and memory per account, one fresh process per size."""
-    print(f"Part 1: per-event cost as accounts in state grow (state: {args.state}, "
-          f"collector: {args.gc})")
+    print(f"Part 1: per-event cost as accounts in state grow (stages: {args.stage}, "
+          f"state: {args.state}, collector: {args.gc})")
     base = None
     for size in [int(s) for s in args.sizes.split(",")]:
         child = subprocess.run(
             [sys.executable, __file__, "--one", str(size), "--updates", str(args.updates),
-             "--state", args.state, "--gc", args.gc],
+             "--state", args.state, "--gc", args.gc, "--stage", args.stage],
             check=True, capture_output=True, text=True)
         found = json.loads(child.stdout.splitlines()[-1])
         base = base or found["cost"]
         print(f"  {size:>9,} accounts: {1 / found['cost']:>8,.0f} ev/s, "
               f"{found['cost'] * 1e6:>7.1f} us/event, x{found['cost'] / base:.2f} of the "
-              f"smallest; longest event {found['longest'] * 1e3:,.1f} ms, collector "
-              f"{found['gc_share']:.0%} of the time; "
+              f"smallest; longest event {found['longest'] * 1e3:,.1f} ms, collections "
+              f"{found['gc_share']:.1%} of the time (longest {found['longest_gc'] * 1e3:,.1f} "
+              f"ms; {found['longest_gc_loading'] * 1e3:,.1f} ms while loading); "
               f"{found['bytes_per_account'] / 1024:,.2f} KB/account in process", flush=True)
 
 
@@ -164,12 +185,15 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=5000)
     parser.add_argument("--state", choices=("dict", "packed", "rocksdb"), default="dict")
     parser.add_argument("--gc", choices=("paced", "default"), default="paced")
+    parser.add_argument("--stage", choices=("all", "accounts"), default="all")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # one size, JSON out
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one_size(args.one, args.updates, args.state, args.gc)))
+        print(json.dumps(one_size(args.one, args.updates, args.state, args.gc, args.stage)))
         return
     part1(args)
+    if args.stage == "accounts":
+        return  # Part 2 times the company stage
 
     print("Part 2: an update in a company of N accounts")
     base = None
