@@ -10,7 +10,8 @@ Part 1, state size: each size runs in a fresh process. A history of that many ac
 (four tenants sharing a market of companies, partnered two by two at FULL, each account
 with one open deal) is applied, then ``--updates`` opportunity updates on random accounts
 are timed one by one. Per size it prints events per second, the per-event cost relative
-to the smallest size (1.0 = flat), the longest single event (garbage collection
+to the smallest size (1.0 = flat) and to a same-run baseline (decoding the same events
+from Avro with the pipeline's codec, what a bare consumer does per event), the longest single event (garbage collection
 included: the collector runs inside the events it interrupts), the share of the timed
 events spent in collections and the longest collection (also the longest one while the
 history was applied), and the process's resident memory growth per account in state (RSS after the history minus RSS before it, from /proc/self/statm). ``--state``
@@ -40,6 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from schemas.codec import Codec  # noqa: E402
 from streams.core.pipeline import Pipeline  # noqa: E402
 from streams.gc_tuning import Pacer  # noqa: E402
 from streams.packed_state import PackedState  # noqa: E402
@@ -142,6 +144,12 @@ def one_size(size: int, updates: int, state: str, gc_mode: str, stage: str) -> d
         for event in events[:200]:  # warm up
             pipeline.apply(*event)
             tick()
+        codec = Codec()
+        bodies = [codec.encode(*event) for event in events[200:]]
+        started = time.perf_counter()
+        for body in bodies:
+            codec.decode(body)
+        decoding = (time.perf_counter() - started) / updates
         clock = _GcClock()
         longest, started = 0.0, time.perf_counter()
         for event in events[200:]:
@@ -153,7 +161,7 @@ def one_size(size: int, updates: int, state: str, gc_mode: str, stage: str) -> d
         for store in (pipeline.account_state, pipeline.company_state):
             if isinstance(store, PackedState):
                 store.close()
-        return {"size": size, "cost": elapsed / updates, "longest": longest,
+        return {"size": size, "cost": elapsed / updates, "decode": decoding, "longest": longest,
                 "gc_share": clock.total / elapsed,
                 "longest_gc": clock.longest, "longest_gc_loading": loading.longest, "bytes_per_account": grown / size}
 
@@ -172,7 +180,8 @@ def part1(args: argparse.Namespace) -> None:
         base = base or found["cost"]
         print(f"  {size:>9,} accounts: {1 / found['cost']:>8,.0f} ev/s, "
               f"{found['cost'] * 1e6:>7.1f} us/event, x{found['cost'] / base:.2f} of the "
-              f"smallest; longest event {found['longest'] * 1e3:,.1f} ms, collections "
+              f"smallest, x{found['cost'] / found['decode']:.1f} of decoding the same "
+              f"events ({1 / found['decode']:,.0f} ev/s); longest event {found['longest'] * 1e3:,.1f} ms, collections "
               f"{found['gc_share']:.1%} of the time (longest {found['longest_gc'] * 1e3:,.1f} "
               f"ms; {found['longest_gc_loading'] * 1e3:,.1f} ms while loading); "
               f"{found['bytes_per_account'] / 1024:,.2f} KB/account in process", flush=True)
