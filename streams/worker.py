@@ -6,7 +6,7 @@ from pathlib import Path
 
 import faust
 
-from . import logs
+from . import gc_tuning, logs
 from .app import create_app
 from .offset_guard import check_faust_version
 from .settings import Settings
@@ -23,6 +23,7 @@ def run_worker(settings: Settings, *, loglevel: str = "warn") -> None:
     ensure_topics(settings)
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
+    gc_tuning.freeze_startup()
     worker = faust.Worker(app, loglevel=loglevel, redirect_stdouts=False,
                           logging_config=logs.logging_config(loglevel, settings.log_format))
     worker.execute_from_commandline()

@@ -12,6 +12,7 @@ from typing import Any
 from schemas.exceptions import CosellingError, TextFormatError
 from schemas.validation import EventValidator
 
+from .. import gc_tuning
 from ..event_files import EventFile
 from ..exceptions import RetryableError
 from .output import err, out, progress
@@ -143,8 +144,9 @@ def cmd_replay(args: argparse.Namespace, settings) -> int:
             out.print(f"  {decision.mode}: {decision.reason}", markup=False)
             if decision.warning:
                 err.print(f"  warning: {decision.warning}", markup=False)
-            with progress("replaying", len(run.events)) as advance:
-                outcome = run.run(progress=advance)
+            with progress("replaying", len(run.events)) as advance, \
+                    gc_tuning.Pacer() as pacer:
+                outcome = run.run(progress=lambda done: (pacer.tick(done), advance(done)))
     finally:
         writer.close()
     report, held, elapsed = outcome.report, outcome.holdings, outcome.elapsed

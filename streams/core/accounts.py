@@ -30,7 +30,7 @@ from .opportunities import (
     forwarded_touches,
     new_opportunity_state,
 )
-from .records import apply_entry, apply_versioned, live, live_entries
+from .records import KEPT_FIELDS, apply_entry, apply_versioned, live_entries
 from .statekeys import HOMED_TYPES, KEY_SEPARATOR, opportunity_key, opportunity_of, state_key
 
 __all__ = ["KEY_SEPARATOR", "AccountStage", "SnapshotMessage"]
@@ -78,44 +78,70 @@ def _new_state() -> dict[str, Any]:
             "company": None}
 
 
+_OPP_FIELDS = KEPT_FIELDS["opportunity"]  # what a snapshot shows of a deal: all it keeps
+_TOUCH_FIELDS = KEPT_FIELDS["partner_touch"][:6]  # what a snapshot shows of a touch
+
+
+def _match(state: dict[str, Any], entry: dict[str, Any]) -> tuple[str, str] | None:
+    """(company key, method) of the account entry; computed once per account version.
+
+    Domain parsing is the dearest step of an update, and most updates (deals, touches,
+    contacts) leave the account record as it was: the match is kept in the state beside
+    the version it was computed from (``"match": [version, key, method]``, or
+    ``[version]`` when the account matches no company).
+    """
+    cached = state.get("match")
+    if cached is not None and cached[0] == entry["v"]:
+        return (cached[1], cached[2]) if len(cached) == 3 else None
+    account = entry["d"]
+    found = company_key(domain=account.get("domain"), website=account.get("website"),
+                        name=account.get("name"), country=account.get("country"))
+    state["match"] = [entry["v"]] if found is None else [entry["v"], found.key, found.method]
+    return None if found is None else (found.key, found.method)
+
+
 def snapshot(state: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
     """(company key, match method, snapshot) of an account state, or None if unmatched."""
-    accounts = live(state["account"])
-    if not accounts:
+    live_accounts = live_entries(state["account"])
+    if not live_accounts:
         return None
-    (record_id, account), = accounts.items()
-    match = company_key(domain=account.get("domain"), website=account.get("website"),
-                        name=account.get("name"), country=account.get("country"))
+    (record_id, account_entry), = live_accounts.items()
+    match = _match(state, account_entry)
     if match is None:
         return None
-    entries = [state["account"][record_id]]
+    key, method = match
+    account = account_entry["d"]
+    last_activity = account_entry["t"]
     opps = []
-    for rid, opp in sorted(live(state["opps"]).items()):
-        entries.append(state["opps"][rid])
-        opps.append({k: opp.get(k) for k in (
-            "record_id", "name", "stage", "is_closed", "is_won", "amount", "currency",
-            "close_date", "created_at", "occurred_at")})
+    for _, entry in sorted(live_entries(state["opps"]).items()):
+        last_activity = max(last_activity, entry["t"])
+        opp = entry["d"]
+        # Stored with the snapshot's fields; state saved before records kept only those
+        # (a replay database) may hold whole records.
+        opps.append(opp if len(opp) == len(_OPP_FIELDS) else
+                    {k: opp.get(k) for k in _OPP_FIELDS})
     touches = []
     touch_entries = live_entries(state["touches"])
     touch_entries.update(forwarded_touches(state))
     for _, entry in sorted(touch_entries.items()):
-        entries.append(entry)
+        last_activity = max(last_activity, entry["t"])
         touch = entry["d"]
-        touches.append({k: touch.get(k) for k in (
-            "record_id", "opportunity_record_id", "partner_tenant_id", "touch_type",
-            "partner_sourced", "occurred_at")})
-    contacts = live(state["contacts"])
-    entries.extend(state["contacts"][rid] for rid in contacts)
-    return match.key, match.method, {
+        touches.append({k: touch.get(k) for k in _TOUCH_FIELDS})
+    contacts = 0
+    for entry in state["contacts"].values():
+        if entry["d"] is not None:
+            contacts += 1
+            last_activity = max(last_activity, entry["t"])
+    return key, method, {
         "tenant_id": account["tenant_id"],
         "account_record_id": record_id,
         "name": account["name"],
         "relationship": account["relationship"],
-        "match_method": match.method,
+        "match_method": method,
         "opportunities": opps,
         "touches": touches,
-        "contacts": len(contacts),
-        "last_activity": max(e["t"] for e in entries),
+        "contacts": contacts,
+        "last_activity": last_activity,
     }
 
 
@@ -142,7 +168,7 @@ class AccountStage:
             return list(placed)
         st = _new_state() if current is None else current
         bucket = st["account"] if event_type == "account" else st[_BUCKETS[event_type]]
-        if not apply_versioned(bucket, record):
+        if not apply_versioned(bucket, record, KEPT_FIELDS[event_type]):
             return []
         out: list[SnapshotMessage | InternalMessage] = []
         if event_type == "opportunity":

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .records import apply_versioned
+from .records import KEPT_FIELDS, apply_versioned
 from .statekeys import target_key
 
 
@@ -68,7 +68,7 @@ def apply_at_home(
     Otherwise the placements it causes: a tombstone for the former target if the record
     left it, and the new version for the current target.
     """
-    if not apply_versioned(state["record"], record):
+    if not apply_versioned(state["record"], record, KEPT_FIELDS[event_type]):
         return None
     record_id = record["record_id"]
     entry = state["record"][record_id]

@@ -5,7 +5,9 @@ version, so an older UPSERT arriving later cannot bring the record back. Any ord
 duplication of the same events therefore gives the same final state.
 
 Stored values are JSON-friendly (they live in Faust tables): timestamps as epoch
-milliseconds, dates as ISO strings, amounts as decimal strings.
+milliseconds, dates as ISO strings, amounts as decimal strings. Only the fields the core
+reads are kept (:data:`KEPT_FIELDS`, when the caller names the record's type): the rest of
+a CRM record (event id, source, free text the results never show) is not stored.
 """
 
 from __future__ import annotations
@@ -16,9 +18,27 @@ from typing import Any
 
 from schemas.epoch import epoch_millis
 
+#: Per inbound event type, the fields of a record the core reads after applying it: the
+#: account's company key and snapshot, a touch's or contact's target key, and the deal and
+#: touch fields a snapshot carries (in the snapshot's order).
+KEPT_FIELDS: dict[str, tuple[str, ...]] = {
+    "account": ("tenant_id", "name", "relationship", "domain", "website", "country"),
+    "opportunity": ("record_id", "name", "stage", "is_closed", "is_won", "amount",
+                    "currency", "close_date", "created_at", "occurred_at"),
+    "contact": ("tenant_id", "record_id", "account_record_id"),
+    "partner_touch": ("record_id", "opportunity_record_id", "partner_tenant_id",
+                      "touch_type", "partner_sourced", "occurred_at", "tenant_id",
+                      "account_record_id"),
+}
+
+
+_ATOMS = frozenset({str, int, bool, float, type(None)})
+
 
 def to_plain(value: Any) -> Any:
     """A decoded Avro value as JSON-friendly data (see module doc)."""
+    if type(value) in _ATOMS:  # most fields: nothing to convert
+        return value
     if isinstance(value, dict):
         return {k: to_plain(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -32,20 +52,26 @@ def to_plain(value: Any) -> Any:
     return value
 
 
-def apply_versioned(bucket: dict[str, Any], record: dict[str, Any]) -> bool:
+def apply_versioned(
+    bucket: dict[str, Any], record: dict[str, Any], fields: tuple[str, ...] | None = None
+) -> bool:
     """Apply one decoded event to ``bucket`` (record id -> entry); True if it changed.
 
     An entry is ``{"v": version, "t": occurred_at_ms, "d": data or None}``; ``d`` is None
-    for a deleted record (a tombstone).
+    for a deleted record (a tombstone). ``d`` holds ``fields`` of the record (a missing
+    one as None), or all of it when ``fields`` is None.
     """
     current = bucket.get(record["record_id"])
     if current is not None and current["v"] >= record["version"]:
         return False
+    if record["op"] == "DELETE":
+        data = None
+    elif fields is None:
+        data = to_plain(record)
+    else:
+        data = {k: to_plain(record.get(k)) for k in fields}
     return apply_entry(bucket, record["record_id"], {
-        "v": record["version"],
-        "t": _occurred_millis(record),
-        "d": None if record["op"] == "DELETE" else to_plain(record),
-    })
+        "v": record["version"], "t": _occurred_millis(record), "d": data})
 
 
 def apply_entry(bucket: dict[str, Any], record_id: str, entry: dict[str, Any]) -> bool:

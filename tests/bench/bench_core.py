@@ -2,12 +2,24 @@
 
 Run by hand (not collected by pytest):
 
-    python tests/bench/bench_core.py [--sizes 10000,100000] [--updates 5000]
+    python tests/bench/bench_core.py [--sizes 10000,100000,1000000] [--updates 5000]
+                                     [--state dict|packed|rocksdb] [--gc paced|default]
+                                     [--stage all|accounts]
 
-Part 1, state size: for each size, a history of that many accounts (four tenants sharing
-a market of companies, partnered two by two at FULL, each account with one open deal) is
-applied, then ``--updates`` opportunity updates on random accounts are timed. It prints
-events per second and the per-event cost relative to the smallest size (1.0 = flat).
+Part 1, state size: each size runs in a fresh process. A history of that many accounts
+(four tenants sharing a market of companies, partnered two by two at FULL, each account
+with one open deal) is applied, then ``--updates`` opportunity updates on random accounts
+are timed one by one. Per size it prints events per second, the per-event cost relative
+to the smallest size (1.0 = flat) and to a same-run baseline (decoding the same events
+from Avro with the pipeline's codec, what a bare consumer does per event), the longest single event (garbage collection
+included: the collector runs inside the events it interrupts), the share of the timed
+events spent in collections and the longest collection (also the longest one while the
+history was applied), and the process's resident memory growth per account in state (RSS after the history minus RSS before it, from /proc/self/statm). ``--state``
+keeps the state in dicts (the default), packed as bytes in a dict, or packed in RocksDB
+(:mod:`streams.packed_state`); ``--gc paced`` (the default) uses the replay's collector
+settings (:class:`streams.gc_tuning.Pacer`), ``--gc default`` CPython's own.
+``--stage accounts`` times stage two alone: the same pipeline with a company stage that
+drops every snapshot (what the account stage costs and holds, the company stage aside).
 
 Company size, partnership changes and many deals on one account: bench_company.py.
 """
@@ -16,15 +28,22 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
+import os
 import random
+import subprocess
 import sys
+import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from schemas.codec import Codec  # noqa: E402
 from streams.core.pipeline import Pipeline  # noqa: E402
+from streams.gc_tuning import Pacer  # noqa: E402
+from streams.packed_state import PackedState  # noqa: E402
 from tests.factories import account, opportunity, partnership  # noqa: E402
 
 TENANTS = ("acme", "globex", "initech", "umbrella")
@@ -32,27 +51,12 @@ FULL = {(t, p): "FULL" for t in TENANTS
         for p in ("CUSTOMER", "PROSPECT", "FORMER_CUSTOMER", "OPEN_OPPORTUNITY")}
 
 
-def partnered() -> Pipeline:
-    pipeline = Pipeline()
+def partnered(pipeline: Pipeline | None = None) -> Pipeline:
+    pipeline = pipeline or Pipeline()
     for a, b in (("acme", "globex"), ("initech", "umbrella"), ("acme", "initech")):
         rules = {k: v for k, v in FULL.items() if k[0] in (a, b)}
         pipeline.apply(*partnership(f"{a}-{b}", a, b, rules))
     return pipeline
-
-
-def history(pipeline: Pipeline, accounts: int, rng: random.Random) -> list[tuple[str, str]]:
-    """Apply ``accounts`` accounts with a deal each; return (tenant, account id) of each."""
-    companies = max(1, int(accounts / 1.5))
-    held = []
-    for n in range(accounts):
-        tenant = TENANTS[n % len(TENANTS)]
-        company = rng.randrange(companies)
-        acc = f"{tenant}-a{n}"
-        pipeline.apply(*account(tenant, acc, domain=f"company{company}.com",
-                                name=f"Company {company}", relationship="CUSTOMER"))
-        pipeline.apply(*opportunity(tenant, f"{acc}-o", acc, day=1, amount="10000"))
-        held.append((tenant, acc))
-    return held
 
 
 def time_updates(pipeline: Pipeline, targets: list[tuple[str, str]], updates: int,
@@ -70,27 +74,132 @@ def time_updates(pipeline: Pipeline, targets: list[tuple[str, str]], updates: in
     return (time.perf_counter() - started) / updates
 
 
+def _target(tenant_account: int) -> tuple[str, str]:
+    """(tenant, account id) of the n-th account of :func:`history`."""
+    tenant = TENANTS[tenant_account % len(TENANTS)]
+    return tenant, f"{tenant}-a{tenant_account}"
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class _GcClock:
+    """Time spent in collections, from ``gc.callbacks``."""
+
+    def __init__(self):
+        self.total, self.longest, self._started = 0.0, 0.0, 0.0
+        gc.callbacks.append(self._on)
+
+    def _on(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            took = time.perf_counter() - self._started
+            self.total += took
+            self.longest = max(self.longest, took)
+
+
+class _NoCompanies:
+    """A company stage that drops every input (``--stage accounts``)."""
+
+    def apply_snapshot(self, *args: object) -> list:
+        return []
+
+    apply_partnership = apply_snapshot
+
+
+def one_size(size: int, updates: int, state: str, gc_mode: str, stage: str) -> dict:
+    """Part 1 for one size, in this process: what :func:`part1` prints for it."""
+    with tempfile.TemporaryDirectory(prefix="bench-core-") as folder:
+        stores = {"dict": lambda name: {}, "packed": lambda name: PackedState(),
+                  "rocksdb": lambda name: PackedState(os.path.join(folder, name))}[state]
+        pipeline = Pipeline(None, stores("accounts"), stores("companies"))
+        if stage == "accounts":
+            pipeline.companies = _NoCompanies()
+        partnered(pipeline)
+        pacer = Pacer() if gc_mode == "paced" else None
+        tick = pacer.tick if pacer else (lambda events=1: None)
+        rng = random.Random(size)
+        gc.collect()
+        before = _rss()
+        loading = _GcClock()
+        companies = max(1, int(size / 1.5))
+        for n in range(size):
+            tenant, acc = _target(n)
+            company = rng.randrange(companies)
+            pipeline.apply(*account(tenant, acc, domain=f"company{company}.com",
+                                    name=f"Company {company}", relationship="CUSTOMER"))
+            pipeline.apply(*opportunity(tenant, f"{acc}-o", acc, day=1, amount="10000"))
+            tick(2)
+        grown = _rss() - before
+        gc.callbacks.remove(loading._on)
+        events = []
+        for v in range(updates + 200):
+            tenant, acc = _target(rng.randrange(size))
+            events.append(opportunity(tenant, f"{acc}-o", acc, version=2 + v, day=2,
+                                      amount=str(Decimal(10000 + v))))
+        for event in events[:200]:  # warm up
+            pipeline.apply(*event)
+            tick()
+        codec = Codec()
+        bodies = [codec.encode(*event) for event in events[200:]]
+        started = time.perf_counter()
+        for body in bodies:
+            codec.decode(body)
+        decoding = (time.perf_counter() - started) / updates
+        clock = _GcClock()
+        longest, started = 0.0, time.perf_counter()
+        for event in events[200:]:
+            at = time.perf_counter()
+            pipeline.apply(*event)
+            tick()
+            longest = max(longest, time.perf_counter() - at)
+        elapsed = time.perf_counter() - started
+        for store in (pipeline.account_state, pipeline.company_state):
+            if isinstance(store, PackedState):
+                store.close()
+        return {"size": size, "cost": elapsed / updates, "decode": decoding, "longest": longest,
+                "gc_share": clock.total / elapsed,
+                "longest_gc": clock.longest, "longest_gc_loading": loading.longest, "bytes_per_account": grown / size}
+
+
+def part1(args: argparse.Namespace) -> None:
+    """Per-event cost, longest event and memory per account, one fresh process per size."""
+    print(f"Part 1: per-event cost as accounts in state grow (stages: {args.stage}, "
+          f"state: {args.state}, collector: {args.gc})")
+    base = None
+    for size in [int(s) for s in args.sizes.split(",")]:
+        child = subprocess.run(
+            [sys.executable, __file__, "--one", str(size), "--updates", str(args.updates),
+             "--state", args.state, "--gc", args.gc, "--stage", args.stage],
+            check=True, capture_output=True, text=True)
+        found = json.loads(child.stdout.splitlines()[-1])
+        base = base or found["cost"]
+        print(f"  {size:>9,} accounts: {1 / found['cost']:>8,.0f} ev/s, "
+              f"{found['cost'] * 1e6:>7.1f} us/event, x{found['cost'] / base:.2f} of the "
+              f"smallest, x{found['cost'] / found['decode']:.1f} of decoding the same "
+              f"events ({1 / found['decode']:,.0f} ev/s); longest event {found['longest'] * 1e3:,.1f} ms, collections "
+              f"{found['gc_share']:.1%} of the time (longest {found['longest_gc'] * 1e3:,.1f} "
+              f"ms; {found['longest_gc_loading'] * 1e3:,.1f} ms while loading); "
+              f"{found['bytes_per_account'] / 1024:,.2f} KB/account in process", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000",
-                        help="accounts in state, comma-separated (1M needs >12 GB today)")
+                        help="accounts in state, comma-separated")
     parser.add_argument("--updates", type=int, default=5000)
+    parser.add_argument("--state", choices=("dict", "packed", "rocksdb"), default="dict")
+    parser.add_argument("--gc", choices=("paced", "default"), default="paced")
+    parser.add_argument("--stage", choices=("all", "accounts"), default="all")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # one size, JSON out
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
-
-    print("Part 1: per-event cost as accounts in state grow")
-    base = None
-    for size in sizes:
-        rng = random.Random(size)
-        pipeline = partnered()
-        held = history(pipeline, size, rng)
-        time_updates(pipeline, held, 200, rng)  # warm up
-        cost = time_updates(pipeline, held, args.updates, rng)
-        base = base or cost
-        print(f"  {size:>9,} accounts: {1 / cost:>8,.0f} ev/s, {cost * 1e6:>8.1f} us/event, "
-              f"x{cost / base:.2f} of the smallest")
-        del pipeline, held
-        gc.collect()
+    if args.one:
+        print(json.dumps(one_size(args.one, args.updates, args.state, args.gc, args.stage)))
+        return
+    part1(args)
 
 
 if __name__ == "__main__":
