@@ -6,7 +6,7 @@ contract's validator, rejected rows reported with their line), sorts by event
 time (then version and event id, so equal times order the same way every run), runs the
 accounts and companies stages in one process and writes the results (and every event, to
 ``crm_events``) to ClickHouse, a batch at a time in a thread of its own while the core
-computes the next batch (:class:`BackgroundWrites`). Used
+computes the next batch (:class:`sinks.background.BackgroundWrites`). Used
 for backfills, the demo, and as the oracle the streaming path is checked against. This
 module starts from empty state; ``coselling replay`` continues from what earlier replays
 left in the database (:mod:`.incremental_replay`).
@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 from schemas.epoch import epoch_millis
 from schemas.exceptions import CosellingError, TextFormatError
 from schemas.validation import EventValidator
+from sinks.background import BackgroundWrites
 
 from .core.attribution import AttributionConfig
 from .core.eventlog import event_log_entry
@@ -87,7 +87,7 @@ def replay_events(
     pipeline = pipeline if pipeline is not None else Pipeline(attribution)
     pending: list[dict[str, Any]] = []
     ingested_at = epoch_millis(dt.datetime.now(dt.UTC))
-    with BackgroundWrites(writer) as writes:
+    with BackgroundWrites() as writes:
         for event_type, record in events:
             report.events += 1
             if progress is not None and report.events % 1000 == 0:
@@ -101,48 +101,13 @@ def replay_events(
             pending.append(event_log_entry(event_type, record, ingested_at))
             pending.extend(change.to_json() for change in found)
             if writer is not None and len(pending) >= WRITE_BATCH:
-                writes.submit(pending)
+                writes.submit(writer.write, pending)
                 pending = []
         if writer is not None and pending:
-            writes.submit(pending)
+            writes.submit(writer.write, pending)
         writes.wait()
     report.rows_written += writes.rows
     if progress is not None:
         progress(report.events % 1000)
     return report, pipeline
 
-
-class BackgroundWrites:
-    """Writes batches of sink messages in order, in a thread, while the core goes on.
-
-    The database does its share of a write (chDB and the network release the GIL) while
-    the core computes the next batch. One write runs at a time and one batch waits at
-    most: :meth:`submit` first waits for the write before it, and raises its error.
-    Leaving the block waits for the write under way (its error, if the block is left by
-    another, is dropped: the run has failed anyway).
-
-    :param writer: has ``write(messages) -> rows``; None writes nothing.
-    """
-
-    def __init__(self, writer) -> None:
-        self.writer = writer
-        self.rows = 0
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="replay-write")
-        self._running: Future[int] | None = None
-
-    def __enter__(self) -> BackgroundWrites:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._pool.shutdown(wait=True)
-
-    def submit(self, messages: list[dict[str, Any]]) -> None:
-        """Start writing ``messages`` once the write before them is done."""
-        self.wait()
-        self._running = self._pool.submit(self.writer.write, messages)
-
-    def wait(self) -> None:
-        """Wait for the write under way; add its rows to :attr:`rows` or raise its error."""
-        if self._running is not None:
-            running, self._running = self._running, None
-            self.rows += running.result()
