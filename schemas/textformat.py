@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import IO, Any
 
 from .catalog import ENVELOPE_FIELDS, Catalog, SchemaVersion, default_catalog
 from .exceptions import CodecError, TextFormatError
+from .record_compiler import Fallback, compiled
 
 _UTC = dt.UTC
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=_UTC)
@@ -56,9 +57,32 @@ def parse_line(
 def record_from_json(
     schema: SchemaVersion, obj: dict[str, Any], *, lineno: int | None = None
 ) -> dict[str, Any]:
-    """Convert a JSON object's values to the Python types the Avro schema needs."""
+    """Convert a JSON object's values to the Python types the Avro schema needs.
+
+    Rows that fit go through the schema's compiled converter
+    (:mod:`schemas.record_compiler`); the others, and DELETEs (whose missing fields get
+    neutral values), are walked beside the schema, which names what does not fit.
+    """
     deleting = obj.get("op") == "DELETE" and all(k in obj for k in ENVELOPE_FIELDS)
+    if not deleting:
+        try:
+            return _compiled(schema)(obj)
+        except Fallback:
+            pass
     return _Converter(schema.named, lineno).record(schema.parsed, obj, "", fill_missing=deleting)
+
+
+#: Compiled converters by schema (the schema is kept with its converter, so its id stays).
+_COMPILED: dict[int, tuple[SchemaVersion, Callable[[Any], dict[str, Any]]]] = {}
+
+
+def _compiled(schema: SchemaVersion) -> Callable[[Any], dict[str, Any]]:
+    found = _COMPILED.get(id(schema))
+    if found is None:
+        checks = {"timestamp": lambda value, _avro, bad: _timestamp(value, bad),
+                  "date": _date, "decimal": _decimal}
+        found = _COMPILED[id(schema)] = (schema, compiled(schema.parsed, schema.named, checks))
+    return found[1]
 
 
 class _Converter:
@@ -113,12 +137,7 @@ class _Converter:
         if logical == "timestamp-millis":
             return _timestamp(value, bad)
         if logical == "date":
-            if not isinstance(value, str):
-                raise bad("a date YYYY-MM-DD")
-            try:
-                return dt.date.fromisoformat(value)
-            except ValueError:
-                raise bad("a date YYYY-MM-DD") from None
+            return _date(value, avro, bad)
         if logical == "decimal":
             return _decimal(value, avro, bad)
         if kind == "string":
@@ -179,6 +198,15 @@ def _timestamp(value: Any, bad) -> dt.datetime:
         # Avro timestamp-millis keeps milliseconds; drop finer digits here, visibly.
         return utc.replace(microsecond=parsed.microsecond // 1000 * 1000)
     raise bad("an ISO-8601 timestamp with offset or epoch milliseconds")
+
+
+def _date(value: Any, _avro: dict, bad) -> dt.date:
+    if not isinstance(value, str):
+        raise bad("a date YYYY-MM-DD")
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise bad("a date YYYY-MM-DD") from None
 
 
 def _decimal(value: Any, avro: dict, bad) -> Decimal:

@@ -10,16 +10,19 @@ deduplication token. :class:`ClickHouseSink` is the batching sink the runner dri
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import threading
 from collections.abc import Sequence
 from typing import Any
 
+from schemas.epoch import epoch_millis
 from schemas.registry_client import redact_url as redact
 
 from .base import Batch, BatchingSink, Message, Rejected
 from .chdb_folder import open_chdb
+from .columns import table_columns
 from .exceptions import SinkConfigError, SinkDataError, SinkUnavailableError
 from .migrate import MigrationResult, Target, migrate
 from .rows import table_rows
@@ -84,6 +87,15 @@ class ClickHouseWriter:
 
     def insert(self, table: Table, rows: list[list[Any]], *, token: str | None = None) -> None:
         """Insert ``rows`` (values in ``table``'s column order) with explicit types."""
+        self._insert(table, rows, token=token, column_oriented=False)
+
+    def insert_columns(self, table: Table, columns: list[list[Any]], *,
+                       token: str | None = None) -> None:
+        """Insert ``columns`` (one list of values per column of ``table``, in its order)."""
+        self._insert(table, columns, token=token, column_oriented=True)
+
+    def _insert(self, table: Table, data: list[list[Any]], *, token: str | None,
+                column_oriented: bool) -> None:
         settings: dict[str, Any] = dict(self.target.insert_settings())
         if token:
             settings["insert_deduplication_token"] = f"{token}:{table.name}"
@@ -92,24 +104,25 @@ class ClickHouseWriter:
             # table would drop a block equal to an earlier one, also after TRUNCATE (the
             # replay's rebuild), and a replay's claim renewal.
             settings["insert_deduplicate"] = 0
+        rows = len(data[0]) if column_oriented and data else len(data)
         self._run(lambda: self.client.insert(
-            table.name, rows, column_names=table.column_names,
-            column_type_names=table.column_types, settings=settings),
-            f"inserting {len(rows)} rows into {table.name}")
+            table.name, data, column_names=table.column_names,
+            column_type_names=table.column_types, column_oriented=column_oriented,
+            settings=settings), f"inserting {rows} rows into {table.name}")
 
     def write(self, messages: Sequence[dict[str, Any]], *, token: str | None = None) -> int:
         """Insert the rows of sink messages (JSON data), one insert per table.
 
-        Returns the rows written. Used by the replay path; the streaming sink goes
-        through :class:`ClickHouseSink`, which also dead-letters bad messages.
+        Returns the rows written. Used by the replay path, a column at a time
+        (:mod:`sinks.columns`); the streaming sink goes through :class:`ClickHouseSink`,
+        which also dead-letters bad messages.
         """
-        by_table: dict[str, tuple[Table, list[list[Any]]]] = {}
-        for message in messages:
-            for table, values in table_rows(message):
-                by_table.setdefault(table.name, (table, []))[1].append(values)
-        for _, (table, rows) in sorted(by_table.items()):
-            self.insert(table, rows, token=token)
-        return sum(len(rows) for _, rows in by_table.values())
+        written_ms = epoch_millis(dt.datetime.now(dt.UTC))
+        tables = sorted(table_columns(messages, written_ms=written_ms),
+                        key=lambda item: item[0].name)
+        for table, columns in tables:
+            self.insert_columns(table, columns, token=token)
+        return sum(len(columns[0]) for _, columns in tables)
 
     def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple]:
         """Rows of a query (for views, reports and tests)."""

@@ -29,6 +29,7 @@ from typing import Any
 
 from schemas.exceptions import CosellingError
 
+from .background import BackgroundWrites
 from .clickhouse import ClickHouseWriter
 from .exceptions import ReplayBusyError
 from .tables import CRM_EVENTS, REPLAY_RUNS, REPLAY_STATE, Table
@@ -182,18 +183,26 @@ class ReplayStore:
         return state
 
     def save_state(self, store: str, items: Iterable[tuple[str, Any]], generation: int) -> int:
-        """Write the given keys of one store under ``generation``; return how many."""
+        """Write the given keys of one store under ``generation``; return how many.
+
+        A batch is inserted in the background while the next one is encoded.
+        """
         batch: list[list[Any]] = []
-        written = 0
-        for key, value in items:
-            batch.append([store, key, json.dumps(value, separators=(",", ":")), generation])
-            if len(batch) >= STATE_BATCH:
-                self.writer.insert(STATE, batch)
-                written, batch = written + len(batch), []
-        if batch:
-            self.writer.insert(STATE, batch)
-            written += len(batch)
-        return written
+        with BackgroundWrites() as writes:
+            for key, value in items:
+                batch.append([store, key, json.dumps(value, separators=(",", ":")),
+                              generation])
+                if len(batch) >= STATE_BATCH:
+                    writes.submit(self._insert_state, batch)
+                    batch = []
+            if batch:
+                writes.submit(self._insert_state, batch)
+            writes.wait()
+        return writes.rows
+
+    def _insert_state(self, batch: list[list[Any]]) -> int:
+        self.writer.insert(STATE, batch)
+        return len(batch)
 
     # -- the tables the replay writes -------------------------------------------------
 

@@ -7,7 +7,9 @@ JSON Lines. Every row is parsed and then checked by the event contract's validat
 Reading never stops at a bad row: each yields a :class:`~schemas.exceptions.TextFormatError`
 with its line number (record number for Avro), the field and the reason, and the caller
 reports it and goes on. A line that is not UTF-8 is such a row; a file that is not text at
-all (NUL bytes or mostly undecodable bytes near its start) is refused as a whole with a
+all (NUL bytes or mostly undecodable bytes near its start), or an Avro file whose header
+cannot be read or names a schema that is none of ours, is refused as a whole, when it is
+opened (before anything else is done with it), with a
 :class:`~streams.exceptions.StreamConfigError`.
 """
 
@@ -77,7 +79,10 @@ class EventFile:
         if self.format == "csv" and not self.tenant:
             raise StreamConfigError(f"{self.path}: a CSV export names no tenant; "
                                     "give --tenant TENANT")
-        if self.format != "avro":
+        if self.format == "avro":
+            with self.path.open("rb") as f:
+                self._avro_header(f)
+        else:
             problem = not_text(self.path)
             if problem:
                 raise StreamConfigError(f"{self.path}: not a text file ({problem}); expected "
@@ -141,18 +146,21 @@ class EventFile:
                     continue
                 yield lineno, event_type, record
 
+    def _avro_header(self, f) -> tuple[fastavro.reader, str]:
+        """The reader of an Avro container file and its event type (checked on open too)."""
+        try:
+            reader = fastavro.reader(f)
+            return reader, default_catalog().event_type_of_schema(reader.writer_schema)
+        except CodecError as exc:
+            raise StreamConfigError(f"{self.path}: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - fastavro raises many types
+            raise StreamConfigError(f"{self.path}: not a readable Avro container file "
+                                    f"({type(exc).__name__}: {exc})") from None
+
     def _avro(self) -> Iterator[Item]:
-        catalog = default_catalog()
         with self.path.open("rb") as f:
-            try:
-                reader = fastavro.reader(f)
-                event_type = catalog.event_type_of_schema(reader.writer_schema)
-            except CodecError as exc:
-                raise StreamConfigError(f"{self.path}: {exc}") from None
-            except Exception as exc:  # noqa: BLE001 - fastavro raises many types
-                raise StreamConfigError(f"{self.path}: not a readable Avro container file "
-                                        f"({type(exc).__name__}: {exc})") from None
-            schema = catalog.current(event_type)
+            reader, event_type = self._avro_header(f)
+            schema = default_catalog().current(event_type)
             n = 0
             records = iter(reader)
             while True:

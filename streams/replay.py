@@ -5,7 +5,8 @@ export as ``publish`` does (:mod:`streams.event_files`: every row checked by the
 contract's validator, rejected rows reported with their line), sorts by event
 time (then version and event id, so equal times order the same way every run), runs the
 accounts and companies stages in one process and writes the results (and every event, to
-``crm_events``) to ClickHouse. Used
+``crm_events``) to ClickHouse, a batch at a time in a thread of its own while the core
+computes the next batch (:class:`sinks.background.BackgroundWrites`). Used
 for backfills, the demo, and as the oracle the streaming path is checked against. This
 module starts from empty state; ``coselling replay`` continues from what earlier replays
 left in the database (:mod:`.incremental_replay`).
@@ -23,6 +24,7 @@ from typing import Any
 from schemas.epoch import epoch_millis
 from schemas.exceptions import CosellingError, TextFormatError
 from schemas.validation import EventValidator
+from sinks.background import BackgroundWrites
 
 from .core.attribution import AttributionConfig
 from .core.eventlog import event_log_entry
@@ -85,23 +87,27 @@ def replay_events(
     pipeline = pipeline if pipeline is not None else Pipeline(attribution)
     pending: list[dict[str, Any]] = []
     ingested_at = epoch_millis(dt.datetime.now(dt.UTC))
-    for event_type, record in events:
-        report.events += 1
-        if progress is not None and report.events % 1000 == 0:
-            progress(1000)
-        try:
-            found = pipeline.apply(event_type, record)
-        except CosellingError as exc:
-            report.rejected.append(f"{event_type} {record.get('record_id')}: {exc}")
-            continue
-        report.changes += len(found)
-        pending.append(event_log_entry(event_type, record, ingested_at))
-        pending.extend(change.to_json() for change in found)
-        if writer is not None and len(pending) >= WRITE_BATCH:
-            report.rows_written += writer.write(pending)
-            pending = []
-    if writer is not None and pending:
-        report.rows_written += writer.write(pending)
+    with BackgroundWrites() as writes:
+        for event_type, record in events:
+            report.events += 1
+            if progress is not None and report.events % 1000 == 0:
+                progress(1000)
+            try:
+                found = pipeline.apply(event_type, record)
+            except CosellingError as exc:
+                report.rejected.append(f"{event_type} {record.get('record_id')}: {exc}")
+                continue
+            report.changes += len(found)
+            pending.append(event_log_entry(event_type, record, ingested_at))
+            pending.extend(change.to_json() for change in found)
+            if writer is not None and len(pending) >= WRITE_BATCH:
+                writes.submit(writer.write, pending)
+                pending = []
+        if writer is not None and pending:
+            writes.submit(writer.write, pending)
+        writes.wait()
+    report.rows_written += writes.rows
     if progress is not None:
         progress(report.events % 1000)
     return report, pipeline
+

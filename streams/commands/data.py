@@ -6,6 +6,7 @@ import argparse
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -132,12 +133,16 @@ def cmd_replay(args: argparse.Namespace, settings) -> int:
 
     source = event_file(args, settings.event_validator)
     rejects: list[TextFormatError] = []
-    events = sorted((item[1:] for item in good_rows(source, f"reading {source.path.name}",
-                                                     rejects)), key=event_time_order)
     dsn = settings.clickhouse_dsn.get_secret_value()
     writer = ClickHouseWriter(dsn, settings.clickhouse_target())
     try:
-        writer.migrate(ttl_days=settings.crm_events_ttl_days)
+        # The database is opened and migrated while the file is read (the engine releases
+        # the GIL); its errors surface once the file is read.
+        with ThreadPoolExecutor(1, thread_name_prefix="migrate") as pool:
+            migrated = pool.submit(writer.migrate, ttl_days=settings.crm_events_ttl_days)
+            events = sorted((item[1:] for item in good_rows(
+                source, f"reading {source.path.name}", rejects)), key=event_time_order)
+            migrated.result()
         with IncrementalReplay(writer, attribution=settings.attribution(),
                                stale_after=settings.replay_claim_stale_seconds) as run:
             decision = run.plan(events)
