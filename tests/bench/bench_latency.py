@@ -181,6 +181,8 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--drain", type=float, default=120.0,
                         help="seconds to wait for the last rows after publishing ends")
+    parser.add_argument("--idle-wait", type=float, default=300.0,
+                        help="seconds to wait for the pipeline to go idle between rates")
     args = parser.parse_args()
 
     rates = [r for r in (args.slow_rate, args.rate) if r > 0]
@@ -203,13 +205,18 @@ def main() -> None:
                           events[:warmup], 20.0, drain=300)
                 at = warmup
                 for rate, n in zip(rates, needed, strict=True):
-                    sampler.wait_idle(settle=2.0, timeout=600, alive=worker.alive)
+                    try:
+                        sampler.wait_idle(settle=2.0, timeout=args.idle_wait,
+                                          alive=worker.alive)
+                    except TimeoutError as exc:
+                        print(f"(the next rate starts on a busy pipeline: {exc})")
                     run_phase(bootstrap, settings.topic_inbound, poller, f"r{rate:g}",
                               events[at:at + n], rate, args.drain)
                     at += n
         finally:
             sampler.stop()
             worker.stop()
+    sampler.print_summary(settings.app_id.removeprefix("bench-"))
     print(f"logs: {work}/worker.log, {work}/sink.log")
 
 

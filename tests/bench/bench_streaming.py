@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2, help="rounds of each bare consumer")
-    parser.add_argument("--timeout", type=float, default=3600,
+    parser.add_argument("--timeout", type=float, default=1800,
                         help="seconds to wait for the whole path")
     args = parser.parse_args()
 
@@ -70,11 +70,13 @@ def main() -> None:
         try:
             done = sampler.wait_idle(settle=2.0, timeout=args.timeout,
                                      alive=lambda: worker.alive() and sink.alive())
+        except TimeoutError:
+            done = None  # the figures so far are still printed
         finally:
             sampler.stop()
             worker.stop()
             sink.stop()
-        elapsed = done - (start - sampler.t0)
+        elapsed = args.timeout if done is None else done - (start - sampler.t0)
         writes = rig.writes_by_topic(bootstrap, [settings.topic_inbound])
     client = ClickHouseWriter(settings.clickhouse_dsn.get_secret_value())
     in_log = client.query("SELECT count() FROM (SELECT DISTINCT tenant_id, event_type, "
@@ -85,17 +87,19 @@ def main() -> None:
     client.close()
 
     full = n / elapsed
-    print(f"(a) bare aiokafka consumer (read + decode):    {aio:>10,.0f} events/s")
-    print(f"(b) bare kafka-python consumer (read + decode):{kp:>10,.0f} events/s")
-    print(f"(c) whole path (Kafka in, ClickHouse out):     {full:>10,.0f} events/s "
-          f"({elapsed:.1f}s incl. worker start-up; crm_events {in_log:,} of {len(logged):,},"
-          f" {results:,} result rows)")
-    print(f"    ratio (c)/(a) whole path / aiokafka:       {full / aio:>10.4f}")
-    print(f"    ratio (c)/(b) whole path / kafka-python:   {full / kp:>10.4f}")
+    print(f"(a) bare aiokafka consumer (read + decode):     {aio:>10,.0f} events/s")
+    print(f"(b) bare kafka-python consumer (read + decode): {kp:>10,.0f} events/s")
+    below = "<" if done is None else " "  # not finished: the rate is below n / timeout
+    took = (f"not finished within {elapsed:.0f}s" if done is None
+            else f"{elapsed:.1f}s incl. worker start-up")
+    print(f"(c) whole path (Kafka in, ClickHouse out):     {below}{full:>10,.0f} events/s "
+          f"({took}; crm_events {in_log:,} of {len(logged):,}, {results:,} result rows)")
+    print(f"    ratio (c)/(a) whole path / aiokafka:       {below}{full / aio:>10.4f}")
+    print(f"    ratio (c)/(b) whole path / kafka-python:   {below}{full / kp:>10.4f}")
     rig.print_writes(writes, n, prefix)
     sampler.print_summary(prefix)
     print(f"logs: {work}/worker.log, {work}/sink.log")
-    if in_log != len(logged):
+    if done is not None and in_log != len(logged):
         sys.exit(f"crm_events holds {in_log} of {len(logged)} distinct events")
 
 

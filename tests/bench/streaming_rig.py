@@ -210,8 +210,8 @@ class LagSampler:
                 now = time.monotonic()
                 try:
                     self._sample(admin, consumer, now, now - previous)
-                except KafkaError as exc:
-                    logging.getLogger(__name__).warning("lag sample failed: %s", exc)
+                except KafkaError as exc:  # a group's coordinator not known yet, ...
+                    logging.getLogger(__name__).debug("lag sample failed: %s", exc)
                 previous = now
                 self._stop.wait(max(0.0, self.interval - (time.monotonic() - now)))
         finally:
