@@ -113,7 +113,8 @@ class Settings(BaseSettings):
     attribution_half_life_days: float = Field(
         30.0, gt=0, description="Half-life of the time_decay attribution model."
     )
-    sink_batch_rows: int = Field(5000, ge=1, description="Sink flushes at this many rows...")
+    sink_batch_rows: int = Field(5000, ge=1, description="The sink writes when its input is "
+                                 "idle, or at this many rows...")
     sink_batch_seconds: float = Field(1.0, gt=0, description="...or when a batch is this old.")
     clickhouse_dsn: SecretStr = Field(
         SecretStr("chdb://./.coselling-data/chdb"),

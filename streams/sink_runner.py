@@ -1,9 +1,12 @@
 """``coselling sink``: the sink topic into ClickHouse, offsets committed after each flush.
 
 A Kafka consumer (its own consumer group, ``<app id>-sink``) hands every message to a
-:class:`~sinks.clickhouse.ClickHouseSink`, which batches per partition and flushes by row
-count or age. Only after a flush succeeded (and the messages it rejected as bad data are
-acknowledged on the dead-letter topic) are the offsets committed. While ClickHouse is
+:class:`~sinks.clickhouse.ClickHouseSink`, which batches per partition. It writes as soon
+as its input is idle (nothing more already fetched), so a quiet pipeline's rows land
+without a fixed wait and a busy one's batches grow while a write runs; a batch is also
+written at ``COSELLING_SINK_BATCH_ROWS`` rows or ``COSELLING_SINK_BATCH_SECONDS`` age.
+Only after a flush succeeded (and the messages it rejected as bad data are acknowledged
+on the dead-letter topic) are the offsets committed. While ClickHouse is
 unreachable or answers with a retryable error, the runner pauses its partitions and
 retries with capped exponential backoff: nothing is dropped and nothing piles up in
 memory. At start it applies pending migrations. With chDB (one process per data folder)
@@ -149,9 +152,13 @@ class _Runner:
                  s.app_id)
         while not self.stop.is_set():
             room = max(1, s.sink_batch_rows - sink.pending)
-            polled = await consumer.getmany(timeout_ms=200, max_records=room)
+            # With rows pending, take only what is fetched already: when nothing is, the
+            # input is idle and the rows are written now rather than after a fixed wait.
+            polled = await consumer.getmany(timeout_ms=0 if sink.pending else 200,
+                                            max_records=room)
+            idle = not any(polled.values())
             _add_all(sink, polled)
-            if sink.due():
+            if sink.due() or (idle and sink.pending):
                 await self._flush(consumer, producer, sink)
 
     async def _flush(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer,

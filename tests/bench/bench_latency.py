@@ -1,0 +1,247 @@
+"""Latency from publish to the row in ClickHouse's ``crm_events``, at a steady offered rate.
+
+Run by hand (not collected by pytest); starts its own Kafka broker from the Apache jars:
+
+    python tests/bench/bench_latency.py [--rate 1000] [--slow-rate 50] [--seconds 30]
+
+One ``coselling worker`` (a subprocess) and one ``coselling sink`` (chDB), both on default
+settings, run over fresh topics. The sink runs on a thread of this process (its
+``run_sink``, as ``coselling sink`` calls it) so that this process can read the chDB
+folder while the sink writes; a producer in a child process publishes generated scenario
+events (tests/scenario.py) at a steady rate, each stamped at its ``send`` with
+``occurred_at`` = now and a unique ``event_id``; nothing else of the events or of any
+contract changes. A poller reads the new rows of ``crm_events`` (only the parts written
+since its last read) and takes as an event's visible time the middle of the window in
+which it appeared: after the previous read began and before this read ended. Half that
+window is the measurement's resolution, printed with the figures.
+
+For the slow rate (the reference) and then the offered rate it prints p50, p90, p99 and
+max latency, how many events were not visible within ``--drain`` seconds after the last
+publish (counted as infinitely late), the achieved publish rate, and the split of the
+p50/p99 into publish to worker ingest (``crm_events.ingest_time``, stamped by the worker)
+and ingest to visible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import multiprocessing
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from schemas.codec import Codec  # noqa: E402
+from sinks.clickhouse import ClickHouseWriter  # noqa: E402
+from sinks.exceptions import SinkUnavailableError  # noqa: E402
+from tests.bench import streaming_rig as rig  # noqa: E402
+from tests.conftest import local_kafka  # noqa: E402
+from tests.integration.conftest import WorkerProcess  # noqa: E402
+from tests.scenario import scenario  # noqa: E402
+
+POLL_SECONDS = 0.05
+
+
+def produce(bootstrap: str, topic: str, phase: str, events: list, rate: float, out) -> None:
+    """Publish ``events`` at ``rate`` per second, each stamped at its send (child process).
+
+    Puts (sent, first send, last send, most seconds behind schedule) on ``out``.
+    """
+    from kafka import KafkaProducer
+
+    codec = Codec()
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer.partitions_for(topic)  # connected, metadata known: the schedule starts now
+    start = time.time() + 0.2
+    behind = 0.0
+    first = last = start
+    for i, (event_type, record) in enumerate(events):
+        due = start + i / rate
+        wait = due - time.time()
+        if wait > 0:
+            time.sleep(wait)
+        now = time.time()
+        behind = max(behind, now - due)
+        stamped = {**record, "event_id": f"{phase}-{i}",
+                   "occurred_at": dt.datetime.fromtimestamp(now, dt.UTC)}
+        producer.send(topic, key=record["record_id"].encode(),
+                      value=codec.encode(event_type, stamped))
+        last = now
+        if i == 0:
+            first = now
+    producer.flush()
+    producer.close()
+    out.put((len(events), first, last, behind))
+
+
+class Poller:
+    """Reads the ``crm_events`` rows written since its last read (by the parts' blocks)."""
+
+    def __init__(self, dsn: str):
+        self.client = ClickHouseWriter(dsn, create=False)
+        self.block = 0
+        self.previous_start = time.time()
+        self.windows: list[float] = []
+        self.seen: dict[str, tuple[float, int, int]] = {}  # event id -> visible, event, ingest
+
+    def wait_for_table(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.client.query("SELECT count() FROM system.tables "
+                                     "WHERE name = 'crm_events'")[0][0]:
+                    return
+            except Exception:  # noqa: BLE001 - the sink has not created the folder yet
+                pass
+            time.sleep(0.5)
+        raise TimeoutError("the sink did not create crm_events")
+
+    def poll(self) -> int:
+        """One read; returns how many events were seen for the first time."""
+        started = time.time()
+        try:
+            rows = self.client.query(
+                "SELECT event_id, toUnixTimestamp64Milli(event_time), "
+                "toUnixTimestamp64Milli(ingest_time), "
+                "toUInt64(splitByChar('_', _part)[3]) AS b "
+                "FROM crm_events WHERE b > {block:UInt64}", {"block": self.block})
+        except SinkUnavailableError:  # the sink's migrations swap crm_events at start
+            return 0  # the next read's window starts where this one's did
+        ended = time.time()
+        visible = (self.previous_start + ended) / 2
+        new = 0
+        for event_id, event_ms, ingest_ms, block in rows:
+            self.block = max(self.block, block)
+            if event_id not in self.seen:
+                self.seen[event_id] = (visible, event_ms, ingest_ms)
+                new += 1
+        if new:
+            self.windows.append(ended - self.previous_start)
+        self.previous_start = started
+        return new
+
+    def until(self, wanted: set[str], deadline: float) -> None:
+        while time.monotonic() < deadline and not wanted <= self.seen.keys():
+            self.poll()
+            time.sleep(POLL_SECONDS)
+
+
+def run_phase(bootstrap: str, topic: str, poller: Poller, phase: str, events: list,
+              rate: float, drain: float) -> None:
+    """Publish ``events`` at ``rate``, wait until they are visible, print the figures."""
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    wanted = {f"{phase}-{i}" for i in range(len(events))}
+    windows_before = len(poller.windows)
+    flushes_before = _flushes()
+    child = ctx.Process(target=produce, args=(bootstrap, topic, phase, events, rate, out),
+                        daemon=True)
+    child.start()
+    while child.is_alive():
+        poller.poll()
+        time.sleep(POLL_SECONDS)
+    sent, first, last, behind = out.get(timeout=10)
+    child.join()
+    poller.until(wanted, time.monotonic() + drain)
+    seen = {e: poller.seen[e] for e in wanted if e in poller.seen}
+    total = [v - ev / 1000 for v, ev, _ in seen.values()]
+    to_ingest = [ing / 1000 - ev / 1000 for _, ev, ing in seen.values()]
+    to_visible = [v - ing / 1000 for v, _, ing in seen.values()]
+    missing = len(wanted) - len(seen)
+    windows = poller.windows[windows_before:] or [0.0]
+    achieved = (sent - 1) / (last - first) if last > first else float("nan")
+    print(f"offered {rate:,.0f} ev/s for {len(events) / rate:.0f}s: achieved publish rate "
+          f"{achieved:,.0f} ev/s ({sent:,} events, at most {behind * 1000:.0f} ms behind "
+          "schedule)")
+    print(f"  publish -> row in crm_events: {_quantiles(total, missing)}")
+    print(f"    publish -> worker ingest:   {_quantiles(to_ingest, missing)}")
+    print(f"    ingest -> row visible:      {_quantiles(to_visible, missing)}")
+    count, seconds, rows = (a - b for a, b in zip(_flushes(), flushes_before, strict=True))
+    if count:
+        print(f"  sink: {count:.0f} writes, {seconds / count * 1000:.0f} ms and "
+              f"{rows / count:.0f} messages each on average")
+    print(f"  not visible {drain:.0f}s after the last publish: {missing:,}; resolution "
+          f"+/- {statistics.mean(windows) / 2 * 1000:.0f} ms (half the mean read window, "
+          f"max {max(windows) / 2 * 1000:.0f} ms)")
+
+
+def _flushes() -> tuple[float, float, float]:
+    """The sink's writes so far: how many, their seconds and messages (its metrics)."""
+    from streams import metrics
+
+    def total(histogram, suffix: str) -> float:
+        return sum(s.value for m in histogram.collect() for s in m.samples
+                   if s.name.endswith(suffix))
+
+    return (total(metrics.SINK_FLUSH_SECONDS, "_count"),
+            total(metrics.SINK_FLUSH_SECONDS, "_sum"), total(metrics.SINK_BATCH_ROWS, "_sum"))
+
+
+def _quantiles(values: list[float], missing: int) -> str:
+    """p50, p90, p99 and max of ``values`` plus ``missing`` infinitely late ones."""
+    ordered = sorted(values) + [float("inf")] * missing
+    if not ordered:
+        return "no events"
+
+    def q(p: float) -> str:
+        v = ordered[min(len(ordered) - 1, int(p * len(ordered)))]
+        return "never" if v == float("inf") else f"{v:.2f}s"
+
+    return (f"p50 {q(0.50)}  p90 {q(0.90)}  p99 {q(0.99)}  "
+            f"max {q(1.0)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=1000.0, help="offered events/second")
+    parser.add_argument("--slow-rate", type=float, default=50.0,
+                        help="the reference rate (0: skip)")
+    parser.add_argument("--seconds", type=float, default=30.0, help="publishing time per rate")
+    parser.add_argument("--partitions", type=int, default=8)
+    parser.add_argument("--drain", type=float, default=120.0,
+                        help="seconds to wait for the last rows after publishing ends")
+    parser.add_argument("--idle-wait", type=float, default=300.0,
+                        help="seconds to wait for the pipeline to go idle between rates")
+    args = parser.parse_args()
+
+    rates = [r for r in (args.slow_rate, args.rate) if r > 0]
+    needed = [int(r * args.seconds) for r in rates]
+    warmup = 40
+    events = scenario(companies=(warmup + sum(needed)) // 15 + 10, seed=23)
+    events = events[: warmup + sum(needed)]
+    work = Path(tempfile.mkdtemp(prefix="coselling-latency-"))
+    with local_kafka.LocalKafka(heap="1g") as broker:
+        bootstrap = broker.bootstrap_servers
+        settings = rig.bench_settings(bootstrap, work, args.partitions)
+        sampler = rig.LagSampler(bootstrap, rig.pipeline_groups(settings)).start()
+        worker = WorkerProcess(settings, work / "worker.log")
+        try:
+            with rig.sink_in_this_process(settings, work / "sink.log"):
+                poller = Poller(settings.clickhouse_dsn.get_secret_value())
+                poller.wait_for_table()
+                print(f"warming up: {warmup} events at 20 ev/s, until all are visible")
+                run_phase(bootstrap, settings.topic_inbound, poller, "warmup",
+                          events[:warmup], 20.0, drain=300)
+                at = warmup
+                for rate, n in zip(rates, needed, strict=True):
+                    try:
+                        sampler.wait_idle(settle=2.0, timeout=args.idle_wait,
+                                          alive=worker.alive)
+                    except TimeoutError as exc:
+                        print(f"(the next rate starts on a busy pipeline: {exc})")
+                    run_phase(bootstrap, settings.topic_inbound, poller, f"r{rate:g}",
+                              events[at:at + n], rate, args.drain)
+                    at += n
+        finally:
+            sampler.stop()
+            worker.stop()
+    sampler.print_summary(settings.app_id.removeprefix("bench-"))
+    print(f"logs: {work}/worker.log, {work}/sink.log")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,320 @@
+"""What the streaming benchmarks share: a fresh topic set, publishing, bare consumers,
+a lag sampler, Kafka writes per event, and the sink run in this process.
+
+Not a benchmark itself (run ``bench_streaming.py`` or ``bench_latency.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.errors import KafkaError
+from kafka.structs import TopicPartition
+
+from schemas.codec import Codec
+from streams.settings import Settings
+from streams.topics import ensure_topics
+
+#: Kafka's own topic of committed offsets: shown beside the writes, not counted in them.
+OFFSETS_TOPIC = "__consumer_offsets"
+
+
+def bench_settings(bootstrap: str, work: Path, partitions: int, **extra) -> Settings:
+    """Settings with a fresh set of topics and groups, RocksDB state and a chDB folder.
+
+    Everything else keeps its default: the benchmarks measure the default settings.
+    """
+    run = uuid.uuid4().hex[:8]
+    settings = Settings(
+        kafka_bootstrap_servers=bootstrap, app_id=f"bench-{run}",
+        topic_inbound=f"b{run}.crm-events", topic_control=f"b{run}.control",
+        topic_by_account=f"b{run}.by-account", topic_by_company=f"b{run}.by-company",
+        topic_sink=f"b{run}.sink-rows", topic_overlaps=f"b{run}.overlaps",
+        topic_intros=f"b{run}.intros", topic_attributions=f"b{run}.attributions",
+        topic_dead_letter=f"b{run}.dead-letter", topic_partitions=partitions,
+        store="rocksdb", data_dir=str(work / "state"),
+        clickhouse_dsn=f"chdb://{work / 'chdb'}", **extra,
+    )
+    ensure_topics(settings)
+    return settings
+
+
+def publish(bootstrap: str, topic: str, payloads: Iterable[tuple[bytes, bytes]]) -> int:
+    """Send (key, value) pairs to ``topic``; return how many, once all are acknowledged."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20,
+                             batch_size=256 * 1024)
+    sent = 0
+    for key, value in payloads:
+        producer.send(topic, key=key, value=value)
+        sent += 1
+    producer.flush()
+    producer.close()
+    return sent
+
+
+def read_kafka_python(bootstrap: str, topic: str, count: int, codec: Codec) -> float:
+    """Events/second of a bare kafka-python consumer reading and decoding ``count`` events."""
+    start = time.perf_counter()
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             group_id=None, enable_auto_commit=False, consumer_timeout_ms=10_000)
+    seen = 0
+    for message in consumer:
+        codec.decode(message.value)
+        seen += 1
+        if seen == count:
+            break
+    elapsed = time.perf_counter() - start
+    consumer.close()
+    if seen != count:
+        raise RuntimeError(f"kafka-python read {seen} of {count} events")
+    return count / elapsed
+
+
+def read_aiokafka(bootstrap: str, topic: str, count: int, codec: Codec) -> float:
+    """Events/second of a bare aiokafka consumer reading and decoding ``count`` events."""
+    from aiokafka import AIOKafkaConsumer
+
+    async def read() -> float:
+        start = time.perf_counter()
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+                                    auto_offset_reset="earliest", enable_auto_commit=False)
+        await consumer.start()
+        seen = 0
+        try:
+            deadline = time.monotonic() + 60
+            while seen < count and time.monotonic() < deadline:
+                for records in (await consumer.getmany(timeout_ms=1000)).values():
+                    for r in records:
+                        codec.decode(r.value)
+                    seen += len(records)
+            elapsed = time.perf_counter() - start
+        finally:
+            await consumer.stop()
+        if seen != count:
+            raise RuntimeError(f"aiokafka read {seen} of {count} events")
+        return count / elapsed
+
+    return asyncio.run(read())
+
+
+def end_offsets(bootstrap: str, topics: Iterable[str]) -> dict[TopicPartition, int]:
+    """The end offset of every partition of ``topics``."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        tps = [TopicPartition(t, p) for t in topics
+               for p in sorted(consumer.partitions_for_topic(t) or ())]
+        return consumer.end_offsets(tps) if tps else {}
+    finally:
+        consumer.close()
+
+
+def all_topics(bootstrap: str) -> list[str]:
+    """Every topic on the broker, Kafka's and Faust's internal ones included."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        return sorted(admin.list_topics())
+    finally:
+        admin.close()
+
+
+def writes_by_topic(bootstrap: str, inbound: Iterable[str]) -> dict[str, int]:
+    """Messages in every topic except ``inbound`` (what the pipeline wrote), by topic."""
+    skip = set(inbound)
+    sizes: dict[str, int] = defaultdict(int)
+    for tp, end in end_offsets(bootstrap, [t for t in all_topics(bootstrap)
+                                           if t not in skip]).items():
+        sizes[tp.topic] += end
+    return dict(sizes)
+
+
+def print_writes(writes: dict[str, int], events: int, prefix: str) -> float:
+    """Print Kafka writes per inbound event with the per-topic breakdown; return the total."""
+    counted = {t: n for t, n in writes.items() if t != OFFSETS_TOPIC and n}
+    total = sum(counted.values()) / events
+    print(f"(d) Kafka writes per inbound event:     {total:>10.2f}"
+          f"  ({sum(counted.values()):,} messages in {len(counted)} topics)")
+    for topic, n in sorted(counted.items(), key=lambda kv: -kv[1]):
+        print(f"      {short_name(topic, prefix):<28} {n / events:>6.2f}  ({n:,})")
+    if writes.get(OFFSETS_TOPIC):
+        print(f"      not counted: {OFFSETS_TOPIC} (offset commits) "
+              f"{writes[OFFSETS_TOPIC] / events:.2f}")
+    return total
+
+
+def short_name(topic: str, prefix: str) -> str:
+    """``topic`` without the run's prefix (``b1234abcd.`` or ``bench-1234abcd-``)."""
+    for p in (f"b{prefix}.", f"bench-{prefix}-"):
+        if topic.startswith(p):
+            return topic[len(p):]
+    return topic
+
+
+@dataclass
+class _Track:
+    """One consumer group's progress on one partition, across samples."""
+
+    max_lag: int = 0
+    stalled: float = 0.0  # seconds with lag and no commit since the previous sample
+    longest: float = 0.0  # longest such run
+    run: float = 0.0
+    last: int | None = None
+
+
+@dataclass
+class LagSampler:
+    """Samples every group's committed offsets and every topic's end offsets each second.
+
+    ``groups`` maps a consumer group to the topics it reads; topics a group commits on
+    are added as they appear (so a reshaped pipeline is followed without changes here).
+    A partition counts as stalled for a second when it has lag and its commit did not
+    move; that starts counting at the group's first commit (worker start-up is apart).
+    """
+
+    bootstrap: str
+    groups: dict[str, list[str]]
+    interval: float = 1.0
+    samples: list[tuple[float, dict[tuple[str, str], int]]] = field(default_factory=list)
+    tracks: dict[tuple[str, TopicPartition], _Track] = field(default_factory=dict)
+    idle_since: float | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+    _started: dict[str, bool] = field(default_factory=dict)
+
+    def start(self) -> LagSampler:
+        self.t0 = time.monotonic()
+        self._thread = threading.Thread(target=self._loop, name="lag-sampler", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+
+    def _loop(self) -> None:
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap)
+        previous = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                try:
+                    self._sample(admin, consumer, now, now - previous)
+                except KafkaError as exc:  # a group's coordinator not known yet, ...
+                    logging.getLogger(__name__).debug("lag sample failed: %s", exc)
+                previous = now
+                self._stop.wait(max(0.0, self.interval - (time.monotonic() - now)))
+        finally:
+            consumer.close()
+            admin.close()
+
+    def _sample(self, admin, consumer, now: float, dt: float) -> None:
+        committed = {g: admin.list_group_offsets({g: None}).get(g, {}) for g in self.groups}
+        topics = {t for g, ts in self.groups.items() for t in ts}
+        topics |= {tp.topic for c in committed.values() for tp in c}
+        tps = [TopicPartition(t, p) for t in sorted(topics)
+               for p in sorted(consumer.partitions_for_topic(t) or ())]
+        ends = consumer.end_offsets(tps) if tps else {}
+        lag_by_topic: dict[tuple[str, str], int] = defaultdict(int)
+        for group, topics_of in self.groups.items():
+            mine = set(topics_of) | {tp.topic for tp in committed[group]}
+            self._started[group] = self._started.get(group) or bool(committed[group])
+            for tp in (tp for tp in tps if tp.topic in mine):
+                done = committed[group].get(tp)
+                at = done.offset if done is not None else None
+                lag = ends[tp] - (at or 0)
+                lag_by_topic[(group, tp.topic)] += lag
+                track = self.tracks.setdefault((group, tp), _Track())
+                track.max_lag = max(track.max_lag, lag)
+                if self._started[group] and lag > 0 and at == track.last and self.samples:
+                    track.stalled += dt
+                    track.run += dt
+                    track.longest = max(track.longest, track.run)
+                else:
+                    track.run = 0.0
+                track.last = at
+        self.samples.append((now - self.t0, dict(lag_by_topic)))
+        total = sum(lag_by_topic.values())
+        if total == 0 and all(self._started.values()):
+            self.idle_since = self.idle_since if self.idle_since is not None else now - self.t0
+        else:
+            self.idle_since = None
+
+    def wait_idle(self, settle: float, timeout: float, alive=lambda: True) -> float:
+        """Seconds from start until every group had committed everything (stably)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not alive():
+                raise RuntimeError("a pipeline process exited")
+            idle = self.idle_since
+            if idle is not None and time.monotonic() - self.t0 - idle >= settle:
+                return idle
+            time.sleep(0.2)
+        raise TimeoutError(f"consumer groups still lagging after {timeout:.0f}s: "
+                           f"{self.samples[-1][1] if self.samples else 'no sample'}")
+
+    def print_summary(self, prefix: str, rows: int = 16) -> None:
+        """Max lag and stalls per topic, and a lag timeline of about ``rows`` lines."""
+        columns = sorted({k for _, lags in self.samples for k in lags})
+        label = {k: short_name(k[1], prefix) + ("" if not k[0].endswith("-sink") else "@sink")
+                 for k in columns}
+        print("(e) lag per topic, sampled every second (group: workers; @sink: the sink)")
+        print(f"      {'topic':<22} {'max lag':>8} {'stalled s':>10} {'longest':>8}  "
+              "(stalled: a partition with lag whose commit did not move, summed over "
+              "partitions)")
+        for k in columns:
+            tracks = [t for (g, tp), t in self.tracks.items() if (g, tp.topic) == k]
+            most = max(lags.get(k, 0) for _, lags in self.samples)
+            print(f"      {label[k]:<22} {most:>8,} {sum(t.stalled for t in tracks):>10.0f}"
+                  f" {max(t.longest for t in tracks):>8.0f}")
+        step = max(1, len(self.samples) // rows)
+        print("      timeline (lag per topic):")
+        print("      " + f"{'t (s)':>6} " + " ".join(f"{label[k]:>14}" for k in columns))
+        for t, lags in self.samples[::step]:
+            print("      " + f"{t:>6.0f} " + " ".join(f"{lags.get(k, 0):>14,}" for k in columns))
+
+
+def pipeline_groups(settings: Settings) -> dict[str, list[str]]:
+    """The consumer groups of a worker and a sink, with the topics each reads today."""
+    return {
+        settings.app_id: [settings.topic_inbound, settings.topic_by_account,
+                          settings.topic_control, settings.topic_by_company],
+        f"{settings.app_id}-sink": [settings.topic_sink],
+    }
+
+
+@contextmanager
+def sink_in_this_process(settings: Settings, log_path: Path) -> Iterator[threading.Thread]:
+    """``coselling sink`` (:func:`streams.sink_runner.run_sink`) on a thread of this process.
+
+    So that this process can read the sink's chDB folder while it writes (a chDB folder
+    opens in one process at a time). Its log goes to ``log_path``.
+    """
+    from streams.sink_runner import run_sink
+
+    handler = logging.FileHandler(log_path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    stop = threading.Event()
+    thread = threading.Thread(target=run_sink, args=(settings.model_copy(
+        update={"sink_web_port": 0}),), kwargs={"stop": stop}, name="sink", daemon=True)
+    thread.start()
+    try:
+        yield thread
+    finally:
+        stop.set()
+        thread.join(60)
+        root.removeHandler(handler)
+        handler.close()
