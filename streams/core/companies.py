@@ -121,9 +121,9 @@ class CompanyStage:
         changes: list[ResultChange] = []
         if old is not None or new is not None:
             tenant = (new or old)["tenant_id"]
-            before = _summary(holdings, accounts, tenant)
+            before = view(holdings, accounts, tenant)
             replace_account(holdings, accounts, msg.account_key, new)
-            after = _summary(holdings, accounts, tenant)
+            after = view(holdings, accounts, tenant)
             if (before is None) != (after is None):
                 self._index_presence(state, partition, msg.company_key, holdings, tenant,
                                      after is not None)
@@ -335,15 +335,6 @@ class _Derivation:
                     (snap["account_record_id"], t))
         found = by_deal.get(deal, [])
         return found + by_deal.get(None, []) if with_undirected else found
-
-
-def _summary(holdings: dict[str, Any], accounts: dict[str, Any], tenant: str) -> tuple | None:
-    """What of a tenant's holding the overlaps and intros read (None: not present)."""
-    held = holdings.get(tenant)
-    if held is None:
-        return None
-    return (sorted(held["pops"]), sorted(held["methods"]), held["contacts"], held["last"],
-            accounts[min(held["accounts"])]["name"])
 
 
 def _changed_deals(
