@@ -25,10 +25,6 @@ class Fallback(Exception):  # noqa: N818 - a signal, not an error anyone sees
     """The value does not fit (or is not handled here): convert the row the slow way."""
 
 
-def _fallback(expected: str = "") -> Fallback:
-    return Fallback(expected)
-
-
 def compiled(parsed: dict, named: Mapping[str, Any], checks: Checks) -> Convert:
     """A converter of whole records of the (parsed) record schema ``parsed``.
 
@@ -48,9 +44,7 @@ class _Compiler:
     def record(self, avro: dict) -> Convert:
         name = avro.get("name", "")
         if name in self.compiling:  # a recursive type: left to the walker
-            def recursive(_value: Any) -> Any:
-                raise Fallback
-            return recursive
+            return _unhandled
         self.compiling.add(name)
         try:
             fields = [(f["name"], self.value(f["type"]), "default" in f, f.get("default"))
@@ -76,10 +70,8 @@ class _Compiler:
     def value(self, avro: Any) -> Convert:
         if isinstance(avro, list):
             branches = [b for b in avro if b != "null"]
-            if len(branches) != 1:
-                def several(_value: Any) -> Any:
-                    raise Fallback
-                return several
+            if len(branches) != 1:  # unions of several types: left to the walker
+                return _unhandled
             inner = self.value(branches[0])
             if "null" not in avro:
                 return inner
@@ -89,7 +81,7 @@ class _Compiler:
         kind, logical = avro["type"], avro.get("logicalType")
         if logical in ("timestamp-millis", "date", "decimal"):
             check = self.checks[logical.split("-")[0]]
-            return lambda v: check(v, avro, _fallback)
+            return lambda v: check(v, avro, Fallback)
         return self._plain(kind, avro)
 
     def _plain(self, kind: str, avro: dict) -> Convert:

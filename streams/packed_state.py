@@ -48,6 +48,7 @@ class PackedState(MutableMapping[str, Any]):
         return _loads(packed)
 
     def get(self, key: str, default: Any = None) -> Any:
+        """The value of ``key``, or ``default`` if it has none."""
         packed = self._store.get(self._key(key))
         return default if packed is None else _loads(packed)
 

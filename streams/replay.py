@@ -110,4 +110,3 @@ def replay_events(
     if progress is not None:
         progress(report.events % 1000)
     return report, pipeline
-

@@ -24,7 +24,7 @@ def test_the_pacer_collects_cycles_at_its_ticks_only_and_freezes_what_survives()
             kept = [{"state": [n]} for n in range(100)]
             cycle = weakref.ref(_Cycle())
             for _ in range(10_000):
-                [[]]  # allocations that would trigger automatic collections
+                garbage = [[]]  # noqa: F841 - allocations that would trigger automatic collections
             pacer.tick(2)
             assert cycle() is not None and gc.get_freeze_count() == frozen
             pacer.tick(1)
