@@ -51,7 +51,7 @@ from .core.outbound import outbound_event
 from .core.records import to_plain
 from .deadletter import dead_letter_headers
 from .exceptions import InternalMessageError
-from .faust_state import BatchState
+from .faust_state import BatchState, ChangelogTable
 from .ingest import DeadLetter, Forward, RawMessage, triage
 from .retry import retry_async
 from .routing import Destination
@@ -98,6 +98,7 @@ def create_app(settings: Settings) -> faust.App:
         table_cleanup_interval=3600.0,
         broker_session_timeout=settings.kafka_session_timeout_seconds,
         broker_heartbeat_interval=settings.kafka_session_timeout_seconds / 10,
+        Table=ChangelogTable,
     )
     audit = None
     if settings.commit_audit_file:  # tests and diagnostics only: see streams.commit_audit
@@ -129,8 +130,17 @@ def create_app(settings: Settings) -> faust.App:
     company_stage = CompanyStage(settings.attribution())
 
     async def deliver(sends: list[tuple[faust.TopicT, dict[str, Any]]]) -> None:
-        """Send everything, then wait until Kafka acknowledged every message."""
-        futures = [await t.send(**kwargs) for t, kwargs in sends]
+        """Send everything, then wait until Kafka acknowledged every message.
+
+        Straight to the producer (Faust's ``ProducerT.send``: hands the message to the
+        Kafka client's batches and returns the future of its acknowledgement), not
+        through ``Topic.send``'s per-message wrapping; the producer sends a batch's
+        messages together.
+        """
+        send = app.producer.send
+        futures = [await send(t.get_topic_name(), kw.get("key"), kw["value"],
+                              kw.get("partition"), None, kw.get("headers"))
+                   for t, kw in sends]
         await asyncio.gather(*futures)
 
     async def deliver_until_done(sends: list, what: str) -> None:
@@ -178,12 +188,12 @@ def create_app(settings: Settings) -> faust.App:
                     continue
                 sends.extend(emit(e, decision))
             await deliver_until_done(sends, what)
-            if state is not None and state.flush():
+            if state is not None and state.pending:
                 # Table writes reach the changelog through Faust's producer buffer, and
                 # Faust commits offsets without waiting for them: a crash right after a
                 # commit lost the state the committed events had made (seen in the SIGKILL
                 # test). Wait until the changelog has them before the events count as done.
-                await retry_async(app.producer.flush, what=f"{what}: writing table state")
+                await retry_async(state.write, what=f"{what}: writing table state")
             consumer.mark_processed(events)
             if audit is not None:
                 audit.processed(events)

@@ -9,15 +9,24 @@ processed again: nothing derived is lost, and the repeat is absorbed by idempote
 
 Values read from the table may be mutated by the core before the overlay is flushed; that
 is harmless because outputs are retried, never recomputed, until they succeed.
+
+A table write reaches the changelog through Faust's producer buffer, and Faust gives the
+writer nothing to wait on. :class:`ChangelogTable` (the app's table class, Faust's ``Table``
+setting) keeps the future of every changelog message it sends, so that
+:meth:`BatchState.write` waits for exactly the batch's own changelog messages rather than
+flushing the whole producer (which also waits for every other agent's sends).
 """
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
+import faust
 from faust.streams import _current_event  # the context variable behind current_event()
+from faust.types import FutureMessage
 
 _MISSING = object()
 
@@ -25,6 +34,29 @@ _MISSING = object()
 def set_current_event(event: Any) -> None:
     """Make ``event`` the current event for Faust table operations in this context."""
     _current_event.set(weakref.ref(event))
+
+
+class ChangelogTable(faust.Table):
+    """A Faust table that hands out the futures of the changelog messages it sent.
+
+    Use it as the app's ``Table`` setting. Each future resolves once Kafka acknowledged
+    the message (or fails with the send's error).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._changelog_sends: list[FutureMessage] = []
+
+    def send_changelog(self, *args: Any, **kwargs: Any) -> FutureMessage:
+        """Faust's changelog send, its future kept for :meth:`take_changelog_sends`."""
+        fut = super().send_changelog(*args, **kwargs)
+        self._changelog_sends.append(fut)
+        return fut
+
+    def take_changelog_sends(self) -> list[FutureMessage]:
+        """The changelog sends since the last call."""
+        sends, self._changelog_sends = self._changelog_sends, []
+        return sends
 
 
 class BatchState(MutableMapping[str, Any]):
@@ -82,6 +114,11 @@ class BatchState(MutableMapping[str, Any]):
     def __len__(self) -> int:
         return len(set(self.table.keys()) | set(self._writes))
 
+    @property
+    def pending(self) -> int:
+        """Keys written in this batch and not yet in the table."""
+        return len(self._writes)
+
     def flush(self) -> int:
         """Write the buffered values to the table, each in its own event's context."""
         for key, (value, event) in self._writes.items():
@@ -89,4 +126,20 @@ class BatchState(MutableMapping[str, Any]):
             self.table[key] = value
         written = len(self._writes)
         self._writes.clear()
+        return written
+
+    async def write(self) -> int:
+        """Write the buffered values and wait until Kafka acknowledged their changelog.
+
+        The table must be a :class:`ChangelogTable`. When a changelog send fails, the
+        values stay buffered: calling again writes (and sends) them again.
+        """
+        writes = dict(self._writes)
+        self.table.take_changelog_sends()  # an earlier, failed attempt's: not waited for
+        try:
+            written = self.flush()
+            await asyncio.gather(*self.table.take_changelog_sends())
+        except BaseException:
+            self._writes = writes
+            raise
         return written
