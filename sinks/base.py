@@ -1,12 +1,13 @@
 """The sink contract: ``add`` messages, ``flush`` them, then commit what was flushed.
 
 :class:`BatchingSink` keeps one batch per Kafka (topic, partition) and asks subclasses
-only to ``write(batch)``. ``flush`` writes every pending batch and returns the offsets
-that are now safe to commit and the messages that must go to the dead-letter topic. A
-retryable failure (:class:`~schemas.exceptions.RetryableError`) propagates and leaves the
-failed batch and every later one pending, to be flushed again; a batch is dropped only
-once it was written (or its partition was revoked). No I/O here: the runner consumes and
-commits, the subclass writes.
+only to ``write(batch)``. ``flush`` writes every pending batch (one at a time, or
+all in one call to ``write_batches`` when the subclass sets ``combine_batches``) and
+returns the offsets that are now safe to commit and the messages that must go to the
+dead-letter topic. A retryable failure (:class:`~schemas.exceptions.RetryableError`)
+propagates and leaves the failed batch and every later one pending, to be flushed again;
+a batch is dropped only once it was written (or its partition was revoked). No I/O here:
+the runner consumes and commits, the subclass writes.
 """
 
 from __future__ import annotations
@@ -59,6 +60,18 @@ class Batch:
         return f"{self.topic}/{self.partition}:{ms[0].offset}-{ms[-1].offset}/{len(ms)}"
 
 
+def token_of(messages: list[Message]) -> str:
+    """Insert deduplication token of ``messages`` of one or more partitions.
+
+    :meth:`Batch.token` of each partition's messages (in offset order), joined in
+    partition order; for one partition, the same as that batch's token.
+    """
+    parts: dict[tuple[str, int], list[Message]] = {}
+    for m in messages:
+        parts.setdefault((m.topic, m.partition), []).append(m)
+    return ";".join(Batch(t, p, ms).token() for (t, p), ms in sorted(parts.items()))
+
+
 @dataclass(frozen=True)
 class FlushResult:
     """What a flush achieved: offsets to commit (next offset per partition), rejects."""
@@ -87,6 +100,10 @@ class BatchingSink(Sink):
     :param max_age: ...or when the oldest pending message waited this long (seconds).
     :param clock: monotonic clock (tests pass their own).
     """
+
+    #: Write every pending batch in one :meth:`write_batches` call (a subclass whose
+    #: writes cost per call, not per row, sets it) instead of one :meth:`write` each.
+    combine_batches = False
 
     def __init__(self, max_rows: int, max_age: float,
                  clock: Callable[[], float] = time.monotonic):
@@ -134,14 +151,18 @@ class BatchingSink(Sink):
             self._since = None
 
     def flush(self) -> FlushResult:
-        """Write every batch in turn; each batch is dropped once written."""
-        for tp in sorted(self._batches):
-            batch = self._batches[tp]
-            written, bad = self.write(batch)
+        """Write every batch in turn (or all at once); each is dropped once written."""
+        pending = [self._batches[tp] for tp in sorted(self._batches)]
+        groups = [pending] if self.combine_batches and pending else [[b] for b in pending]
+        for group in groups:
+            written, bad = (self.write_batches(group) if self.combine_batches
+                            else self.write(group[0]))
             self._rows += written
             self._rejected.extend(bad)
-            self._offsets[tp] = batch.last_offset + 1
-            del self._batches[tp]
+            for batch in group:
+                tp = (batch.topic, batch.partition)
+                self._offsets[tp] = batch.last_offset + 1
+                del self._batches[tp]
         result = FlushResult(self._offsets, self._rejected, self._rows)
         self._offsets, self._rejected, self._rows = {}, [], 0
         self._since = None
@@ -153,3 +174,10 @@ class BatchingSink(Sink):
 
         Raise a retryable error to have the batch kept and flushed again later.
         """
+
+    def write_batches(self, batches: list[Batch]) -> tuple[int, list[Rejected]]:
+        """Write ``batches`` (of different partitions) together, when ``combine_batches``.
+
+        As :meth:`write`; a retryable error keeps all of them pending.
+        """
+        raise NotImplementedError

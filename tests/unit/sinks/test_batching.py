@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from schemas.exceptions import RetryableError
-from sinks.base import Batch, BatchingSink, Message, Rejected
+from sinks.base import Batch, BatchingSink, Message, Rejected, token_of
 
 
 class Clock:
@@ -102,3 +102,36 @@ def test_the_token_names_partition_and_offset_range():
     batch = Batch("t", 3, [msg(3, 10), msg(3, 11), msg(3, 15)])
     assert batch.token() == "t/3:10-15/3"
     assert batch.token(batch.messages[1:]) == "t/3:11-15/2"
+
+
+def test_a_token_of_several_partitions_joins_each_partition_token_in_partition_order():
+    ms = [msg(3, 10), msg(1, 4), msg(3, 11), msg(1, 5), msg(1, 9)]
+    assert token_of(ms) == "rows/1:4-9/3;rows/3:10-11/2"
+    assert token_of(ms[:1]) == Batch("rows", 3, ms[:1]).token()
+
+
+class CombiningSink(ScriptedSink):
+    """Writes every pending partition in one call; fails while ``down`` is set."""
+
+    combine_batches = True
+    down = False
+
+    def write_batches(self, batches):
+        if self.down:
+            raise RetryableError("unavailable")
+        self.written.append([(b.partition, [m.offset for m in b.messages]) for b in batches])
+        return sum(len(b.messages) for b in batches), []
+
+
+def test_a_combining_sink_writes_all_partitions_in_one_call_and_keeps_all_on_failure(clock):
+    sink = CombiningSink(max_rows=10, max_age=1.0, clock=clock)
+    for m in (msg(1, 7), msg(0, 1), msg(0, 2)):
+        sink.add(m)
+    sink.down = True
+    with pytest.raises(RetryableError):
+        sink.flush()
+    assert sink.pending == 3  # nothing was written: every partition is still pending
+    sink.down = False
+    result = sink.flush()
+    assert sink.written == [[(0, [1, 2]), (1, [7])]]
+    assert result.offsets == {("rows", 0): 3, ("rows", 1): 8} and result.rows == 3

@@ -50,6 +50,21 @@ def test_a_batch_written_twice_is_deduplicated_by_its_token(migrated):
     assert count(migrated, "overlap_state", final=True) == 5
 
 
+def test_partitions_flushed_together_are_one_insert_per_table_and_deduplicated(migrated):
+    migrated.command("SYSTEM STOP MERGES overlap_state")  # only the token can dedup now
+    sink = ClickHouseSink(migrated, max_rows=100, max_age=1)
+    for _ in range(2):  # the same offsets again: a restart before the commit
+        for m in (messages([overlap(i) for i in range(3)], partition=0, start=10)
+                  + messages([overlap(i) for i in range(3, 5)], partition=1, start=20)):
+            sink.add(m)
+        result = sink.flush()
+        assert result.offsets == {("rows", 0): 13, ("rows", 1): 22} and result.rows == 5
+    assert count(migrated, "overlap_state") == 5
+    parts = migrated.query("SELECT count() FROM system.parts "
+                           "WHERE table = 'overlap_state' AND active")[0][0]
+    assert parts == 1  # both partitions' rows went in one insert
+
+
 def test_a_replayed_row_with_a_new_token_collapses_to_the_newest_version(migrated):
     sink = ClickHouseSink(migrated, max_rows=100, max_age=1)
     for m in messages([overlap(1, version=1), overlap(1, version=2, active=False)]):
