@@ -69,6 +69,13 @@ COMMIT_INTERVAL_SECONDS = 0.5
 #: until it drained (Faust's default is 100, less than one batch's table writes: the
 #: stages then took turns). A batch waits for its own changelog sends anyway.
 PRODUCER_BUFFER_MESSAGES = 20 * BATCH_SIZE
+#: How long an agent works on a batch before it lets the other agents of the worker run
+#: (and table writes it makes before it does): they share one event loop, and a whole
+#: batch of the accounts or companies stage held the cheap ingest stage (and so every row
+#: of ``crm_events``) for its duration. By time, not by count: each stage gets its share
+#: of the loop whatever its events cost.
+TURN_SECONDS = 0.01
+YIELD_EVERY = 50
 PRODUCER_LINGER_SECONDS = 0.005
 PRODUCER_BATCH_BYTES = 1024 * 1024
 #: What makes an internal message (JSON) a bad message rather than a crash of its agent.
@@ -194,7 +201,11 @@ def create_app(settings: Settings) -> faust.App:
         async for events in stream.take_events(BATCH_SIZE, within=BATCH_WINDOW_SECONDS):
             state = BatchState(table) if table is not None else None
             sends: list[tuple[faust.TopicT, dict[str, Any]]] = []
+            turn = time.monotonic()
             for e in events:
+                if time.monotonic() - turn >= TURN_SECONDS:
+                    await asyncio.sleep(0)  # the other stages share this event loop
+                    turn = time.monotonic()
                 if state is not None:
                     state.use_event(e)
                 try:
@@ -209,7 +220,8 @@ def create_app(settings: Settings) -> faust.App:
                 # Faust commits offsets without waiting for them: a crash right after a
                 # commit lost the state the committed events had made (seen in the SIGKILL
                 # test). Wait until the changelog has them before the events count as done.
-                await retry_async(state.write, what=f"{what}: writing table state")
+                await retry_async(partial(state.write, yield_every=YIELD_EVERY),
+                                  what=f"{what}: writing table state")
             consumer.mark_processed(events)
             if audit is not None:
                 audit.processed(events)

@@ -128,18 +128,24 @@ class BatchState(MutableMapping[str, Any]):
         self._writes.clear()
         return written
 
-    async def write(self) -> int:
+    async def write(self, *, yield_every: int = 0) -> int:
         """Write the buffered values and wait until Kafka acknowledged their changelog.
 
-        The table must be a :class:`ChangelogTable`. When a changelog send fails, the
-        values stay buffered: calling again writes (and sends) them again.
+        The table must be a :class:`ChangelogTable`. With ``yield_every``, other tasks
+        of the event loop run after every so many writes. When a changelog send fails,
+        the values stay buffered: calling again writes (and sends) them again.
         """
         writes = dict(self._writes)
         self.table.take_changelog_sends()  # an earlier, failed attempt's: not waited for
         try:
-            written = self.flush()
+            for n, (key, (value, event)) in enumerate(writes.items(), 1):
+                set_current_event(event)
+                self.table[key] = value
+                if yield_every and n % yield_every == 0:
+                    await asyncio.sleep(0)
+            self._writes.clear()
             await asyncio.gather(*self.table.take_changelog_sends())
         except BaseException:
             self._writes = writes
             raise
-        return written
+        return len(writes)

@@ -1,0 +1,96 @@
+"""BatchState: a batch's table writes held back, then written and waited for together."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+import pytest
+
+from streams.faust_state import BatchState
+
+
+class ScriptedTable(dict):
+    """A table whose changelog sends succeed, or fail while ``failing`` is set.
+
+    Like :class:`streams.faust_state.ChangelogTable`: every write is one changelog send,
+    whose future :meth:`take_changelog_sends` hands out.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.failing = False
+        self.sent: list[str] = []
+        self._sends: list[asyncio.Future] = []
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        fut = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        if self.failing:
+            loop.call_soon(fut.set_exception, OSError("broker unavailable"))
+        else:
+            self.sent.append(key)
+            loop.call_soon(fut.set_result, None)
+        self._sends.append(fut)
+
+    def take_changelog_sends(self):
+        sends, self._sends = self._sends, []
+        return sends
+
+
+class Event:
+    """What Faust's tables read of the current event (they hold it by weak reference)."""
+
+    def __init__(self, partition: int):
+        self.message = SimpleNamespace(partition=partition)
+
+
+def event(partition: int) -> Event:
+    return Event(partition)
+
+
+def test_writes_stay_buffered_until_write_and_a_failed_write_keeps_them():
+    async def run():
+        table = ScriptedTable()
+        state = BatchState(table)
+        e = event(1)  # BatchState keeps the event: it must outlive the batch's writes
+        state.use_event(e)
+        for i in range(5):
+            state[f"k{i}"] = i
+        assert table == {} and state.pending == 5 and state["k3"] == 3
+        table.failing = True
+        with pytest.raises(OSError):
+            await state.write(yield_every=2)
+        assert state.pending == 5  # nothing counts as written: all is sent again
+        table.failing = False
+        assert await state.write(yield_every=2) == 5
+        assert state.pending == 0
+        assert table == {f"k{i}": i for i in range(5)}
+        assert sorted(table.sent) == [f"k{i}" for i in range(5)]
+
+    asyncio.run(run())
+
+
+def test_write_lets_other_tasks_run_every_so_many_writes():
+    async def run():
+        table = ScriptedTable()
+        state = BatchState(table)
+        e = event(0)
+        state.use_event(e)
+        for i in range(6):
+            state[f"k{i}"] = i
+        seen: list[int] = []
+
+        async def other():
+            while True:
+                seen.append(len(table))
+                await asyncio.sleep(0)
+
+        task = asyncio.create_task(other())
+        await asyncio.sleep(0)
+        await state.write(yield_every=2)
+        task.cancel()
+        assert 2 in seen and 4 in seen  # it ran between the writes, not only after them
+
+    asyncio.run(run())
