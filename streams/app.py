@@ -21,7 +21,10 @@ Every agent takes a batch, lets the pure core decide, sends everything the batch
 waits until Kafka acknowledged all of it, and only then writes its table state and lets
 Faust acknowledge (and later commit) the batch's offsets. A failed send is retried inside
 the agent with backoff, never raised out of it (an exception in a Faust agent acks the
-event). A bad message is dead-lettered, never retried forever.
+event). A bad message is dead-lettered, never retried forever. A batch's sends go to the
+producer together and are waited for once; its table writes are waited for through their
+own changelog sends (:class:`~streams.faust_state.ChangelogTable`). The agents share the
+worker's event loop and take turns every ``TURN_SECONDS`` of work.
 """
 
 from __future__ import annotations
