@@ -3,8 +3,10 @@
 Stages (each an agent with concurrency 1, at-least-once):
 
 1. ``ingest``: inbound CRM topic -> decode -> re-key by (tenant, account) to the
-   by-account topic; partnerships to the control topic; bad messages to the dead letter;
-   every decoded event to the sink topic for ``crm_events`` (the raw event log).
+   by-account topic; partnerships to the control topic (with the inbound message's
+   timestamp); bad messages to the dead letter. The raw event log (``crm_events``) is
+   not sent anywhere: the sink reads it from the inbound and control topics, making the
+   same decisions (see :mod:`streams.sink_inputs`).
 2. ``accounts``: by-account -> account table -> account snapshots keyed by company key to
    the by-company topic. Touches and contacts are keyed by their own home, touches on a
    deal are kept under the deal's key; the stage sends itself internal messages (JSON,
@@ -29,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
@@ -41,7 +42,6 @@ from schemas.exceptions import CodecError, CosellingError
 from . import commit_audit, metrics, offset_guard, watchdog
 from .core.accounts import AccountStage, SnapshotMessage
 from .core.companies import CompanyStage, ResultChange
-from .core.eventlog import event_log_entry
 from .core.opportunities import (
     InternalMessage,
     internal_message_from_json,
@@ -52,7 +52,7 @@ from .core.records import to_plain
 from .deadletter import dead_letter_headers
 from .exceptions import InternalMessageError
 from .faust_state import BatchState
-from .ingest import DeadLetter, Forward, RawMessage, triage
+from .ingest import DeadLetter, Forward, RawMessage, control_partnership, triage
 from .retry import retry_async
 from .routing import Destination
 from .settings import Settings
@@ -188,19 +188,14 @@ def create_app(settings: Settings) -> faust.App:
             if audit is not None:
                 audit.processed(events)
 
-    def logged(event_type: str, record: dict[str, Any]):
-        """The send that puts a decoded event into crm_events (through the sink)."""
-        entry = event_log_entry(event_type, record, int(time.time() * 1000))
-        row = entry["row"]
-        return (sink_rows, {"key": f"{row['tenant_id']}|{row['record_id']}".encode(),
-                            "value": json.dumps(entry).encode()})
-
     def ingest_emit(e: Any, d: Forward | DeadLetter):
         if isinstance(d, Forward):
             metrics.EVENTS_IN.labels(event_type=d.decoded.event_type,
                                      tenant=d.decoded.record["tenant_id"]).inc()
-            return [(routes[d.route.destination], {"key": d.route.key, "value": d.value}),
-                    logged(d.decoded.event_type, d.decoded.record)]
+            # The inbound timestamp goes along: the sink logs a partnership from the
+            # control topic with it as its ingest time, the same on every re-send.
+            return [(routes[d.route.destination], {"key": d.route.key, "value": d.value,
+                                                   "timestamp": _same_timestamp(e.message)})]
         if isinstance(d.error, CodecError):
             metrics.DECODE_ERRORS.labels(error=type(d.error).__name__).inc()
         return [dead(e, d.error)]
@@ -226,18 +221,12 @@ def create_app(settings: Settings) -> faust.App:
                 for m in messages]
 
     def control_decide(e: Any, state: BatchState | None) -> dict[str, Any]:
-        decoded = codec.decode(e.message.value)
-        if decoded.event_type != "partnership":
-            raise CosellingError(f"{decoded.event_type} on the control topic")
-        validator.check(decoded.event_type, decoded.record)  # also when sent here directly
-        return decoded.record
+        return control_partnership(codec, validator, e.message.value).record
 
     def control_emit(e: Any, record: dict[str, Any]):
         value = json.dumps({"partnership": to_plain(record)}).encode()
-        # Logged here too, for partnerships published straight to the control topic; one
-        # that came through ingest was logged there already and replaces itself.
         return [(by_company, {"key": e.message.key, "value": value, "partition": p})
-                for p in range(settings.topic_partitions)] + [logged("partnership", record)]
+                for p in range(settings.topic_partitions)]
 
     def companies_decide(e: Any, state: BatchState | None) -> list[ResultChange]:
         partition = e.message.partition
@@ -326,6 +315,17 @@ def _web_pages(app: faust.App) -> None:
                          "rebalancing": bool(app.rebalancing)}, status=200 if ready else 503)
 
 
+def _same_timestamp(message: Any) -> float | None:
+    """A send timestamp (seconds) that Faust turns back into the message's own epoch ms.
+
+    Faust gives timestamps in float seconds and sends ``int(seconds * 1000)``, which can
+    land one millisecond short; half a millisecond more always truncates to the same ms.
+    """
+    if not message.timestamp or message.timestamp < 0:
+        return None
+    return (round(message.timestamp * 1000) + 0.5) / 1000
+
+
 def _raw(message: Any) -> RawMessage:
     return RawMessage(
         topic=message.topic,
@@ -333,4 +333,5 @@ def _raw(message: Any) -> RawMessage:
         offset=message.offset,
         key=message.key,
         value=message.value,
+        timestamp=round(message.timestamp * 1000) if message.timestamp else None,
     )

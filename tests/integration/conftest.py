@@ -22,7 +22,7 @@ from schemas.textformat import write_jsonl
 from sinks.clickhouse import ClickHouseWriter
 from streams.replay import replay
 from streams.settings import Settings
-from streams.topics import ensure_topics
+from streams.topics import ensure_topics, sink_topics
 from tests.conftest import local_kafka
 
 pytestmark = pytest.mark.integration
@@ -253,7 +253,7 @@ def group_offsets(settings: Settings) -> dict[str, tuple[int, int]]:
     groups = {
         settings.app_id: [settings.topic_inbound, settings.topic_by_account,
                           settings.topic_control, settings.topic_by_company],
-        f"{settings.app_id}-sink": [settings.topic_sink],
+        f"{settings.app_id}-sink": sink_topics(settings),
     }
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
