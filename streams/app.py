@@ -15,9 +15,10 @@ Stages (each an agent with concurrency 1, at-least-once):
    deal's account (see :mod:`streams.core.homes` and :mod:`streams.core.opportunities`).
 3. ``control``: control -> every partition of the by-company topic (each company
    partition keeps its own copy of every partnership).
-4. ``companies``: by-company -> company table -> result rows to the sink topic (consumed
-   by ``coselling sink`` into ClickHouse) and announced changes to the outbound overlap,
-   intro and attribution topics (Avro).
+4. ``companies``: by-company -> company table -> announced changes to the outbound
+   overlap, intro and attribution topics (Avro) and the result rows no outbound event
+   carries whole (overlaps) to the sink topic; ``coselling sink`` writes both into
+   ClickHouse (see :mod:`streams.core.outbound`).
 
 Every agent takes a batch, lets the pure core decide, sends everything the batch produced,
 waits until Kafka acknowledged all of it, and only then writes its table state and lets
@@ -47,7 +48,7 @@ from .core.opportunities import (
     internal_message_from_json,
     is_internal_payload,
 )
-from .core.outbound import outbound_event
+from .core.outbound import ROW_CARRYING_KINDS, outbound_event
 from .core.records import to_plain
 from .deadletter import dead_letter_headers
 from .exceptions import InternalMessageError
@@ -240,9 +241,10 @@ def create_app(settings: Settings) -> faust.App:
         sends = []
         for change in changes:
             metrics.RESULTS_EMITTED.labels(kind=change.kind).inc()
-            sends.append((sink_rows, {"key": change.row["company_key"].encode(),
-                                      "value": json.dumps(change.to_json()).encode()}))
             announced = outbound_event(change)
+            if announced is None or change.kind not in ROW_CARRYING_KINDS:
+                sends.append((sink_rows, {"key": change.row["company_key"].encode(),
+                                          "value": json.dumps(change.to_json()).encode()}))
             if announced is not None:
                 event_type, record = announced
                 sends.append((outbound[event_type], {
