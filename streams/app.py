@@ -8,11 +8,13 @@ Stages (each an agent with concurrency 1, at-least-once):
    not sent anywhere: the sink reads it from the inbound and control topics, making the
    same decisions (see :mod:`streams.sink_inputs`).
 2. ``accounts``: by-account -> account table -> account snapshots keyed by company key to
-   the by-company topic. Touches and contacts are keyed by their own home, touches on a
-   deal are kept under the deal's key; the stage sends itself internal messages (JSON,
-   where inbound events are Avro) back onto the by-account topic to place touches and
-   contacts where their latest version counts and to forward a deal's touches to the
-   deal's account (see :mod:`streams.core.homes` and :mod:`streams.core.opportunities`).
+   the by-company topic, only the last of a batch per (company, account): each is the
+   account's whole state and supersedes the earlier ones. Touches and contacts are keyed
+   by their own home, touches on a deal are kept under the deal's key; the stage sends
+   itself internal messages (JSON, where inbound events are Avro) back onto the
+   by-account topic to place touches and contacts where their latest version counts and
+   to forward a deal's touches to the deal's account (see :mod:`streams.core.homes` and
+   :mod:`streams.core.opportunities`).
 3. ``control``: control -> every partition of the by-company topic (each company
    partition keeps its own copy of every partnership).
 4. ``companies``: by-company -> company table -> announced changes to the outbound
@@ -21,10 +23,11 @@ Stages (each an agent with concurrency 1, at-least-once):
    ClickHouse (see :mod:`streams.core.outbound`).
 
 Every agent takes a batch, lets the pure core decide, sends everything the batch produced,
-waits until Kafka acknowledged all of it, and only then writes its table state and lets
-Faust acknowledge (and later commit) the batch's offsets. A failed send is retried inside
-the agent with backoff, never raised out of it (an exception in a Faust agent acks the
-event). A bad message is dead-lettered, never retried forever.
+waits until Kafka acknowledged all of it, and only then writes its table state (once per
+changed key per batch: :class:`~streams.faust_state.BatchState`) and lets Faust
+acknowledge (and later commit) the batch's offsets. A failed send is retried inside the
+agent with backoff, never raised out of it (an exception in a Faust agent acks the event).
+A bad message is dead-lettered, never retried forever.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ import faust
 from schemas.exceptions import CodecError, CosellingError
 
 from . import commit_audit, metrics, offset_guard, watchdog
-from .core.accounts import AccountStage, SnapshotMessage
+from .core.accounts import AccountStage, SnapshotMessage, latest_snapshots
 from .core.companies import CompanyStage, ResultChange
 from .core.opportunities import (
     InternalMessage,
@@ -158,10 +161,12 @@ def create_app(settings: Settings) -> faust.App:
         *,
         table: Any = None,
         bad: tuple[type[Exception], ...] = (CosellingError,),
+        coalesce: Callable[[list[Any]], list[Any]] | None = None,
     ) -> None:
         """The loop every agent runs, batch by batch.
 
         ``decide`` for each event (an exception of type ``bad`` dead-letters the event),
+        ``coalesce`` the batch's decisions (if given: drop what later ones supersede),
         ``emit`` the sends for each decision, deliver them all, then write the batch's table
         state (if the agent has a table).
         """
@@ -169,14 +174,18 @@ def create_app(settings: Settings) -> faust.App:
         async for events in stream.take_events(BATCH_SIZE, within=BATCH_WINDOW_SECONDS):
             state = BatchState(table) if table is not None else None
             sends: list[tuple[faust.TopicT, dict[str, Any]]] = []
+            decided: list[tuple[Any, Any]] = []
             for e in events:
                 if state is not None:
                     state.use_event(e)
                 try:
-                    decision = decide(e, state)
+                    decided.append((e, decide(e, state)))
                 except bad as exc:
                     sends.append(dead(e, exc))
-                    continue
+            if coalesce is not None:
+                decided = list(zip([e for e, _ in decided],
+                                   coalesce([d for _, d in decided]), strict=True))
+            for e, decision in decided:
                 sends.extend(emit(e, decision))
             await deliver_until_done(sends, what)
             if state is not None and state.flush():
@@ -260,7 +269,8 @@ def create_app(settings: Settings) -> faust.App:
     @app.agent(by_account, concurrency=1, name="accounts")
     async def accounts(stream: faust.StreamT) -> None:
         await run_batches(stream, accounts_decide, accounts_emit,
-                          "accounts: sending snapshots", table=accounts_table)
+                          "accounts: sending snapshots", table=accounts_table,
+                          coalesce=latest_snapshots)
 
     @app.agent(control, concurrency=1, name="control")
     async def control_agent(stream: faust.StreamT) -> None:

@@ -33,7 +33,7 @@ from .opportunities import (
 from .records import KEPT_FIELDS, apply_entry, apply_versioned, live_entries
 from .statekeys import HOMED_TYPES, KEY_SEPARATOR, opportunity_key, opportunity_of, state_key
 
-__all__ = ["KEY_SEPARATOR", "AccountStage", "SnapshotMessage"]
+__all__ = ["KEY_SEPARATOR", "AccountStage", "SnapshotMessage", "latest_snapshots"]
 
 _BUCKETS = {"opportunity": "opps", "contact": "contacts", "partner_touch": "touches"}
 
@@ -55,6 +55,28 @@ class SnapshotMessage:
     def from_json(cls, company_key: str, data: dict[str, Any]) -> SnapshotMessage:
         """Inverse of :meth:`to_json`."""
         return cls(company_key, data["account_key"], data["seq"], data["snapshot"])
+
+
+Decision = list[SnapshotMessage | InternalMessage]
+
+
+def latest_snapshots(decisions: list[Decision]) -> list[Decision]:
+    """The messages of a batch's events without the snapshots a later one supersedes.
+
+    A snapshot is the account's whole state for its company and carries the next sequence
+    number, so the company stage applies the last snapshot of an (account, company) the
+    same whether or not it saw the earlier ones: only that one is sent. An account that
+    moved keeps one message per company (the retraction for the old, the snapshot for
+    the new). Internal messages are all kept.
+    """
+    last: dict[tuple[str, str], tuple[int, int]] = {}
+    for i, messages in enumerate(decisions):
+        for j, m in enumerate(messages):
+            if isinstance(m, SnapshotMessage):
+                last[(m.company_key, m.account_key)] = (i, j)
+    return [[m for j, m in enumerate(messages) if not isinstance(m, SnapshotMessage)
+             or last[(m.company_key, m.account_key)] == (i, j)]
+            for i, messages in enumerate(decisions)]
 
 
 def stored_entry(
