@@ -11,6 +11,7 @@ class RawMessage:
 
     ``timestamp``: the message's Kafka timestamp (epoch milliseconds), None when unknown.
     It is part of the message, so reading the message again gives the same value.
+    ``headers``: the message's Kafka headers.
     """
 
     topic: str
@@ -19,3 +20,4 @@ class RawMessage:
     key: bytes | None
     value: bytes | None
     timestamp: int | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()

@@ -3,10 +3,10 @@
 Stages (each an agent with concurrency 1, at-least-once):
 
 1. ``ingest``: inbound CRM topic -> decode -> re-key by (tenant, account) to the
-   by-account topic; partnerships to the control topic (with the inbound message's
-   timestamp); bad messages to the dead letter. The raw event log (``crm_events``) is
-   not sent anywhere: the sink reads it from the inbound and control topics, making the
-   same decisions (see :mod:`streams.sink_inputs`).
+   by-account topic; partnerships to the control topic (forwards carry the header
+   ``coselling.forwarded-from``); bad messages to the dead letter. The raw event log
+   (``crm_events``) is not sent anywhere: the sink reads it from the inbound and control
+   topics, making the same decisions (see :mod:`streams.sink_inputs`).
 2. ``accounts``: by-account -> account table -> account snapshots keyed by company key to
    the by-company topic, only the last of a batch per (company, account): each is the
    account's whole state and supersedes the earlier ones. Touches and contacts are keyed
@@ -56,7 +56,14 @@ from .core.records import to_plain
 from .deadletter import dead_letter_headers
 from .exceptions import InternalMessageError
 from .faust_state import BatchState
-from .ingest import DeadLetter, Forward, RawMessage, control_partnership, triage
+from .ingest import (
+    HEADER_FORWARDED_FROM,
+    DeadLetter,
+    Forward,
+    RawMessage,
+    control_partnership,
+    triage,
+)
 from .retry import retry_async
 from .routing import Destination
 from .settings import Settings
@@ -202,10 +209,10 @@ def create_app(settings: Settings) -> faust.App:
         if isinstance(d, Forward):
             metrics.EVENTS_IN.labels(event_type=d.decoded.event_type,
                                      tenant=d.decoded.record["tenant_id"]).inc()
-            # The inbound timestamp goes along: the sink logs a partnership from the
-            # control topic with it as its ingest time, the same on every re-send.
-            return [(routes[d.route.destination], {"key": d.route.key, "value": d.value,
-                                                   "timestamp": _same_timestamp(e.message)})]
+            # Marked, so the sink does not log a partnership again from the control topic.
+            return [(routes[d.route.destination], {
+                "key": d.route.key, "value": d.value,
+                "headers": [(HEADER_FORWARDED_FROM, e.message.topic.encode())]})]
         if isinstance(d.error, CodecError):
             metrics.DECODE_ERRORS.labels(error=type(d.error).__name__).inc()
         return [dead(e, d.error)]
@@ -327,17 +334,6 @@ def _web_pages(app: faust.App) -> None:
                          "rebalancing": bool(app.rebalancing)}, status=200 if ready else 503)
 
 
-def _same_timestamp(message: Any) -> float | None:
-    """A send timestamp (seconds) that Faust turns back into the message's own epoch ms.
-
-    Faust gives timestamps in float seconds and sends ``int(seconds * 1000)``, which can
-    land one millisecond short; half a millisecond more always truncates to the same ms.
-    """
-    if not message.timestamp or message.timestamp < 0:
-        return None
-    return (round(message.timestamp * 1000) + 0.5) / 1000
-
-
 def _raw(message: Any) -> RawMessage:
     return RawMessage(
         topic=message.topic,
@@ -345,5 +341,4 @@ def _raw(message: Any) -> RawMessage:
         offset=message.offset,
         key=message.key,
         value=message.value,
-        timestamp=round(message.timestamp * 1000) if message.timestamp else None,
     )

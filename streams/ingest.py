@@ -24,6 +24,11 @@ from schemas.validation import EventValidator
 from .deadletter import dead_letter_headers
 from .routing import Route, route
 
+#: Header of a message the ingest stage forwards (to the by-account or control topic):
+#: the topic it was read from. The sink logs a partnership from the inbound topic and
+#: skips the copy forwarded to the control topic.
+HEADER_FORWARDED_FROM = "coselling.forwarded-from"
+
 
 @dataclass(frozen=True, slots=True)
 class Forward:

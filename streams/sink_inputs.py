@@ -5,11 +5,11 @@ pipeline already has in Kafka is written to Kafka a second time:
 
 - the inbound topic: the raw event log (``crm_events``). The sink makes the ingest
   stage's own decision (:func:`streams.ingest.triage`: decode and validate); an event the
-  worker dead-letters gives no row and is not dead-lettered again here. A partnership is
-  logged from the control topic, where the worker forwards it (with the inbound message's
-  timestamp), so it gives one row whichever topic it was published to;
+  worker dead-letters gives no row and is not dead-lettered again here;
 - the control topic: partnerships (:func:`streams.ingest.control_partnership`, the
-  control stage's decision);
+  control stage's decision). A partnership the worker forwarded there from the inbound
+  topic (header ``coselling.forwarded-from``) was logged from the inbound topic and is
+  skipped, so a partnership gives one row whichever topic it was published to;
 - the intro and attribution topics: their result rows, which the outbound events carry
   whole (:func:`streams.core.outbound.result_message`);
 - the sink topic: everything else the workers derive (overlap rows), JSON as before.
@@ -34,7 +34,7 @@ from sinks.exceptions import SinkDataError
 
 from .core.eventlog import event_log_entry
 from .core.outbound import result_message
-from .ingest import Forward, control_partnership, triage
+from .ingest import HEADER_FORWARDED_FROM, Forward, control_partnership, triage
 from .settings import Settings
 
 Reader = Callable[[RawMessage], list[dict[str, Any]]]
@@ -76,13 +76,18 @@ class SinkInputs:
     def inbound(self, message: RawMessage) -> list[dict[str, Any]]:
         """The event log entry of an inbound event the ingest stage accepts."""
         decision = triage(self.codec, self.validator, message)
-        if not isinstance(decision, Forward) or decision.decoded.event_type == "partnership":
-            return []  # dead-lettered by the worker; a partnership: logged from control
+        if not isinstance(decision, Forward):
+            return []  # dead-lettered by the worker
         decoded = decision.decoded
         return [event_log_entry(decoded.event_type, decoded.record, ingest_time(message))]
 
     def control(self, message: RawMessage) -> list[dict[str, Any]]:
-        """The event log entry of a partnership the control stage accepts."""
+        """The event log entry of a partnership the control stage accepts.
+
+        Nothing for one the worker forwarded from the inbound topic: logged from there.
+        """
+        if any(name == HEADER_FORWARDED_FROM for name, _ in message.headers):
+            return []
         try:
             decoded = control_partnership(self.codec, self.validator, message.value)
         except CosellingError:

@@ -264,4 +264,5 @@ def _observe_latency(times: list[tuple[int, int | None]]) -> None:
 def _add_all(sink: ClickHouseSink, polled) -> None:
     for records in polled.values():
         for r in records:
-            sink.add(Message(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp))
+            sink.add(Message(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp,
+                             tuple(r.headers or ())))

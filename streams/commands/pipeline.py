@@ -102,7 +102,7 @@ def cmd_status(args: argparse.Namespace, settings) -> int:
     worker_lag = sum(r.lag for r in lags[settings.app_id])
     sink_lag = sum(r.lag for r in lags[f"{settings.app_id}-sink"])
     newest = max(last.values(), default=None)
-    out.print(f"workers: {worker_lag} messages behind; sink backlog: {sink_lag} result rows "
+    out.print(f"workers: {worker_lag} messages behind; sink backlog: {sink_lag} messages "
               "not yet in ClickHouse", markup=False)
     out.print("last inbound event published: " + (_ago(newest) if newest else "none yet"),
               markup=False)

@@ -11,7 +11,7 @@ from sinks.exceptions import SinkDataError
 from sinks.rows import table_rows
 from streams.core.outbound import ROW_CARRYING_KINDS, outbound_event
 from streams.core.pipeline import Pipeline
-from streams.ingest import Forward, triage
+from streams.ingest import HEADER_FORWARDED_FROM, Forward, triage
 from streams.settings import Settings
 from streams.sink_inputs import SinkInputs
 from tests.factories import account, partnership
@@ -50,13 +50,16 @@ def test_what_the_worker_dead_letters_is_neither_logged_nor_rejected_by_the_sink
         assert INPUTS(m) == []  # no row, and no SinkDataError: not dead-lettered twice
 
 
-def test_a_partnership_is_logged_once_from_the_control_topic_whichever_it_was_published_to():
+def test_a_partnership_is_logged_once_whichever_topic_it_was_published_to():
     event_type, record = partnership("p1", "acme", "globex", {})
     value = CODEC.encode(event_type, record)
-    assert INPUTS(message(SETTINGS.topic_inbound, value)) == []
-    (entry,) = INPUTS(message(SETTINGS.topic_control, value))
+    (entry,) = INPUTS(message(SETTINGS.topic_inbound, value))
     assert entry["row"]["event_type"] == "partnership"
     assert entry["row"]["ingest_time"] == STAMP
+    forwarded = RawMessage(SETTINGS.topic_control, 0, 0, b"k", value, STAMP + 5,
+                           ((HEADER_FORWARDED_FROM, SETTINGS.topic_inbound.encode()),))
+    assert INPUTS(forwarded) == []  # the worker's copy: logged from the inbound topic
+    assert INPUTS(message(SETTINGS.topic_control, value)) == [entry]  # published there
 
 
 def test_the_control_topic_logs_only_what_the_control_stage_accepts():
