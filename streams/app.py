@@ -14,7 +14,8 @@ Stages (each an agent with concurrency 1, at-least-once):
    itself internal messages (JSON, where inbound events are Avro) back onto the
    by-account topic to place touches and contacts where their latest version counts and
    to forward a deal's touches to the deal's account (see :mod:`streams.core.homes` and
-   :mod:`streams.core.opportunities`).
+   :mod:`streams.core.opportunities`); one for a key of the partition that made it is
+   applied at once instead (``AccountStage.settle``).
 3. ``control``: control -> every partition of the by-company topic (each company
    partition keeps its own copy of every partnership).
 4. ``companies``: by-company -> company table -> announced changes to the outbound
@@ -226,9 +227,15 @@ def create_app(settings: Settings) -> faust.App:
                 msg = internal_message_from_json(e.message.key.decode(), json.loads(value))
             except _UNREADABLE as exc:  # dead-lettered; an error applying it is a bug
                 raise InternalMessageError(f"unreadable internal message: {exc!r}") from exc
-            return account_stage.apply_internal(state, msg)
-        decoded = codec.decode(value)
-        return account_stage.apply(state, decoded.event_type, decoded.record)
+            made = account_stage.apply_internal(state, msg)
+        else:
+            decoded = codec.decode(value)
+            made = account_stage.apply(state, decoded.event_type, decoded.record)
+        # Internal messages for keys of this very partition are applied now rather than
+        # sent round the by-account topic (same partitioner as the producer's sends).
+        partition = e.message.partition
+        return account_stage.settle(state, made, lambda key: app.consumer.key_partition(
+            settings.topic_by_account, key.encode()) == partition)
 
     def accounts_emit(e: Any, messages: list[SnapshotMessage | InternalMessage]):
         return [(by_company, {"key": m.company_key.encode(),

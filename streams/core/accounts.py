@@ -15,7 +15,8 @@ the company stage ignores stale or repeated ones.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections import deque
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -227,6 +228,28 @@ class AccountStage:
                 return []
             out = list(_snapshots(msg.key, st))
         state[msg.key] = st
+        return out
+
+
+    def settle(
+        self, state: MutableMapping[str, Any], messages: Decision, here: Callable[[str], bool]
+    ) -> Decision:
+        """Apply at once the internal messages for keys ``here`` owns; return the rest.
+
+        ``here(key)``: the key's state is on this partition. Sending such a message back
+        onto the by-account topic only for this partition to read it again is a write that
+        derives nothing new: applying it now is the order the replay path uses (see
+        :class:`~.pipeline.Pipeline`), and internal messages tolerate any order and
+        repetition. What it causes is settled the same way; snapshots are all returned.
+        """
+        out: Decision = []
+        work = deque(messages)
+        while work:
+            msg = work.popleft()
+            if isinstance(msg, SnapshotMessage) or not here(msg.key):
+                out.append(msg)
+            else:
+                work.extend(self.apply_internal(state, msg))
         return out
 
 
