@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from schemas.epoch import epoch_millis
@@ -166,21 +166,28 @@ class ClickHouseWriter:
 class ClickHouseSink(BatchingSink):
     """The batching sink into ClickHouse.
 
-    The pending batches of every partition are decoded together (messages that are not
-    valid sink messages are rejected) and inserted with one insert per table, its token
-    made of each partition's offset range: an insert costs about the same for ten rows as
-    for thousands, so a flush costs one insert per table, not one per table and
-    partition. When ClickHouse rejects an insert as bad data, the messages are split in
-    halves until the offending ones are isolated; they are rejected, the rest is written.
+    The pending batches of every partition are read into sink messages by ``read`` (a
+    message it raises :class:`SinkDataError` for is rejected; one it reads as no message
+    at all is skipped) and inserted together, one insert per table, its token made of
+    each partition's offset range: an insert costs about the same for ten rows as for
+    thousands, so a flush costs one insert per table, not one per table and partition.
+    When ClickHouse rejects an insert as bad data, the messages are split in halves until
+    the offending ones are isolated; they are rejected, the rest is written.
 
     :param writer: the ClickHouse writer.
     :param max_rows: flush at this many pending messages...
     :param max_age: ...or when the oldest is this many seconds old.
+    :param read: a Kafka message's sink messages (JSON data); by default
+        :func:`json_message` (one JSON object per message).
     """
 
-    def __init__(self, writer: ClickHouseWriter, max_rows: int, max_age: float, **kwargs):
+    combine_batches = True
+
+    def __init__(self, writer: ClickHouseWriter, max_rows: int, max_age: float,
+                 read: Callable[[Message], list[dict[str, Any]]] | None = None, **kwargs):
         super().__init__(max_rows, max_age, **kwargs)
         self.writer = writer
+        self.read = read or json_message
         self._written_times: list[tuple[int, int | None]] = []
 
     def take_written_times(self) -> list[tuple[int, int | None]]:
@@ -190,8 +197,6 @@ class ClickHouseSink(BatchingSink):
         """
         times, self._written_times = self._written_times, []
         return times
-
-    combine_batches = True
 
     def write(self, batch: Batch) -> tuple[int, list[Rejected]]:
         """Write one partition batch (see class doc)."""
@@ -204,15 +209,13 @@ class ClickHouseSink(BatchingSink):
         rejected: list[Rejected] = []
         for m in (m for batch in batches for m in batch.messages):
             try:
-                data = json.loads(m.value or b"")
-                if not isinstance(data, dict):
-                    raise SinkDataError("a sink message must be a JSON object")
-                good.append((m, table_rows(data)))
-                parsed.append((m, data))
-            except (ValueError, SinkDataError) as exc:
-                error = exc if isinstance(exc, SinkDataError) else SinkDataError(
-                    f"not JSON: {exc}")
-                rejected.append(Rejected(m, error))
+                messages = self.read(m)
+                if not messages:
+                    continue  # nothing to write (see read): skipped, not rejected
+                good.append((m, [row for data in messages for row in table_rows(data)]))
+                parsed.extend((m, data) for data in messages)
+            except SinkDataError as exc:
+                rejected.append(Rejected(m, exc))
         rows = self._write_or_split(good, rejected) if good else 0
         bad = {id(r.message) for r in rejected}
         self._written_times.extend(_times(data) for m, data in parsed if id(m) not in bad)
@@ -235,6 +238,17 @@ class ClickHouseSink(BatchingSink):
             half = len(part) // 2
             return (self._write_or_split(part[:half], rejected)
                     + self._write_or_split(part[half:], rejected))
+
+
+def json_message(message: Message) -> list[dict[str, Any]]:
+    """The sink message of a sink-topic message: one JSON object."""
+    try:
+        data = json.loads(message.value or b"")
+    except ValueError as exc:
+        raise SinkDataError(f"not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise SinkDataError("a sink message must be a JSON object")
+    return [data]
 
 
 def _times(data: dict[str, Any]) -> tuple[int, int | None]:

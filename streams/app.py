@@ -3,27 +3,34 @@
 Stages (each an agent with concurrency 1, at-least-once):
 
 1. ``ingest``: inbound CRM topic -> decode -> re-key by (tenant, account) to the
-   by-account topic; partnerships to the control topic; bad messages to the dead letter;
-   every decoded event to the sink topic for ``crm_events`` (the raw event log).
+   by-account topic; partnerships to the control topic (forwards carry the header
+   ``coselling.forwarded-from``); bad messages to the dead letter. The raw event log
+   (``crm_events``) is not sent anywhere: the sink reads it from the inbound and control
+   topics, making the same decisions (see :mod:`streams.sink_inputs`).
 2. ``accounts``: by-account -> account table -> account snapshots keyed by company key to
-   the by-company topic. Touches and contacts are keyed by their own home, touches on a
-   deal are kept under the deal's key; the stage sends itself internal messages (JSON,
-   where inbound events are Avro) back onto the by-account topic to place touches and
-   contacts where their latest version counts and to forward a deal's touches to the
-   deal's account (see :mod:`streams.core.homes` and :mod:`streams.core.opportunities`).
+   the by-company topic, only the last of a batch per (company, account): each is the
+   account's whole state and supersedes the earlier ones. Touches and contacts are keyed
+   by their own home, touches on a deal are kept under the deal's key; the stage sends
+   itself internal messages (JSON, where inbound events are Avro) back onto the
+   by-account topic to place touches and contacts where their latest version counts and
+   to forward a deal's touches to the deal's account (see :mod:`streams.core.homes` and
+   :mod:`streams.core.opportunities`); one for a key of the partition that made it is
+   applied at once instead (``AccountStage.settle``).
 3. ``control``: control -> every partition of the by-company topic (each company
    partition keeps its own copy of every partnership).
-4. ``companies``: by-company -> company table -> result rows to the sink topic (consumed
-   by ``coselling sink`` into ClickHouse) and announced changes to the outbound overlap,
-   intro and attribution topics (Avro).
+4. ``companies``: by-company -> company table -> announced changes to the outbound
+   overlap, intro and attribution topics (Avro) and the result rows no outbound event
+   carries whole (overlaps) to the sink topic; ``coselling sink`` writes both into
+   ClickHouse (see :mod:`streams.core.outbound`).
 
 Every agent takes a batch, lets the pure core decide, sends everything the batch produced,
-waits until Kafka acknowledged all of it, and only then writes its table state and lets
-Faust acknowledge (and later commit) the batch's offsets. A failed send is retried inside
-the agent with backoff, never raised out of it (an exception in a Faust agent acks the
-event). A bad message is dead-lettered, never retried forever. A batch's sends go to the
-producer together and are waited for once; its table writes are waited for through their
-own changelog sends (:class:`~streams.faust_state.ChangelogTable`). The agents share the
+waits until Kafka acknowledged all of it, and only then writes its table state (once per
+changed key per batch: :class:`~streams.faust_state.BatchState`) and lets Faust
+acknowledge (and later commit) the batch's offsets. A failed send is retried inside the
+agent with backoff, never raised out of it (an exception in a Faust agent acks the event).
+A bad message is dead-lettered, never retried forever. A batch's sends go to the producer
+together and are waited for once; its table writes are waited for through their own
+changelog sends (:class:`~streams.faust_state.ChangelogTable`). The agents share the
 worker's event loop and take turns every ``TURN_SECONDS`` of work.
 """
 
@@ -42,20 +49,26 @@ import faust
 from schemas.exceptions import CodecError, CosellingError
 
 from . import commit_audit, metrics, offset_guard, watchdog
-from .core.accounts import AccountStage, SnapshotMessage
+from .core.accounts import AccountStage, SnapshotMessage, latest_snapshots
 from .core.companies import CompanyStage, ResultChange
-from .core.eventlog import event_log_entry
 from .core.opportunities import (
     InternalMessage,
     internal_message_from_json,
     is_internal_payload,
 )
-from .core.outbound import outbound_event
+from .core.outbound import ROW_CARRYING_KINDS, outbound_event
 from .core.records import to_plain
 from .deadletter import dead_letter_headers
 from .exceptions import InternalMessageError
 from .faust_state import BatchState, ChangelogTable
-from .ingest import DeadLetter, Forward, RawMessage, triage
+from .ingest import (
+    HEADER_FORWARDED_FROM,
+    DeadLetter,
+    Forward,
+    RawMessage,
+    control_partnership,
+    triage,
+)
 from .retry import retry_async
 from .routing import Destination
 from .settings import Settings
@@ -192,10 +205,12 @@ def create_app(settings: Settings) -> faust.App:
         *,
         table: Any = None,
         bad: tuple[type[Exception], ...] = (CosellingError,),
+        coalesce: Callable[[list[Any]], list[Any]] | None = None,
     ) -> None:
         """The loop every agent runs, batch by batch.
 
         ``decide`` for each event (an exception of type ``bad`` dead-letters the event),
+        ``coalesce`` the batch's decisions (if given: drop what later ones supersede),
         ``emit`` the sends for each decision, deliver them all, then write the batch's table
         state (if the agent has a table).
         """
@@ -204,6 +219,7 @@ def create_app(settings: Settings) -> faust.App:
         async for events in stream.take_events(BATCH_SIZE, within=BATCH_WINDOW_SECONDS):
             state = BatchState(table) if table is not None else None
             sends: list[tuple[faust.TopicT, dict[str, Any]]] = []
+            decided: list[tuple[Any, Any]] = []
             turn = time.monotonic()
             for e in events:
                 if time.monotonic() - turn >= TURN_SECONDS:
@@ -212,10 +228,13 @@ def create_app(settings: Settings) -> faust.App:
                 if state is not None:
                     state.use_event(e)
                 try:
-                    decision = decide(e, state)
+                    decided.append((e, decide(e, state)))
                 except bad as exc:
                     sends.append(dead(e, exc))
-                    continue
+            if coalesce is not None:
+                decided = list(zip([e for e, _ in decided],
+                                   coalesce([d for _, d in decided]), strict=True))
+            for e, decision in decided:
                 sends.extend(emit(e, decision))
             await deliver_until_done(sends, what)
             if state is not None and state.pending:
@@ -229,19 +248,14 @@ def create_app(settings: Settings) -> faust.App:
             if audit is not None:
                 audit.processed(events)
 
-    def logged(event_type: str, record: dict[str, Any]):
-        """The send that puts a decoded event into crm_events (through the sink)."""
-        entry = event_log_entry(event_type, record, int(time.time() * 1000))
-        row = entry["row"]
-        return (sink_rows, {"key": f"{row['tenant_id']}|{row['record_id']}".encode(),
-                            "value": json.dumps(entry).encode()})
-
     def ingest_emit(e: Any, d: Forward | DeadLetter):
         if isinstance(d, Forward):
             metrics.EVENTS_IN.labels(event_type=d.decoded.event_type,
                                      tenant=d.decoded.record["tenant_id"]).inc()
-            return [(routes[d.route.destination], {"key": d.route.key, "value": d.value}),
-                    logged(d.decoded.event_type, d.decoded.record)]
+            # Marked, so the sink does not log a partnership again from the control topic.
+            return [(routes[d.route.destination], {
+                "key": d.route.key, "value": d.value,
+                "headers": [(HEADER_FORWARDED_FROM, e.message.topic.encode())]})]
         if isinstance(d.error, CodecError):
             metrics.DECODE_ERRORS.labels(error=type(d.error).__name__).inc()
         return [dead(e, d.error)]
@@ -255,9 +269,15 @@ def create_app(settings: Settings) -> faust.App:
                 msg = internal_message_from_json(e.message.key.decode(), json.loads(value))
             except _UNREADABLE as exc:  # dead-lettered; an error applying it is a bug
                 raise InternalMessageError(f"unreadable internal message: {exc!r}") from exc
-            return account_stage.apply_internal(state, msg)
-        decoded = codec.decode(value)
-        return account_stage.apply(state, decoded.event_type, decoded.record)
+            made = account_stage.apply_internal(state, msg)
+        else:
+            decoded = codec.decode(value)
+            made = account_stage.apply(state, decoded.event_type, decoded.record)
+        # Internal messages for keys of this very partition are applied now rather than
+        # sent round the by-account topic (same partitioner as the producer's sends).
+        partition = e.message.partition
+        return account_stage.settle(state, made, lambda key: app.consumer.key_partition(
+            settings.topic_by_account, key.encode()) == partition)
 
     def accounts_emit(e: Any, messages: list[SnapshotMessage | InternalMessage]):
         return [(by_company, {"key": m.company_key.encode(),
@@ -267,18 +287,12 @@ def create_app(settings: Settings) -> faust.App:
                 for m in messages]
 
     def control_decide(e: Any, state: BatchState | None) -> dict[str, Any]:
-        decoded = codec.decode(e.message.value)
-        if decoded.event_type != "partnership":
-            raise CosellingError(f"{decoded.event_type} on the control topic")
-        validator.check(decoded.event_type, decoded.record)  # also when sent here directly
-        return decoded.record
+        return control_partnership(codec, validator, e.message.value).record
 
     def control_emit(e: Any, record: dict[str, Any]):
         value = json.dumps({"partnership": to_plain(record)}).encode()
-        # Logged here too, for partnerships published straight to the control topic; one
-        # that came through ingest was logged there already and replaces itself.
         return [(by_company, {"key": e.message.key, "value": value, "partition": p})
-                for p in range(settings.topic_partitions)] + [logged("partnership", record)]
+                for p in range(settings.topic_partitions)]
 
     def companies_decide(e: Any, state: BatchState | None) -> list[ResultChange]:
         partition = e.message.partition
@@ -292,9 +306,10 @@ def create_app(settings: Settings) -> faust.App:
         sends = []
         for change in changes:
             metrics.RESULTS_EMITTED.labels(kind=change.kind).inc()
-            sends.append((sink_rows, {"key": change.row["company_key"].encode(),
-                                      "value": json.dumps(change.to_json()).encode()}))
             announced = outbound_event(change)
+            if announced is None or change.kind not in ROW_CARRYING_KINDS:
+                sends.append((sink_rows, {"key": change.row["company_key"].encode(),
+                                          "value": json.dumps(change.to_json()).encode()}))
             if announced is not None:
                 event_type, record = announced
                 sends.append((outbound[event_type], {
@@ -310,7 +325,8 @@ def create_app(settings: Settings) -> faust.App:
     @app.agent(by_account, concurrency=1, name="accounts")
     async def accounts(stream: faust.StreamT) -> None:
         await run_batches(stream, accounts_decide, accounts_emit,
-                          "accounts: sending snapshots", table=accounts_table)
+                          "accounts: sending snapshots", table=accounts_table,
+                          coalesce=latest_snapshots)
 
     @app.agent(control, concurrency=1, name="control")
     async def control_agent(stream: faust.StreamT) -> None:

@@ -4,6 +4,11 @@
 agent in :mod:`streams.app` feeds it batches and performs the sends it asks for. A decoded
 event is checked by the same :class:`~schemas.validation.EventValidator` as ``publish``
 and ``replay`` use, so a row they reject is dead-lettered here with the same reason.
+:func:`control_partnership` is the same decision for the control topic.
+
+The sink (:mod:`streams.sink_inputs`) makes these same decisions on the same messages to
+log the accepted events in ``crm_events``: an event the worker dead-letters is never
+logged, and the sink does not dead-letter it again.
 """
 
 from __future__ import annotations
@@ -12,12 +17,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from schemas.codec import Codec, Decoded
-from schemas.exceptions import TruncatedPayloadError
+from schemas.exceptions import CosellingError, TruncatedPayloadError
 from schemas.raw_message import RawMessage
 from schemas.validation import EventValidator
 
 from .deadletter import dead_letter_headers
 from .routing import Route, route
+
+#: Header of a message the ingest stage forwards (to the by-account or control topic):
+#: the topic it was read from. The sink logs a partnership from the inbound topic and
+#: skips the copy forwarded to the control topic.
+HEADER_FORWARDED_FROM = "coselling.forwarded-from"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,3 +63,19 @@ def triage(codec: Codec, validator: EventValidator, message: RawMessage
             exc, topic=message.topic, partition=message.partition, offset=message.offset
         )
         return DeadLetter(message.key, message.value or b"", headers, exc)
+
+
+def control_partnership(codec: Codec, validator: EventValidator, value: bytes | None
+                        ) -> Decoded:
+    """The partnership a control-topic message carries, checked like an inbound one.
+
+    Raises a :class:`~schemas.exceptions.CosellingError` when the message is not a valid
+    partnership event (the message is dead-lettered).
+    """
+    if value is None:
+        raise TruncatedPayloadError("message has no value (tombstone)")
+    decoded = codec.decode(value)
+    if decoded.event_type != "partnership":
+        raise CosellingError(f"{decoded.event_type} on the control topic")
+    validator.check(decoded.event_type, decoded.record)  # also when sent here directly
+    return decoded

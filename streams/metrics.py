@@ -27,8 +27,8 @@ EVENT_TO_CLICKHOUSE = Histogram(
     "its write into ClickHouse.",
     buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86400, float("inf")))
 INGEST_TO_CLICKHOUSE = Histogram(
-    "coselling_ingest_to_clickhouse_seconds", "From a raw event's ingest by a worker to its "
-    "crm_events row in ClickHouse.",
+    "coselling_ingest_to_clickhouse_seconds", "From a raw event's Kafka timestamp (its "
+    "publish) to its crm_events row in ClickHouse.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, float("inf")))
 
 

@@ -1,6 +1,9 @@
-"""``coselling sink``: the sink topic into ClickHouse, offsets committed after each flush.
+"""``coselling sink``: Kafka into ClickHouse, offsets committed after each flush.
 
-A Kafka consumer (its own consumer group, ``<app id>-sink``) hands every message to a
+A Kafka consumer (its own consumer group, ``<app id>-sink``) reads the sink topic (rows
+the workers derive), the inbound and control topics (the raw event log, ``crm_events``)
+and the intro and attribution topics (their result rows); :mod:`streams.sink_inputs` says
+what each message becomes. It hands every message to a
 :class:`~sinks.clickhouse.ClickHouseSink`, which batches per partition. It writes as soon
 as its input is idle (nothing more already fetched), so a quiet pipeline's rows land
 without a fixed wait and a busy one's batches grow while a write runs; a batch is also
@@ -38,12 +41,14 @@ from . import metrics
 from .deadletter import dead_letter_headers
 from .retry import backoff_delays, retry_async
 from .settings import Settings
+from .sink_inputs import SinkInputs
+from .topics import sink_topics
 
 log = logging.getLogger(__name__)
 
 
 def run_sink(settings: Settings, *, stop: threading.Event | None = None) -> None:
-    """Consume the sink topic into ClickHouse until ``stop`` is set (or forever).
+    """Consume the sink's topics into ClickHouse until ``stop`` is set (or forever).
 
     Serves Prometheus metrics on ``COSELLING_SINK_WEB_PORT`` (0: none).
     """
@@ -116,7 +121,8 @@ class _Runner:
     async def run(self) -> None:
         s = self.settings
         writer = await self._db_call(ClickHouseWriter, self.dsn, s.clickhouse_target())
-        sink = ClickHouseSink(writer, s.sink_batch_rows, s.sink_batch_seconds)
+        sink = ClickHouseSink(writer, s.sink_batch_rows, s.sink_batch_seconds,
+                              read=SinkInputs(s.codec(), s.event_validator, s))
         servers = s.kafka_bootstrap_servers.split(",")
         consumer = AIOKafkaConsumer(
             bootstrap_servers=servers,
@@ -147,9 +153,10 @@ class _Runner:
     async def _consume(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer,
                        sink: ClickHouseSink) -> None:
         s = self.settings
-        consumer.subscribe([s.topic_sink], listener=_Revoked(self, sink))
-        log.info("sink started: %s -> %s (group %s-sink)", s.topic_sink, redact(self.dsn),
-                 s.app_id)
+        topics = sink_topics(s)
+        consumer.subscribe(topics, listener=_Revoked(self, sink))
+        log.info("sink started: %s -> %s (group %s-sink)", ", ".join(topics),
+                 redact(self.dsn), s.app_id)
         while not self.stop.is_set():
             room = max(1, s.sink_batch_rows - sink.pending)
             # With rows pending, take only what is fetched already: when nothing is, the
@@ -257,4 +264,5 @@ def _observe_latency(times: list[tuple[int, int | None]]) -> None:
 def _add_all(sink: ClickHouseSink, polled) -> None:
     for records in polled.values():
         for r in records:
-            sink.add(Message(r.topic, r.partition, r.offset, r.key, r.value))
+            sink.add(Message(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp,
+                             tuple(r.headers or ())))

@@ -53,6 +53,12 @@ def topic_names(settings: Settings) -> list[str]:
     ]
 
 
+def sink_topics(settings: Settings) -> list[str]:
+    """Every topic ``coselling sink`` reads (see :mod:`streams.sink_inputs`)."""
+    return [settings.topic_sink, settings.topic_inbound, settings.topic_control,
+            settings.topic_intros, settings.topic_attributions]
+
+
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     """Every topic ``init`` creates, with its configuration."""
     retention = {"cleanup.policy": "delete",

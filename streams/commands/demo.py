@@ -107,7 +107,7 @@ def _streaming(settings, events, out_dir: Path, dsn: str):
 
     from ..lag import group_lag
     from ..localkafka import broker as local_kafka
-    from ..topics import ensure_topics
+    from ..topics import ensure_topics, sink_topics
 
     logs_dir = out_dir / "logs"
     logs_dir.mkdir(exist_ok=True)
@@ -136,7 +136,7 @@ def _streaming(settings, events, out_dir: Path, dsn: str):
         _publish(settings, events)
         groups = {settings.app_id: [settings.topic_inbound, settings.topic_control,
                                     settings.topic_by_account, settings.topic_by_company],
-                  f"{settings.app_id}-sink": [settings.topic_sink]}
+                  f"{settings.app_id}-sink": sink_topics(settings)}
         t0 = time.perf_counter()
         with progress("waiting for workers and sink to catch up", None, "msgs") as advance:
             quiet = 0

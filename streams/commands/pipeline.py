@@ -78,11 +78,12 @@ def cmd_sink(args: argparse.Namespace, settings) -> int:
 def cmd_status(args: argparse.Namespace, settings) -> int:
     """Consumer lag per topic and partition, last event times, sink backlog."""
     from ..lag import ensure_reachable, group_lag, last_message_times
+    from ..topics import sink_topics
 
     ensure_reachable(settings.kafka_bootstrap_servers)
     groups = {settings.app_id: [settings.topic_inbound, settings.topic_control,
                                 settings.topic_by_account, settings.topic_by_company],
-              f"{settings.app_id}-sink": [settings.topic_sink]}
+              f"{settings.app_id}-sink": sink_topics(settings)}
     lags = {g: group_lag(settings.kafka_bootstrap_servers, g, topics)
             for g, topics in groups.items()}
     last = last_message_times(settings.kafka_bootstrap_servers, settings.topic_inbound)
@@ -101,7 +102,7 @@ def cmd_status(args: argparse.Namespace, settings) -> int:
     worker_lag = sum(r.lag for r in lags[settings.app_id])
     sink_lag = sum(r.lag for r in lags[f"{settings.app_id}-sink"])
     newest = max(last.values(), default=None)
-    out.print(f"workers: {worker_lag} messages behind; sink backlog: {sink_lag} result rows "
+    out.print(f"workers: {worker_lag} messages behind; sink backlog: {sink_lag} messages "
               "not yet in ClickHouse", markup=False)
     out.print("last inbound event published: " + (_ago(newest) if newest else "none yet"),
               markup=False)

@@ -15,7 +15,8 @@ the company stage ignores stale or repeated ones.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections import deque
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +34,7 @@ from .opportunities import (
 from .records import KEPT_FIELDS, apply_entry, apply_versioned, live_entries
 from .statekeys import HOMED_TYPES, KEY_SEPARATOR, opportunity_key, opportunity_of, state_key
 
-__all__ = ["KEY_SEPARATOR", "AccountStage", "SnapshotMessage"]
+__all__ = ["KEY_SEPARATOR", "AccountStage", "SnapshotMessage", "latest_snapshots"]
 
 _BUCKETS = {"opportunity": "opps", "contact": "contacts", "partner_touch": "touches"}
 
@@ -55,6 +56,28 @@ class SnapshotMessage:
     def from_json(cls, company_key: str, data: dict[str, Any]) -> SnapshotMessage:
         """Inverse of :meth:`to_json`."""
         return cls(company_key, data["account_key"], data["seq"], data["snapshot"])
+
+
+Decision = list[SnapshotMessage | InternalMessage]
+
+
+def latest_snapshots(decisions: list[Decision]) -> list[Decision]:
+    """The messages of a batch's events without the snapshots a later one supersedes.
+
+    A snapshot is the account's whole state for its company and carries the next sequence
+    number, so the company stage applies the last snapshot of an (account, company) the
+    same whether or not it saw the earlier ones: only that one is sent. An account that
+    moved keeps one message per company (the retraction for the old, the snapshot for
+    the new). Internal messages are all kept.
+    """
+    last: dict[tuple[str, str], tuple[int, int]] = {}
+    for i, messages in enumerate(decisions):
+        for j, m in enumerate(messages):
+            if isinstance(m, SnapshotMessage):
+                last[(m.company_key, m.account_key)] = (i, j)
+    return [[m for j, m in enumerate(messages) if not isinstance(m, SnapshotMessage)
+             or last[(m.company_key, m.account_key)] == (i, j)]
+            for i, messages in enumerate(decisions)]
 
 
 def stored_entry(
@@ -205,6 +228,28 @@ class AccountStage:
                 return []
             out = list(_snapshots(msg.key, st))
         state[msg.key] = st
+        return out
+
+
+    def settle(
+        self, state: MutableMapping[str, Any], messages: Decision, here: Callable[[str], bool]
+    ) -> Decision:
+        """Apply at once the internal messages for keys ``here`` owns; return the rest.
+
+        ``here(key)``: the key's state is on this partition. Sending such a message back
+        onto the by-account topic only for this partition to read it again is a write that
+        derives nothing new: applying it now is the order the replay path uses (see
+        :class:`~.pipeline.Pipeline`), and internal messages tolerate any order and
+        repetition. What it causes is settled the same way; snapshots are all returned.
+        """
+        out: Decision = []
+        work = deque(messages)
+        while work:
+            msg = work.popleft()
+            if isinstance(msg, SnapshotMessage) or not here(msg.key):
+                out.append(msg)
+            else:
+                work.extend(self.apply_internal(state, msg))
         return out
 
 

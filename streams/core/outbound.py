@@ -2,6 +2,14 @@
 
 Event ids are derived from the result key and version, so a re-sent event (at-least-once
 delivery) carries the same id and consumers can drop the duplicate.
+
+An intro or attribution event carries its whole result row (every column of
+``intro_state``, ``intro_events`` and ``attribution_state``, its version, and whether the
+result is active: it ended exactly when the change is WITHDRAWN or RETRACTED), so the sink
+builds those rows from the outbound topics (:func:`result_message`) and the worker does not
+write them a second time to the sink topic. An overlap event does not: it leaves out
+``visible`` and ``counted_partner_populations``, blanks what a partner does not share, and
+is not sent at all for an overlap visible to nobody; overlap rows stay on the sink topic.
 """
 
 from __future__ import annotations
@@ -10,11 +18,21 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from schemas.epoch import from_millis
+from schemas.epoch import epoch_millis, from_millis
 
 from .companies import ResultChange
 
 _NAMESPACE = uuid.UUID("5b0c1e8e-7f0a-4c55-9a52-6f3c0e6f7a10")
+_INTRO_FIELDS = ("tenant_id", "partner_tenant_id", "partnership_id", "company_key",
+                 "opportunity_record_id", "account_record_id", "score", "reasons",
+                 "partner_populations", "stage", "currency")
+_ATTRIBUTION_FIELDS = ("tenant_id", "partner_tenant_id", "opportunity_record_id",
+                       "company_key", "model", "credit", "weight", "currency",
+                       "touch_record_ids")
+#: The change word of a result that ended (its row is written inactive).
+_ENDED = {"intro": "WITHDRAWN", "attribution": "RETRACTED"}
+#: Result kinds whose outbound event carries the whole row: see the module doc.
+ROW_CARRYING_KINDS = frozenset(_ENDED)
 
 
 def event_id(change: ResultChange) -> str:
@@ -45,19 +63,35 @@ def outbound_event(change: ResultChange) -> tuple[str, dict[str, Any]] | None:
     if change.kind == "intro":
         return "intro", {
             **common,
-            **{k: row[k] for k in ("tenant_id", "partner_tenant_id", "partnership_id",
-                                   "company_key", "opportunity_record_id",
-                                   "account_record_id", "score", "reasons",
-                                   "partner_populations", "stage", "currency")},
+            **{k: row[k] for k in _INTRO_FIELDS},
             "amount": Decimal(row["amount"]),
             "change": change.change,
         }
     return "attribution", {
         **common,
-        **{k: row[k] for k in ("tenant_id", "partner_tenant_id", "opportunity_record_id",
-                               "company_key", "model", "credit", "weight", "currency",
-                               "touch_record_ids")},
+        **{k: row[k] for k in _ATTRIBUTION_FIELDS},
         "attributed_amount": Decimal(row["attributed_amount"]),
         "closed_at": from_millis(row["closed_at"]),
         "change": change.change,
     }
+
+
+def result_message(event_type: str, record: dict[str, Any]) -> dict[str, Any]:
+    """The sink message of a decoded intro or attribution event.
+
+    ``ResultChange.to_json`` data without the key: the inverse of :func:`outbound_event`
+    for those kinds. Raises KeyError or TypeError when ``record`` is not such an event.
+    """
+    if event_type == "intro":
+        row = {k: record[k] for k in _INTRO_FIELDS}
+        row["amount"] = str(record["amount"])
+    elif event_type == "attribution":
+        row = {k: record[k] for k in _ATTRIBUTION_FIELDS}
+        row["attributed_amount"] = str(record["attributed_amount"])
+        row["closed_at"] = epoch_millis(record["closed_at"])
+    else:
+        raise KeyError(f"a {event_type} event does not carry its result row")
+    row["occurred_at"] = epoch_millis(record["occurred_at"])
+    return {"kind": event_type, "version": record["version"],
+            "active": record["change"] != _ENDED[event_type], "row": row,
+            "change": record["change"]}

@@ -23,7 +23,7 @@ from kafka.structs import TopicPartition
 
 from schemas.codec import Codec
 from streams.settings import Settings
-from streams.topics import ensure_topics
+from streams.topics import ensure_topics, sink_topics
 
 #: Kafka's own topic of committed offsets: shown beside the writes, not counted in them.
 OFFSETS_TOPIC = "__consumer_offsets"
@@ -289,7 +289,7 @@ def pipeline_groups(settings: Settings) -> dict[str, list[str]]:
     return {
         settings.app_id: [settings.topic_inbound, settings.topic_by_account,
                           settings.topic_control, settings.topic_by_company],
-        f"{settings.app_id}-sink": [settings.topic_sink],
+        f"{settings.app_id}-sink": sink_topics(settings),
     }
 
 

@@ -22,7 +22,7 @@ from schemas.textformat import write_jsonl
 from sinks.clickhouse import ClickHouseWriter
 from streams.replay import replay
 from streams.settings import Settings
-from streams.topics import ensure_topics
+from streams.topics import ensure_topics, sink_topics
 from tests.conftest import local_kafka
 
 pytestmark = pytest.mark.integration
@@ -248,12 +248,12 @@ def topic_size(bootstrap: str, topic: str) -> int:
 
 
 def group_offsets(settings: Settings) -> dict[str, tuple[int, int]]:
-    """``topic[partition]`` -> (committed offset, end offset) for every partition the
-    workers' and the sink's consumer groups read."""
+    """``topic[partition]`` (the workers' group) or ``topic[partition]@sink`` (the sink's)
+    -> (committed offset, end offset) for every partition the two groups read."""
     groups = {
         settings.app_id: [settings.topic_inbound, settings.topic_by_account,
                           settings.topic_control, settings.topic_by_company],
-        f"{settings.app_id}-sink": [settings.topic_sink],
+        f"{settings.app_id}-sink": sink_topics(settings),
     }
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
@@ -263,7 +263,9 @@ def group_offsets(settings: Settings) -> dict[str, tuple[int, int]]:
             committed = admin.list_group_offsets({group: None}).get(group, {})
             for tp, end in _end_offsets(consumer, topics).items():
                 done = committed.get(tp)
-                offsets[f"{tp.topic}[{tp.partition}]"] = (done.offset if done else 0, end)
+                where = "" if group == settings.app_id else "@sink"
+                offsets[f"{tp.topic}[{tp.partition}]{where}"] = (done.offset if done else 0,
+                                                                 end)
     finally:
         consumer.close()
         admin.close()

@@ -1,11 +1,17 @@
-"""The sink on a real broker: bad rows go to the dead-letter topic, the rest to ClickHouse."""
+"""The sink on a real broker: bad rows go to the dead-letter topic, the rest to ClickHouse.
+
+Also what the sink reads besides its own topic: the raw event log from the inbound and
+control topics, decided as the worker decides.
+"""
 
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
+from schemas.codec import Codec
 from sinks.clickhouse import ClickHouseWriter
 from streams.deadletter import (
     HEADER_ERROR_MESSAGE,
@@ -13,7 +19,8 @@ from streams.deadletter import (
     HEADER_SOURCE_OFFSET,
     HEADER_SOURCE_TOPIC,
 )
-from tests.integration.conftest import consume_until, wait_for_no_lag
+from tests.factories import account, partnership
+from tests.integration.conftest import consume_until, topic_size, wait_for_no_lag
 
 pytestmark = pytest.mark.integration
 
@@ -55,3 +62,35 @@ def test_rejected_rows_are_dead_lettered_with_the_error_and_committed(
     finally:
         writer.close()
     assert keys == [("c1.com",), ("c2.com",), ("c4.com",)]
+
+
+def test_the_sink_logs_inbound_events_as_the_worker_decides_them(
+        pipeline_settings, start_worker, producer):
+    """A bad inbound message: no crm_events row and one dead letter (the worker's). A
+    partnership published to inbound is forwarded to the control topic: still one row."""
+    settings = pipeline_settings
+    codec = Codec()
+    stamp = int(time.time() * 1000) - 86_400_123  # becomes the rows' ingest time
+    good = account("acme", "001", domain="initech.com")
+    deal = partnership("p1", "acme", "globex", {})
+    for value in (codec.encode(*good), b"\x09garbage", codec.encode(*deal)):
+        producer.send(settings.topic_inbound, partition=0, key=b"k", value=value,
+                      timestamp_ms=stamp)
+    producer.flush()
+    worker = start_worker()
+    sink = start_worker(command=("sink", "-l", "info"))
+    wait_for_no_lag(settings, [worker, sink], timeout=120)
+    assert topic_size(settings.kafka_bootstrap_servers, settings.topic_control) == 1
+
+    dead = consume_until(settings.kafka_bootstrap_servers, [settings.topic_dead_letter],
+                         lambda msgs: len(msgs) >= 2, timeout=10)
+    assert [m.value for m in dead] == [b"\x09garbage"]
+    assert dict(dead[0].headers)[HEADER_SOURCE_TOPIC] == settings.topic_inbound.encode()
+    sink.stop()  # chDB opens in one process at a time
+    writer = ClickHouseWriter(settings.clickhouse_dsn.get_secret_value())
+    try:
+        rows = writer.query("SELECT event_type, record_id, toUnixTimestamp64Milli(ingest_time)"
+                            " FROM crm_events ORDER BY 1")  # no FINAL: every row written
+    finally:
+        writer.close()
+    assert rows == [("account", "001", stamp), ("partnership", "p1", stamp)]

@@ -53,7 +53,9 @@ class ScriptedConsumer:
             return {}
         offsets = self.polls.pop(0)
         records = [SimpleNamespace(topic=TP.topic, partition=TP.partition, offset=o,
-                                   key=b"k", value=b"{}") for o in offsets]
+                                   key=b"k", value=b"{}", timestamp=1_800_000_000_000,
+                                   headers=[])
+                   for o in offsets]
         return {TP: records} if records else {}
 
     def assignment(self):
