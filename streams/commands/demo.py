@@ -116,11 +116,12 @@ def _streaming(settings, events, out_dir: Path, dsn: str):
         broker = local_kafka.LocalKafka(data_dir=out_dir / "kafka").start()
     except local_kafka.LocalKafkaError as exc:
         raise CosellingError(f"local Kafka did not start: {exc}") from None
+    web_port, sink_web_port = local_kafka.free_ports(2)
     settings = settings.model_copy(update={
         "kafka_bootstrap_servers": broker.bootstrap_servers, "clickhouse_dsn": SecretStr(dsn),
         "data_dir": str((out_dir / "state").resolve()), "app_id": f"demo-{uuid.uuid4().hex[:6]}",
         "log_format": "json", "sink_batch_rows": 20_000,
-        "web_port": local_kafka.free_port(), "sink_web_port": local_kafka.free_port()})
+        "web_port": web_port, "sink_web_port": sink_web_port})
     processes: list[subprocess.Popen] = []
     try:
         ensure_topics(settings)

@@ -88,9 +88,23 @@ def _pom_stamp() -> str:
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` different TCP ports on 127.0.0.1 that are free right now.
+
+    Every socket stays bound until all are chosen: asked one at a time, the system may
+    hand out the same port twice (a broker then got one port for both its listeners).
+    """
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def _java() -> str:
@@ -117,8 +131,9 @@ class LocalKafka:
         self._own_dir = data_dir is None
         self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix="coselling-kafka-"))
         earlier = _ports_of(self.data_dir / "server.properties")
-        self.port = port or earlier.get("port") or free_port()
-        self.controller_port = earlier.get("controller_port") or free_port()
+        spare = [p for p in free_ports(3) if p != port]  # never the broker's own port
+        self.port = port or earlier.get("port") or spare[0]
+        self.controller_port = earlier.get("controller_port") or spare[1]
         self.heap = heap
         self.process: subprocess.Popen | None = None
 

@@ -77,8 +77,7 @@ class WorkerProcess:
     def __init__(self, settings: Settings, log_path: Path,
                  command: tuple[str, ...] | None = None):
         self.log_path = log_path
-        self.web_port = local_kafka.free_port()
-        self.metrics_port = local_kafka.free_port()
+        self.web_port, self.metrics_port = local_kafka.free_ports(2)
         env = settings_env(settings, COSELLING_WEB_PORT=str(self.web_port),
                            COSELLING_SINK_WEB_PORT=str(self.metrics_port),
                            COSELLING_DATA_DIR=str(Path(settings.data_dir) / log_path.stem))
