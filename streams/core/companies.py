@@ -138,7 +138,7 @@ class CompanyStage:
             for deal in deals:
                 dirty.intros.update((tenant, x, deal) for x in partners)
             dirty.credits.update((tenant, deal) for deal in deals | touched)
-            changes = self._refresh(msg.company_key, company, pairs, dirty)
+            changes = self._refresh(msg.company_key, company, pairs, dirty, {tenant: after})
         state[msg.company_key] = company
         return changes
 
@@ -217,10 +217,14 @@ class CompanyStage:
         state[indexed_key(partition)] = 1
 
     def _refresh(
-        self, company_key: str, company: dict[str, Any], pairs: Pairs, dirty: _Dirty
+        self, company_key: str, company: dict[str, Any], pairs: Pairs, dirty: _Dirty,
+        views: dict[str, TenantAtCompany | None] | None = None,
     ) -> list[ResultChange]:
-        """Derive the dirty results again; store and return those that changed."""
-        derive = _Derivation(company_key, company, pairs, self.attribution)
+        """Derive the dirty results again; store and return those that changed.
+
+        ``views``: tenant -> :func:`.tenants.view` already computed for the current state.
+        """
+        derive = _Derivation(company_key, company, pairs, self.attribution, views)
         fresh: dict[str, tuple[str, dict[str, Any]]] = {}
         candidates: set[str] = set()
         for viewer, partner in dirty.overlaps:
@@ -252,10 +256,11 @@ class _Derivation:
     """Derives single results of one company from its state (memoised per refresh)."""
 
     def __init__(self, company_key: str, company: dict[str, Any], pairs: Pairs,
-                 config: AttributionConfig):
+                 config: AttributionConfig,
+                 views: dict[str, TenantAtCompany | None] | None = None):
         self.company_key, self.pairs, self.config = company_key, pairs, config
         self.holdings, self.accounts = company["tenants"], company["accounts"]
-        self._views: dict[str, TenantAtCompany | None] = {}
+        self._views: dict[str, TenantAtCompany | None] = views or {}
         self._visible: dict[tuple[str, str], tuple[list[str], bool]] = {}
         self._terms: dict[int, tuple] = {}  # by id of a deal of this company's snapshots
         self._deals: dict[str, dict[str, dict[str, Any]]] = {}
@@ -349,8 +354,8 @@ def _changed_deals(
     else:
         old_deals = {o["record_id"]: o for o in old_opps}
         new_deals = {o["record_id"]: o for o in new_opps}
-        deals = {d for d in old_deals.keys() | new_deals.keys()
-                 if old_deals.get(d) != new_deals.get(d)}
+        deals = {d for d, o in new_deals.items() if old_deals.get(d) != o}
+        deals.update(d for d in old_deals if d not in new_deals)
     touched: set[str] = set()
     old_touches = old["touches"] if old else []
     new_touches = new["touches"] if new else []
@@ -399,12 +404,19 @@ def diff_results(
     """
     results = company["results"]
     version = company["version"] + 1
+    keys = set(fresh)
+    for k in candidates:
+        if k not in keys:
+            stored = results.get(k)
+            if stored is not None and stored["a"]:
+                keys.add(k)
     changes: list[ResultChange] = []
-    for key in sorted(set(fresh) | {k for k in candidates if k in results and results[k]["a"]}):
+    for key in sorted(keys) if len(keys) > 1 else keys:
         old = results.get(key)
-        old_row = old["row"] if old and old["a"] else None
-        if key in fresh:
-            kind, row = fresh[key]
+        old_row = old["row"] if old is not None and old["a"] else None
+        found = fresh.get(key)
+        if found is not None:
+            kind, row = found
             if row == old_row:
                 continue
             change = _announce(kind, old_row, row)
@@ -426,7 +438,7 @@ def _announce(kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None)
     if kind == "overlap":
         old = old if old and old["visible"] else None
         new = new if new and new["visible"] else None
-        if old and new and _public(old) == _public(new):
+        if old and new and _same_public(old, new):
             return None
     if old is None and new is None:
         return None
@@ -435,6 +447,16 @@ def _announce(kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None)
     if new is None:
         return ended
     return changed
+
+
+def _same_public(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether two overlap rows agree on everything but their private fields."""
+    if old.keys() != new.keys():
+        return _public(old) == _public(new)
+    for k, v in old.items():
+        if v != new[k] and k not in _OVERLAP_PRIVATE:
+            return False
+    return True
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:

@@ -69,7 +69,11 @@ def apply_versioned(
     elif fields is None:
         data = to_plain(record)
     else:
-        data = {k: to_plain(record.get(k)) for k in fields}
+        data = {}
+        get = record.get
+        for k in fields:
+            value = get(k)
+            data[k] = value if type(value) in _ATOMS else to_plain(value)
     return apply_entry(bucket, record["record_id"], {
         "v": record["version"], "t": _occurred_millis(record), "d": data})
 
