@@ -121,24 +121,32 @@ class CompanyStage:
         changes: list[ResultChange] = []
         if old is not None or new is not None:
             tenant = (new or old)["tenant_id"]
-            before = view(holdings, accounts, tenant)
-            replace_account(holdings, accounts, msg.account_key, new)
-            after = view(holdings, accounts, tenant)
-            if (before is None) != (after is None):
-                self._index_presence(state, partition, msg.company_key, holdings, tenant,
-                                     after is not None)
+            # Other tenants' holdings do not change here: partners are known beforehand,
+            # and without one, what the tenant's view is matters to no result.
             pairs = self._policies.pairs(state, partition)
             partners = [x for x in holdings if x != tenant and (tenant, x) in pairs]
+            was_present = tenant in holdings
+            before = view(holdings, accounts, tenant) if partners else None
+            replace_account(holdings, accounts, msg.account_key, new)
+            present = tenant in holdings
+            if was_present != present:
+                self._index_presence(state, partition, msg.company_key, holdings, tenant,
+                                     present)
             dirty = _Dirty()
-            if before != after:
-                for x in partners:
-                    dirty.overlaps.update(((tenant, x), (x, tenant)))
-                    dirty.intros.update((x, tenant, deal) for deal in holdings[x]["refs"])
+            views = None
+            if partners:
+                after = view(holdings, accounts, tenant)
+                views = {tenant: after}
+                if before != after:
+                    for x in partners:
+                        dirty.overlaps.update(((tenant, x), (x, tenant)))
+                        dirty.intros.update((x, tenant, deal) for deal in holdings[x]["refs"])
             deals, touched = _changed_deals(old, new)
-            for deal in deals:
-                dirty.intros.update((tenant, x, deal) for x in partners)
+            if partners:
+                for deal in deals:
+                    dirty.intros.update((tenant, x, deal) for x in partners)
             dirty.credits.update((tenant, deal) for deal in deals | touched)
-            changes = self._refresh(msg.company_key, company, pairs, dirty, {tenant: after})
+            changes = self._refresh(msg.company_key, company, pairs, dirty, views)
         state[msg.company_key] = company
         return changes
 
