@@ -358,7 +358,9 @@ def _changed_deals(
     new_opps = new["opportunities"] if new else []
     if old_opps == new_opps:
         deals: set[str] = set()
-        old_deals = new_deals = {o["record_id"]: o for o in new_opps}
+    elif (len(old_opps) == 1 == len(new_opps)
+          and old_opps[0]["record_id"] == new_opps[0]["record_id"]):
+        deals = {new_opps[0]["record_id"]}  # one deal, and it differs
     else:
         old_deals = {o["record_id"]: o for o in old_opps}
         new_deals = {o["record_id"]: o for o in new_opps}
@@ -372,7 +374,8 @@ def _changed_deals(
         for deal in old_by.keys() | new_by.keys():
             if old_by.get(deal) != new_by.get(deal):
                 if deal is None:  # touches on the account count for each of its deals
-                    touched.update(old_deals.keys() | new_deals.keys())
+                    touched.update(o["record_id"] for o in old_opps)
+                    touched.update(o["record_id"] for o in new_opps)
                 else:
                     touched.add(deal)
     return deals, touched
@@ -461,8 +464,8 @@ def _same_public(old: dict[str, Any], new: dict[str, Any]) -> bool:
     """Whether two overlap rows agree on everything but their private fields."""
     if old.keys() != new.keys():
         return _public(old) == _public(new)
-    for k, v in old.items():
-        if v != new[k] and k not in _OVERLAP_PRIVATE:
+    for k in reversed(old):  # the event time, last, is what differs most often
+        if old[k] != new[k] and k not in _OVERLAP_PRIVATE:
             return False
     return True
 
