@@ -193,12 +193,11 @@ class AccountStage:
     ) -> list[SnapshotMessage | InternalMessage]:
         """Apply a message this stage sent itself; return the messages it causes."""
         current = state.get(msg.key)
-        deal = opportunity_of(msg.key)
         out: list[SnapshotMessage | InternalMessage]
         if isinstance(msg, OpportunityLink):
             st = current or new_opportunity_state(msg.opportunity_id)
             out = list(apply_link(st, msg))
-        elif isinstance(msg, RecordPlacement) and deal is not None:
+        elif isinstance(msg, RecordPlacement) and (deal := opportunity_of(msg.key)) is not None:
             st = current or new_opportunity_state(deal)
             forwarded = apply_touch(st, msg)
             if forwarded is None:

@@ -22,7 +22,7 @@ against a full recompute).
 from __future__ import annotations
 
 from collections.abc import Iterable, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .accounts import SnapshotMessage
@@ -78,13 +78,15 @@ class ResultChange:
                    data["change"])
 
 
-@dataclass
 class _Dirty:
     """The results of one company to derive again: only these can have changed."""
 
-    overlaps: set[tuple[str, str]] = field(default_factory=set)  # (viewer, partner)
-    intros: set[tuple[str, str, str]] = field(default_factory=set)  # (viewer, partner, deal)
-    credits: set[tuple[str, str]] = field(default_factory=set)  # (tenant, deal)
+    __slots__ = ("overlaps", "intros", "credits")
+
+    def __init__(self) -> None:
+        self.overlaps: set[tuple[str, str]] = set()  # (viewer, partner)
+        self.intros: set[tuple[str, str, str]] = set()  # (viewer, partner, deal)
+        self.credits: set[tuple[str, str]] = set()  # (tenant, deal)
 
     def pair(self, holdings: dict[str, Any], a: str, b: str) -> None:
         """Everything two tenants derive from each other."""
