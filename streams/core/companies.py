@@ -34,7 +34,9 @@ from .partnerships import (
     Pairs,
     PolicyCache,
     indexed_key,
+    pair_index_keys,
     pair_key,
+    pair_slice_key,
     partnerships_key,
     tenants_of,
 )
@@ -171,7 +173,10 @@ class CompanyStage:
         self._ensure_index(state, partition)
         concerned: dict[str, list[tuple[str, str]]] = {}
         for tenants in {tenants_of(before), tenants_of(after)} - {None}:
-            for company_key in state.get(pair_key(partition, *tenants)) or {}:
+            found_here: set[str] = set()
+            for index_key in pair_index_keys(partition, *tenants):
+                found_here.update(state.get(index_key) or ())
+            for company_key in found_here:
                 concerned.setdefault(company_key, []).append(tenants)
         changes: list[ResultChange] = []
         for company_key in sorted(concerned):
@@ -196,12 +201,16 @@ class CompanyStage:
         for other in holdings:
             if other == tenant:
                 continue
-            key = pair_key(partition, tenant, other)
+            key = pair_slice_key(partition, tenant, other, company_key)
             index = state.get(key) or {}
             if present:
                 index[company_key] = 1
             else:
                 index.pop(company_key, None)
+                whole = state.get(pair_key(partition, tenant, other))  # unsliced, older state
+                if whole and company_key in whole:
+                    del whole[company_key]
+                    state[pair_key(partition, tenant, other)] = whole
             state[key] = index
 
     @staticmethod
@@ -218,7 +227,7 @@ class CompanyStage:
             tenants = sorted(company["tenants"])
             for i, a in enumerate(tenants):
                 for b in tenants[i + 1:]:
-                    key = pair_key(partition, a, b)
+                    key = pair_slice_key(partition, a, b, company_key)
                     if key not in indexes:
                         indexes[key] = state.get(key) or {}
                     indexes[key][company_key] = 1
