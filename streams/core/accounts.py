@@ -31,7 +31,7 @@ from .opportunities import (
     forwarded_touches,
     new_opportunity_state,
 )
-from .records import KEPT_FIELDS, apply_entry, apply_versioned, live_entries
+from .records import KEPT_FIELDS, apply_entry, apply_versioned
 from .statekeys import HOMED_TYPES, KEY_SEPARATOR, opportunity_key, opportunity_of, state_key
 
 __all__ = ["KEY_SEPARATOR", "AccountStage", "SnapshotMessage", "latest_snapshots"]
@@ -125,10 +125,10 @@ def _match(state: dict[str, Any], entry: dict[str, Any]) -> tuple[str, str] | No
 
 def snapshot(state: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
     """(company key, match method, snapshot) of an account state, or None if unmatched."""
-    live_accounts = live_entries(state["account"])
+    live_accounts = [(rid, e) for rid, e in state["account"].items() if e["d"] is not None]
     if not live_accounts:
         return None
-    (record_id, account_entry), = live_accounts.items()
+    (record_id, account_entry), = live_accounts
     match = _match(state, account_entry)
     if match is None:
         return None
@@ -136,25 +136,34 @@ def snapshot(state: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
     account = account_entry["d"]
     last_activity = account_entry["t"]
     opps = []
-    for _, entry in sorted(live_entries(state["opps"]).items()):
-        last_activity = max(last_activity, entry["t"])
+    opp_entries = [(rid, e) for rid, e in state["opps"].items() if e["d"] is not None]
+    if len(opp_entries) > 1:
+        opp_entries.sort()
+    for _, entry in opp_entries:
+        if entry["t"] > last_activity:
+            last_activity = entry["t"]
         opp = entry["d"]
         # Stored with the snapshot's fields; state saved before records kept only those
         # (a replay database) may hold whole records.
         opps.append(opp if len(opp) == len(_OPP_FIELDS) else
                     {k: opp.get(k) for k in _OPP_FIELDS})
     touches = []
-    touch_entries = live_entries(state["touches"])
-    touch_entries.update(forwarded_touches(state))
-    for _, entry in sorted(touch_entries.items()):
-        last_activity = max(last_activity, entry["t"])
+    touch_entries = {rid: e for rid, e in state["touches"].items() if e["d"] is not None}
+    if state.get("linked"):
+        touch_entries.update(forwarded_touches(state))
+    touch_items = sorted(touch_entries.items()) if len(touch_entries) > 1 else \
+        touch_entries.items()
+    for _, entry in touch_items:
+        if entry["t"] > last_activity:
+            last_activity = entry["t"]
         touch = entry["d"]
         touches.append({k: touch.get(k) for k in _TOUCH_FIELDS})
     contacts = 0
     for entry in state["contacts"].values():
         if entry["d"] is not None:
             contacts += 1
-            last_activity = max(last_activity, entry["t"])
+            if entry["t"] > last_activity:
+                last_activity = entry["t"]
     return key, method, {
         "tenant_id": account["tenant_id"],
         "account_record_id": record_id,
@@ -207,12 +216,11 @@ class AccountStage:
     ) -> list[SnapshotMessage | InternalMessage]:
         """Apply a message this stage sent itself; return the messages it causes."""
         current = state.get(msg.key)
-        deal = opportunity_of(msg.key)
         out: list[SnapshotMessage | InternalMessage]
         if isinstance(msg, OpportunityLink):
             st = current or new_opportunity_state(msg.opportunity_id)
             out = list(apply_link(st, msg))
-        elif isinstance(msg, RecordPlacement) and deal is not None:
+        elif isinstance(msg, RecordPlacement) and (deal := opportunity_of(msg.key)) is not None:
             st = current or new_opportunity_state(deal)
             forwarded = apply_touch(st, msg)
             if forwarded is None:

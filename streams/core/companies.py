@@ -22,7 +22,7 @@ against a full recompute).
 from __future__ import annotations
 
 from collections.abc import Iterable, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .accounts import SnapshotMessage
@@ -34,7 +34,9 @@ from .partnerships import (
     Pairs,
     PolicyCache,
     indexed_key,
+    pair_index_keys,
     pair_key,
+    pair_slice_key,
     partnerships_key,
     tenants_of,
 )
@@ -78,13 +80,15 @@ class ResultChange:
                    data["change"])
 
 
-@dataclass
 class _Dirty:
     """The results of one company to derive again: only these can have changed."""
 
-    overlaps: set[tuple[str, str]] = field(default_factory=set)  # (viewer, partner)
-    intros: set[tuple[str, str, str]] = field(default_factory=set)  # (viewer, partner, deal)
-    credits: set[tuple[str, str]] = field(default_factory=set)  # (tenant, deal)
+    __slots__ = ("overlaps", "intros", "credits")
+
+    def __init__(self) -> None:
+        self.overlaps: set[tuple[str, str]] = set()  # (viewer, partner)
+        self.intros: set[tuple[str, str, str]] = set()  # (viewer, partner, deal)
+        self.credits: set[tuple[str, str]] = set()  # (tenant, deal)
 
     def pair(self, holdings: dict[str, Any], a: str, b: str) -> None:
         """Everything two tenants derive from each other."""
@@ -121,24 +125,32 @@ class CompanyStage:
         changes: list[ResultChange] = []
         if old is not None or new is not None:
             tenant = (new or old)["tenant_id"]
-            before = view(holdings, accounts, tenant)
-            replace_account(holdings, accounts, msg.account_key, new)
-            after = view(holdings, accounts, tenant)
-            if (before is None) != (after is None):
-                self._index_presence(state, partition, msg.company_key, holdings, tenant,
-                                     after is not None)
+            # Other tenants' holdings do not change here: partners are known beforehand,
+            # and without one, what the tenant's view is matters to no result.
             pairs = self._policies.pairs(state, partition)
             partners = [x for x in holdings if x != tenant and (tenant, x) in pairs]
+            was_present = tenant in holdings
+            before = view(holdings, accounts, tenant) if partners else None
+            replace_account(holdings, accounts, msg.account_key, new)
+            present = tenant in holdings
+            if was_present != present:
+                self._index_presence(state, partition, msg.company_key, holdings, tenant,
+                                     present)
             dirty = _Dirty()
-            if before != after:
-                for x in partners:
-                    dirty.overlaps.update(((tenant, x), (x, tenant)))
-                    dirty.intros.update((x, tenant, deal) for deal in holdings[x]["refs"])
+            views = None
+            if partners:
+                after = view(holdings, accounts, tenant)
+                views = {tenant: after}
+                if before != after:
+                    for x in partners:
+                        dirty.overlaps.update(((tenant, x), (x, tenant)))
+                        dirty.intros.update((x, tenant, deal) for deal in holdings[x]["refs"])
             deals, touched = _changed_deals(old, new)
-            for deal in deals:
-                dirty.intros.update((tenant, x, deal) for x in partners)
+            if partners:
+                for deal in deals:
+                    dirty.intros.update((tenant, x, deal) for x in partners)
             dirty.credits.update((tenant, deal) for deal in deals | touched)
-            changes = self._refresh(msg.company_key, company, pairs, dirty)
+            changes = self._refresh(msg.company_key, company, pairs, dirty, views)
         state[msg.company_key] = company
         return changes
 
@@ -161,7 +173,10 @@ class CompanyStage:
         self._ensure_index(state, partition)
         concerned: dict[str, list[tuple[str, str]]] = {}
         for tenants in {tenants_of(before), tenants_of(after)} - {None}:
-            for company_key in state.get(pair_key(partition, *tenants)) or {}:
+            found_here: set[str] = set()
+            for index_key in pair_index_keys(partition, *tenants):
+                found_here.update(state.get(index_key) or ())
+            for company_key in found_here:
                 concerned.setdefault(company_key, []).append(tenants)
         changes: list[ResultChange] = []
         for company_key in sorted(concerned):
@@ -186,12 +201,16 @@ class CompanyStage:
         for other in holdings:
             if other == tenant:
                 continue
-            key = pair_key(partition, tenant, other)
+            key = pair_slice_key(partition, tenant, other, company_key)
             index = state.get(key) or {}
             if present:
                 index[company_key] = 1
             else:
                 index.pop(company_key, None)
+                whole = state.get(pair_key(partition, tenant, other))  # unsliced, older state
+                if whole and company_key in whole:
+                    del whole[company_key]
+                    state[pair_key(partition, tenant, other)] = whole
             state[key] = index
 
     @staticmethod
@@ -208,7 +227,7 @@ class CompanyStage:
             tenants = sorted(company["tenants"])
             for i, a in enumerate(tenants):
                 for b in tenants[i + 1:]:
-                    key = pair_key(partition, a, b)
+                    key = pair_slice_key(partition, a, b, company_key)
                     if key not in indexes:
                         indexes[key] = state.get(key) or {}
                     indexes[key][company_key] = 1
@@ -217,10 +236,14 @@ class CompanyStage:
         state[indexed_key(partition)] = 1
 
     def _refresh(
-        self, company_key: str, company: dict[str, Any], pairs: Pairs, dirty: _Dirty
+        self, company_key: str, company: dict[str, Any], pairs: Pairs, dirty: _Dirty,
+        views: dict[str, TenantAtCompany | None] | None = None,
     ) -> list[ResultChange]:
-        """Derive the dirty results again; store and return those that changed."""
-        derive = _Derivation(company_key, company, pairs, self.attribution)
+        """Derive the dirty results again; store and return those that changed.
+
+        ``views``: tenant -> :func:`.tenants.view` already computed for the current state.
+        """
+        derive = _Derivation(company_key, company, pairs, self.attribution, views)
         fresh: dict[str, tuple[str, dict[str, Any]]] = {}
         candidates: set[str] = set()
         for viewer, partner in dirty.overlaps:
@@ -252,10 +275,11 @@ class _Derivation:
     """Derives single results of one company from its state (memoised per refresh)."""
 
     def __init__(self, company_key: str, company: dict[str, Any], pairs: Pairs,
-                 config: AttributionConfig):
+                 config: AttributionConfig,
+                 views: dict[str, TenantAtCompany | None] | None = None):
         self.company_key, self.pairs, self.config = company_key, pairs, config
         self.holdings, self.accounts = company["tenants"], company["accounts"]
-        self._views: dict[str, TenantAtCompany | None] = {}
+        self._views: dict[str, TenantAtCompany | None] = views or {}
         self._visible: dict[tuple[str, str], tuple[list[str], bool]] = {}
         self._terms: dict[int, tuple] = {}  # by id of a deal of this company's snapshots
         self._deals: dict[str, dict[str, dict[str, Any]]] = {}
@@ -345,12 +369,14 @@ def _changed_deals(
     new_opps = new["opportunities"] if new else []
     if old_opps == new_opps:
         deals: set[str] = set()
-        old_deals = new_deals = {o["record_id"]: o for o in new_opps}
+    elif (len(old_opps) == 1 == len(new_opps)
+          and old_opps[0]["record_id"] == new_opps[0]["record_id"]):
+        deals = {new_opps[0]["record_id"]}  # one deal, and it differs
     else:
         old_deals = {o["record_id"]: o for o in old_opps}
         new_deals = {o["record_id"]: o for o in new_opps}
-        deals = {d for d in old_deals.keys() | new_deals.keys()
-                 if old_deals.get(d) != new_deals.get(d)}
+        deals = {d for d, o in new_deals.items() if old_deals.get(d) != o}
+        deals.update(d for d in old_deals if d not in new_deals)
     touched: set[str] = set()
     old_touches = old["touches"] if old else []
     new_touches = new["touches"] if new else []
@@ -359,7 +385,8 @@ def _changed_deals(
         for deal in old_by.keys() | new_by.keys():
             if old_by.get(deal) != new_by.get(deal):
                 if deal is None:  # touches on the account count for each of its deals
-                    touched.update(old_deals.keys() | new_deals.keys())
+                    touched.update(o["record_id"] for o in old_opps)
+                    touched.update(o["record_id"] for o in new_opps)
                 else:
                     touched.add(deal)
     return deals, touched
@@ -399,12 +426,19 @@ def diff_results(
     """
     results = company["results"]
     version = company["version"] + 1
+    keys = set(fresh)
+    for k in candidates:
+        if k not in keys:
+            stored = results.get(k)
+            if stored is not None and stored["a"]:
+                keys.add(k)
     changes: list[ResultChange] = []
-    for key in sorted(set(fresh) | {k for k in candidates if k in results and results[k]["a"]}):
+    for key in sorted(keys) if len(keys) > 1 else keys:
         old = results.get(key)
-        old_row = old["row"] if old and old["a"] else None
-        if key in fresh:
-            kind, row = fresh[key]
+        old_row = old["row"] if old is not None and old["a"] else None
+        found = fresh.get(key)
+        if found is not None:
+            kind, row = found
             if row == old_row:
                 continue
             change = _announce(kind, old_row, row)
@@ -426,7 +460,7 @@ def _announce(kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None)
     if kind == "overlap":
         old = old if old and old["visible"] else None
         new = new if new and new["visible"] else None
-        if old and new and _public(old) == _public(new):
+        if old and new and _same_public(old, new):
             return None
     if old is None and new is None:
         return None
@@ -435,6 +469,16 @@ def _announce(kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None)
     if new is None:
         return ended
     return changed
+
+
+def _same_public(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether two overlap rows agree on everything but their private fields."""
+    if old.keys() != new.keys():
+        return _public(old) == _public(new)
+    for k in reversed(old):  # the event time, last, is what differs most often
+        if old[k] != new[k] and k not in _OVERLAP_PRIVATE:
+            return False
+    return True
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from .policy import CUSTOMER, FORMER_CUSTOMER, OPEN_OPPORTUNITY, PROSPECT, Partnership
@@ -22,10 +23,13 @@ WEIGHTS = {"population": 0.45, "stage": 0.2, "amount": 0.15, "contacts": 0.1, "r
 _EARLY = ("prospect", "qualif", "discover", "lead", "new", "intro")
 _MIDDLE = ("demo", "proposal", "evaluat", "solution", "proof", "poc", "quote", "value")
 _LATE = ("negotiat", "contract", "commit", "legal", "procure", "closing", "verbal")
+_W_POPULATION, _W_STAGE, _W_AMOUNT, _W_CONTACTS, _W_RECENCY = (
+    WEIGHTS[k] for k in ("population", "stage", "amount", "contacts", "recency"))
 RECENCY_HALF_LIFE_DAYS = 90.0
 DAY_MS = 86_400_000
 
 
+@lru_cache(maxsize=1024)  # CRMs use a handful of stage names
 def stage_factor(stage: str) -> tuple[float, str]:
     """How much an intro helps a deal in this CRM stage, and the stage's phase."""
     text = stage.lower()
@@ -46,13 +50,21 @@ def amount_factor(amount: Decimal) -> float:
 def deal_terms(opp: dict[str, Any]) -> tuple[Decimal, float, float, list[str]]:
     """What an intro takes from the deal alone: amount, stage and amount factors, reasons.
 
-    The same for every partner, so computed once per deal when many partners can help.
+    The same for every partner, so computed once per deal when many partners can help
+    (and once per amount, stage and currency while they recur: callers must not change
+    the reasons list).
     """
-    amount = Decimal(opp["amount"])
-    stage, phase = stage_factor(opp["stage"])
+    return _deal_terms(opp["amount"], opp["stage"], opp["currency"])
+
+
+@lru_cache(maxsize=4096)
+def _deal_terms(amount_text: str, stage_name: str,
+                currency: str) -> tuple[Decimal, float, float, list[str]]:
+    amount = Decimal(amount_text)
+    stage, phase = stage_factor(stage_name)
     return amount, stage, amount_factor(amount), [
-        f"deal in stage {opp['stage']!r} ({phase} stage)",
-        f"deal amount {amount.normalize():f} {opp['currency']}",
+        f"deal in stage {stage_name!r} ({phase} stage)",
+        f"deal amount {amount.normalize():f} {currency}",
     ]
 
 
@@ -66,19 +78,15 @@ def intro_row(
     ``visible`` and ``full``: the partner's :func:`.overlaps.visibility` (not empty);
     ``terms``: the deal's :func:`deal_terms`, if known.
     """
-    best = max(visible, key=lambda pop: POPULATION_WEIGHT[pop])
+    best = max(visible, key=POPULATION_WEIGHT.__getitem__)
     amount, stage, amount_part, deal_reasons = terms or deal_terms(opp)
     contacts = partner.contacts if full else 0
     age_days = abs(opp["occurred_at"] - partner.last_activity) / DAY_MS
     recency = 0.5 ** (age_days / RECENCY_HALF_LIFE_DAYS)
-    factors = {
-        "population": POPULATION_WEIGHT[best],
-        "stage": stage,
-        "amount": amount_part,
-        "contacts": min(1.0, contacts / 3),
-        "recency": recency,
-    }
-    score = round(sum(WEIGHTS[k] * v for k, v in factors.items()), 4)
+    # The factors weighed in WEIGHTS' order (one sum, as the weights are listed).
+    score = round(sum((_W_POPULATION * POPULATION_WEIGHT[best], _W_STAGE * stage,
+                       _W_AMOUNT * amount_part, _W_CONTACTS * min(1.0, contacts / 3),
+                       _W_RECENCY * recency)), 4)
     pid = partner.tenant_id
     reasons = [
         f"{pid} holds {company_key} as {', '.join(visible)}"

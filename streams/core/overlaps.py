@@ -32,9 +32,8 @@ def visibility(partnership: Partnership, partner: TenantAtCompany) -> tuple[list
 
     FULL shows details: the partner's account name and contacts.
     """
-    visible = shared_populations(partnership, partner, ACCOUNTS)
-    full = any(rank(partnership.level(partner.tenant_id, pop)) >= FULL for pop in visible)
-    return visible, full
+    _, visible, full = partnership.shares(partner.tenant_id, frozenset(partner.populations))
+    return list(visible), full
 
 
 def overlap_row(
@@ -42,10 +41,12 @@ def overlap_row(
     partnership: Partnership,
 ) -> dict[str, Any] | None:
     """The overlap row of (``tenant``, ``partner``) at ``company_key``; None if none."""
-    counted = shared_populations(partnership, partner, COUNTS)
-    if not counted or not tenant.populations:
+    if not tenant.populations:
         return None
-    visible, full = visibility(partnership, partner)
+    counted, visible, full = partnership.shares(partner.tenant_id,
+                                                frozenset(partner.populations))
+    if not counted:
+        return None
     return {
         "tenant_id": tenant.tenant_id,
         "partner_tenant_id": partner.tenant_id,
@@ -53,8 +54,8 @@ def overlap_row(
         "partnership_id": partnership.partnership_id,
         "match_method": tenant.match_method,
         "tenant_populations": sorted(tenant.populations),
-        "partner_populations": visible,
-        "counted_partner_populations": counted,
+        "partner_populations": list(visible),
+        "counted_partner_populations": list(counted),
         "visible": bool(visible),
         "partner_account_name": partner.name if full else None,
         "occurred_at": max(tenant.last_activity, partner.last_activity),

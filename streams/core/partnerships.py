@@ -8,16 +8,22 @@ again only when a partnership changes, not per event, and a cache is never wrong
 a state (the same digest means the same partnerships).
 
 For a partnership change to visit only the companies it concerns, each partition keeps
-an index per pair of tenants of the companies where both are present, under
-``~pair@<partition>`` + US + tenant + US + tenant (the two ids in sorted order), and
-``~pairs-indexed@<partition>`` once that index is complete (state written before the
-index existed is indexed in one pass, at the first partnership change).
+an index per pair of tenants of the companies where both are present, in
+:data:`PAIR_SLICES` slices by a stable hash of the company key, under
+``~pair@<partition>`` + US + tenant + US + tenant (the two ids in sorted order) + US +
+slice, and ``~pairs-indexed@<partition>`` once that index is complete (state written
+before the index existed is indexed in one pass, at the first partnership change). A
+tenant arriving at a company rewrites one slice, so with RocksDB state (where every value
+read is a fresh copy) it costs a 256th of the pair's companies, not all of them. State
+written before the index was sliced keeps the pair's whole index under the key without a
+slice; it is still read, and a company leaving is taken out of it too.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import zlib
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -30,6 +36,8 @@ _PAIR_PREFIX = "~pair@"
 _INDEXED_PREFIX = "~pairs-indexed@"
 _US = "\x1f"
 _CACHED = 8  # digests kept (one per partition in use, and a few spare)
+#: Slices of one pair's index of companies (see module doc).
+PAIR_SLICES = 256
 
 Pairs = dict[tuple[str, str], Partnership]
 
@@ -43,6 +51,20 @@ def pair_key(partition: int, a: str, b: str) -> str:
     """State key of the companies of ``partition`` where tenants ``a`` and ``b`` are present."""
     low, high = sorted((a, b))
     return f"{_PAIR_PREFIX}{partition}{_US}{low}{_US}{high}"
+
+
+def pair_slice_key(partition: int, a: str, b: str, company_key: str) -> str:
+    """State key of the slice of the pair index of ``a`` and ``b`` that holds ``company_key``."""
+    return f"{pair_key(partition, a, b)}{_US}{zlib.crc32(company_key.encode()) % PAIR_SLICES}"
+
+
+def pair_index_keys(partition: int, a: str, b: str) -> list[str]:
+    """Every state key that may name companies of the pair (see module doc).
+
+    The slices, and the unsliced index of state written before there were slices.
+    """
+    whole = pair_key(partition, a, b)
+    return [whole, *(f"{whole}{_US}{i}" for i in range(PAIR_SLICES))]
 
 
 def indexed_key(partition: int) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 CUSTOMER = "CUSTOMER"
@@ -14,6 +14,7 @@ POPULATIONS = (CUSTOMER, PROSPECT, FORMER_CUSTOMER, OPEN_OPPORTUNITY)
 #: Sharing levels, weakest first.
 LEVELS = ("HIDDEN", "COUNTS", "ACCOUNTS", "FULL")
 _RANK = {level: i for i, level in enumerate(LEVELS)}
+_COUNTS, _ACCOUNTS, _FULL = _RANK["COUNTS"], _RANK["ACCOUNTS"], _RANK["FULL"]
 
 
 def rank(level: str) -> int:
@@ -31,6 +32,9 @@ class Partnership:
     active: bool
     #: (from_tenant, population) -> level; what is missing is HIDDEN.
     levels: dict[tuple[str, str], str]
+    #: (from_tenant, populations) -> :meth:`shares`; filled as asked (derived, not data).
+    _shares: dict[tuple[str, frozenset[str]], tuple[list[str], list[str], bool]] = field(
+        default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_record(cls, data: dict[str, Any]) -> Partnership:
@@ -52,6 +56,26 @@ class Partnership:
     def level(self, from_tenant: str, population: str) -> str:
         """What ``from_tenant`` shares of ``population`` with the other tenant."""
         return self.levels.get((from_tenant, population), "HIDDEN")
+
+    def shares(self, from_tenant: str,
+               populations: frozenset[str]) -> tuple[list[str], list[str], bool]:
+        """What ``from_tenant`` shares of the ``populations`` it holds at a company.
+
+        The populations shared at COUNTS or better, those shared at ACCOUNTS or better
+        (both sorted), and whether one of the latter is shared at FULL. Computed once per
+        set of populations (a handful of them exist), then looked up: callers must not
+        change the lists.
+        """
+        key = (from_tenant, populations)
+        found = self._shares.get(key)
+        if found is None:
+            ranks = {pop: _RANK[self.levels.get((from_tenant, pop), "HIDDEN")]
+                     for pop in populations}
+            counted = sorted(pop for pop, r in ranks.items() if r >= _COUNTS)
+            visible = sorted(pop for pop, r in ranks.items() if r >= _ACCOUNTS)
+            found = self._shares[key] = (counted, visible,
+                                         any(ranks[pop] >= _FULL for pop in visible))
+        return found
 
     def other(self, tenant: str) -> str:
         """The partner of ``tenant`` in this partnership."""

@@ -61,17 +61,22 @@ def apply_versioned(
     for a deleted record (a tombstone). ``d`` holds ``fields`` of the record (a missing
     one as None), or all of it when ``fields`` is None.
     """
-    current = bucket.get(record["record_id"])
+    record_id = record["record_id"]
+    current = bucket.get(record_id)
     if current is not None and current["v"] >= record["version"]:
         return False
+    occurred = _occurred_millis(record)
     if record["op"] == "DELETE":
         data = None
     elif fields is None:
         data = to_plain(record)
     else:
-        data = {k: to_plain(record.get(k)) for k in fields}
-    return apply_entry(bucket, record["record_id"], {
-        "v": record["version"], "t": _occurred_millis(record), "d": data})
+        data = dict(zip(fields, map(record.get, fields), strict=True))
+        for k, value in data.items():
+            if type(value) not in _ATOMS:
+                data[k] = occurred if k == "occurred_at" else to_plain(value)
+    bucket[record_id] = {"v": record["version"], "t": occurred, "d": data}
+    return True
 
 
 def apply_entry(bucket: dict[str, Any], record_id: str, entry: dict[str, Any]) -> bool:

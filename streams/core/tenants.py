@@ -64,13 +64,18 @@ def replace_account(
     old_named = _named(old) if old is not None else set()
     new_named = _named(new) if new is not None else set()
     same = old is not None and new is not None and old["tenant_id"] == new["tenant_id"]
+    recount = True
     if same:  # only what changed
         old_named, new_named = old_named - new_named, new_named - old_named
+        recount = _contribution(old) != _contribution(new)
     if old is not None:
         held = holdings[old["tenant_id"]]
-        _count(held, old, -1)
-        _refer(held["refs"], account_key, old_named, False)
-        del held["accounts"][account_key]
+        if recount:
+            _count(held, old, -1)
+        if old_named:
+            _refer(held["refs"], account_key, old_named, False)
+        if not same:
+            del held["accounts"][account_key]
         if new is None:
             del accounts[account_key]
         if not held["accounts"] and not same:
@@ -79,11 +84,14 @@ def replace_account(
         held = holdings.get(new["tenant_id"])
         if held is None:
             held = holdings[new["tenant_id"]] = new_holding()
-        _count(held, new, 1)
-        _refer(held["refs"], account_key, new_named, True)
+        if recount:
+            _count(held, new, 1)
+        if new_named:
+            _refer(held["refs"], account_key, new_named, True)
         accounts[account_key] = new
         held["accounts"][account_key] = 1
-        held["last"] = max(held["last"], new["last_activity"])
+        if new["last_activity"] > held["last"]:
+            held["last"] = new["last_activity"]
     if old is not None and old["tenant_id"] in holdings:
         held = holdings[old["tenant_id"]]
         if old["last_activity"] >= held["last"] and (
@@ -92,16 +100,26 @@ def replace_account(
                 (accounts[a]["last_activity"] for a in held["accounts"]), default=0))
 
 
+def _contribution(snap: dict[str, Any]) -> tuple[str, bool, str, int]:
+    """What :func:`_count` adds for one snapshot, as one comparable value."""
+    opens = False
+    for opp in snap["opportunities"]:
+        if not opp["is_closed"]:
+            opens = True
+            break
+    return snap["relationship"], opens, snap["match_method"], snap["contacts"]
+
+
 def _count(held: dict[str, Any], snap: dict[str, Any], step: int) -> None:
     """Add (step 1) or take away (step -1) what one account snapshot contributes."""
+    relationship, opens, method, contacts = _contribution(snap)
     pops = held["pops"]
-    population = _RELATIONSHIP_POPULATION.get(snap["relationship"])
-    opens = any(not opp["is_closed"] for opp in snap["opportunities"])
+    population = _RELATIONSHIP_POPULATION.get(relationship)
     for pop in (population, OPEN_OPPORTUNITY if opens else None):
         if pop is not None:
             _bump(pops, pop, step)
-    _bump(held["methods"], snap["match_method"], step)
-    held["contacts"] += step * snap["contacts"]
+    _bump(held["methods"], method, step)
+    held["contacts"] += step * contacts
 
 
 def _named(snap: dict[str, Any]) -> set[str]:
