@@ -74,14 +74,21 @@ class Difference:
     lost: int
     doubled: int
     extra: int
+    #: A few of the rows behind the counts, ("lost" | "doubled" | "extra", row).
+    samples: tuple[tuple[str, tuple], ...] = ()
 
     @property
     def ok(self) -> bool:
         return self.expected > 0 and not (self.lost or self.doubled or self.extra)
 
     def __str__(self) -> str:
-        return (f"{self.name}: {self.expected} rows, {self.lost} lost, {self.doubled} doubled, "
-                f"{self.extra} extra")
+        return "\n      ".join([
+            f"{self.name}: {self.expected} rows, {self.lost} lost, {self.doubled} doubled, "
+            f"{self.extra} extra", *(f"{kind}: {row!r}" for kind, row in self.samples)])
+
+
+#: Rows of each kind of difference a report shows.
+SAMPLES = 3
 
 
 def frozen(value):
@@ -94,11 +101,15 @@ def frozen(value):
 def difference(name: str, expected: Sequence[tuple], actual: Sequence[tuple]) -> Difference:
     """Compare two lists of rows as multisets."""
     want, got = Counter(map(frozen, expected)), Counter(map(frozen, actual))
-    return Difference(
-        name, len(expected),
-        lost=sum((want - got).values()),
-        doubled=sum(n - want[row] for row, n in got.items() if row in want and n > want[row]),
-        extra=sum(n for row, n in got.items() if row not in want))
+    lost = want - got
+    doubled = {row: n - want[row] for row, n in got.items() if row in want and n > want[row]}
+    extra = {row: n for row, n in got.items() if row not in want}
+    samples = [(kind, row) for kind, rows in (("lost", lost), ("doubled", doubled),
+                                              ("extra", extra))
+               for row in sorted(rows, key=repr)[:SAMPLES]]
+    return Difference(name, len(expected), lost=sum(lost.values()),
+                      doubled=sum(doubled.values()), extra=sum(extra.values()),
+                      samples=tuple(samples))
 
 
 @dataclass(frozen=True)
