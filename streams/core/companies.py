@@ -143,7 +143,10 @@ class CompanyStage:
             pairs = self._policies.pairs(state, partition)
             partners = [x for x in holdings if x != tenant and (tenant, x) in pairs]
             was_present = tenant in holdings
-            before = view(holdings, accounts, tenant) if partners else None
+            # The same account, named the same: the tenant's shown name (its first
+            # account's) stays, so the views compare without finding it.
+            named = old is None or new is None or old["name"] != new["name"]
+            before = view(holdings, accounts, tenant, named) if partners else None
             replace_account(holdings, accounts, msg.account_key, new)
             present = tenant in holdings
             if was_present != present:
@@ -152,8 +155,8 @@ class CompanyStage:
             dirty = _Dirty()
             views = None
             if partners:
-                after = view(holdings, accounts, tenant)
-                views = {tenant: after}
+                after = view(holdings, accounts, tenant, named)
+                views = {tenant: after} if named else None
                 if before != after:
                     for x in partners:
                         dirty.overlaps.update(((tenant, x), (x, tenant)))
