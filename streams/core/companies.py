@@ -22,13 +22,12 @@ against a full recompute).
 from __future__ import annotations
 
 from collections.abc import Iterable, MutableMapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .accounts import SnapshotMessage
 from .attribution import AttributionConfig, deal_rows
-from .intros import deal_terms, intro_row
-from .overlaps import overlap_row, visibility
+from .intros import IntroDeal
+from .overlaps import overlap_row
 from .partnerships import (
     PARTNERSHIPS_PREFIX,
     Pairs,
@@ -55,9 +54,12 @@ _CHANGE_WORDS = {
 _OVERLAP_PRIVATE = ("counted_partner_populations", "visible")
 
 
-@dataclass(frozen=True, slots=True)
-class ResultChange:
-    """One result row that changed: what goes to the sink, and maybe an outbound event."""
+class ResultChange(NamedTuple):
+    """One result row that changed: what goes to the sink, and maybe an outbound event.
+
+    A named tuple: immutable as a frozen dataclass is, and built several times faster
+    (an event in a popular company changes a row per partner).
+    """
 
     kind: str
     key: str
@@ -87,14 +89,25 @@ class _Dirty:
 
     def __init__(self) -> None:
         self.overlaps: set[tuple[str, str]] = set()  # (viewer, partner)
-        self.intros: set[tuple[str, str, str]] = set()  # (viewer, partner, deal)
+        #: (viewer, deal) -> partners: the intros to derive, grouped by deal, as what
+        #: the deal alone decides is derived once for all its partners.
+        self.intros: dict[tuple[str, str], set[str]] = {}
         self.credits: set[tuple[str, str]] = set()  # (tenant, deal)
 
     def pair(self, holdings: dict[str, Any], a: str, b: str) -> None:
         """Everything two tenants derive from each other."""
         self.overlaps.update(((a, b), (b, a)))
         for viewer, partner in ((a, b), (b, a)):
-            self.intros.update((viewer, partner, deal) for deal in holdings[viewer]["refs"])
+            for deal in holdings[viewer]["refs"]:
+                self.intro(viewer, partner, deal)
+
+    def intro(self, viewer: str, partner: str, deal: str) -> None:
+        """The intro of ``viewer``'s ``deal`` with ``partner``."""
+        partners = self.intros.get((viewer, deal))
+        if partners is None:
+            self.intros[(viewer, deal)] = {partner}
+        else:
+            partners.add(partner)
 
 
 class CompanyStage:
@@ -130,7 +143,10 @@ class CompanyStage:
             pairs = self._policies.pairs(state, partition)
             partners = [x for x in holdings if x != tenant and (tenant, x) in pairs]
             was_present = tenant in holdings
-            before = view(holdings, accounts, tenant) if partners else None
+            # The same account, named the same: the tenant's shown name (its first
+            # account's) stays, so the views compare without finding it.
+            named = old is None or new is None or old["name"] != new["name"]
+            before = view(holdings, accounts, tenant, named) if partners else None
             replace_account(holdings, accounts, msg.account_key, new)
             present = tenant in holdings
             if was_present != present:
@@ -139,16 +155,17 @@ class CompanyStage:
             dirty = _Dirty()
             views = None
             if partners:
-                after = view(holdings, accounts, tenant)
-                views = {tenant: after}
+                after = view(holdings, accounts, tenant, named)
+                views = {tenant: after} if named else None
                 if before != after:
                     for x in partners:
                         dirty.overlaps.update(((tenant, x), (x, tenant)))
-                        dirty.intros.update((x, tenant, deal) for deal in holdings[x]["refs"])
+                        for deal in holdings[x]["refs"]:
+                            dirty.intro(x, tenant, deal)
             deals, touched = _changed_deals(old, new)
             if partners:
                 for deal in deals:
-                    dirty.intros.update((tenant, x, deal) for x in partners)
+                    dirty.intros.setdefault((tenant, deal), set()).update(partners)
             dirty.credits.update((tenant, deal) for deal in deals | touched)
             changes = self._refresh(msg.company_key, company, pairs, dirty, views)
         state[msg.company_key] = company
@@ -252,12 +269,15 @@ class CompanyStage:
             row = derive.overlap(viewer, partner)
             if row is not None:
                 fresh[key] = ("overlap", row)
-        for viewer, partner, deal in dirty.intros:
-            key = f"intro|{viewer}|{partner}|{deal}|{company_key}"
-            candidates.add(key)
-            row = derive.intro(viewer, partner, deal)
-            if row is not None:
-                fresh[key] = ("intro", row)
+        for (viewer, deal), partners in dirty.intros.items():
+            intro_deal = derive.intro_deal(viewer, deal)
+            for partner in partners:
+                key = f"intro|{viewer}|{partner}|{deal}|{company_key}"
+                candidates.add(key)
+                if intro_deal is not None:
+                    row = derive.intro(intro_deal, partner)
+                    if row is not None:
+                        fresh[key] = ("intro", row)
         credits = company["credits"]
         for tenant, deal in dirty.credits:
             group = f"{tenant}{KEY_SEPARATOR}{deal}"
@@ -281,7 +301,6 @@ class _Derivation:
         self.holdings, self.accounts = company["tenants"], company["accounts"]
         self._views: dict[str, TenantAtCompany | None] = views or {}
         self._visible: dict[tuple[str, str], tuple[list[str], bool]] = {}
-        self._terms: dict[int, tuple] = {}  # by id of a deal of this company's snapshots
         self._deals: dict[str, dict[str, dict[str, Any]]] = {}
         self._touches: dict[str, dict[str | None, list[tuple[str, dict[str, Any]]]]] = {}
 
@@ -301,27 +320,40 @@ class _Derivation:
             return None
         return overlap_row(self.company_key, self.view(viewer), self.view(partner), policy)
 
-    def intro(self, viewer: str, partner: str, deal: str) -> dict[str, Any] | None:
-        policy = self.policy(viewer, partner)
-        if policy is None:
-            return None
-        seen = self.view(partner)
-        shown = self._visible.get((viewer, partner))
-        if shown is None:
-            shown = self._visible[(viewer, partner)] = visibility(policy, seen)
-        if not shown[0]:
+    def intro_deal(self, viewer: str, deal: str) -> IntroDeal | None:
+        """The deal's side of ``viewer``'s intros on ``deal`` (None: no open entry)."""
+        held = self.holdings.get(viewer)
+        if held is None:
             return None
         latest = None  # the deal's last open entry in account order counts
-        for account_key in sorted(self.holdings[viewer]["refs"].get(deal, ())):
+        holders = held["refs"].get(deal, ())
+        for account_key in sorted(holders) if len(holders) > 1 else holders:
             opp = self._deals_of(account_key).get(deal)
             if opp is not None and not opp["is_closed"]:
                 latest = (self.accounts[account_key]["account_record_id"], opp)
         if latest is None:
             return None
-        terms = self._terms.get(id(latest[1]))
-        if terms is None:
-            terms = self._terms[id(latest[1])] = deal_terms(latest[1])
-        return intro_row(self.company_key, viewer, seen, policy, *latest, *shown, terms)
+        return IntroDeal(self.company_key, viewer, *latest)
+
+    def intro(self, deal: IntroDeal, partner: str) -> dict[str, Any] | None:
+        """The intro row of ``deal`` (see :meth:`intro_deal`) with ``partner``."""
+        viewer = deal.viewer
+        held = self.holdings.get(partner)
+        if held is None:  # the viewer is present: it has the deal
+            return None
+        shown = self._visible.get((viewer, partner))
+        if shown is None:  # what the partner's view would give (see .tenants.view)
+            policy = self.pairs.get((viewer, partner))
+            if policy is None:
+                shown = self._visible[(viewer, partner)] = ([], False, "")
+            else:
+                _, visible, full = policy.shares(partner, frozenset(held["pops"]))
+                shown = self._visible[(viewer, partner)] = (
+                    list(visible), full, policy.partnership_id)
+        visible, full, partnership_id = shown
+        if not visible:
+            return None
+        return deal.row(partner, partnership_id, visible, full, held["contacts"], held["last"])
 
     def credits(self, tenant: str, deal: str) -> dict[str, dict[str, Any]]:
         held = self.holdings.get(tenant)
@@ -433,6 +465,7 @@ def diff_results(
             if stored is not None and stored["a"]:
                 keys.add(k)
     changes: list[ResultChange] = []
+    add = changes.append
     for key in sorted(keys) if len(keys) > 1 else keys:
         old = results.get(key)
         old_row = old["row"] if old is not None and old["a"] else None
@@ -441,9 +474,12 @@ def diff_results(
             kind, row = found
             if row == old_row:
                 continue
-            change = _announce(kind, old_row, row)
+            if kind == "overlap":
+                change = _announce(kind, old_row, row)
+            else:  # an intro or attribution row that is, and differs: started or changed
+                change = _CHANGE_WORDS[kind][0 if old_row is None else 1]
             results[key] = {"k": kind, "v": version, "a": True, "row": row}
-            changes.append(ResultChange(kind, key, version, True, row, change))
+            add(ResultChange(kind, key, version, True, row, change))
         else:
             kind = old["k"]
             results[key] = {"k": kind, "v": version, "a": False, "row": old_row}

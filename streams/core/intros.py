@@ -78,37 +78,75 @@ def intro_row(
     ``visible`` and ``full``: the partner's :func:`.overlaps.visibility` (not empty);
     ``terms``: the deal's :func:`deal_terms`, if known.
     """
+    return IntroDeal(company_key, viewer, account_id, opp, terms).row(
+        partner.tenant_id, partnership.partnership_id, visible, full, partner.contacts,
+        partner.last_activity)
+
+
+class IntroDeal:
+    """One open deal's side of its intros: derived once, then one row per partner.
+
+    A deal's intros with many partners share everything the deal alone decides (its
+    terms, reasons, score parts); :meth:`row` adds what each partner brings.
+    """
+
+    __slots__ = ("company_key", "viewer", "account_id", "opp", "occurred_at", "amount",
+                 "deal_reasons", "deal_part", "_partial")
+
+    def __init__(self, company_key: str, viewer: str, account_id: str, opp: dict[str, Any],
+                 terms: tuple[Decimal, float, float, list[str]] | None = None):
+        amount, stage, amount_part, self.deal_reasons = terms or deal_terms(opp)
+        self.company_key, self.viewer, self.account_id, self.opp = (
+            company_key, viewer, account_id, opp)
+        self.occurred_at: int = opp["occurred_at"]
+        self.amount = str(amount)
+        self.deal_part = (_W_STAGE * stage, _W_AMOUNT * amount_part)
+        #: warmest population -> the score's first three terms, summed in order
+        self._partial: dict[str, float] = {}
+
+    def row(self, partner_id: str, partnership_id: str, visible: list[str], full: bool,
+            contacts: int, last_activity: int) -> dict[str, Any]:
+        """The intro row with partner ``partner_id`` (``contacts``: all it has at K)."""
+        best, holds = _holds(tuple(visible))
+        company_key = self.company_key
+        contacts = contacts if full else 0
+        age_days = abs(self.occurred_at - last_activity) / DAY_MS
+        # The factors weighed in WEIGHTS' order, summed left to right; the first three
+        # (population, stage, amount) are the same for each partner of one population.
+        partial = self._partial.get(best)
+        if partial is None:
+            stage_part, amount_part = self.deal_part
+            partial = self._partial[best] = (
+                _W_POPULATION * POPULATION_WEIGHT[best] + stage_part + amount_part)
+        score = round(partial + _W_CONTACTS * (contacts / 3 if contacts < 3 else 1.0)
+                      + _W_RECENCY * 0.5 ** (age_days / RECENCY_HALF_LIFE_DAYS), 4)
+        reasons = [f"{partner_id} holds {company_key} as {holds}", *self.deal_reasons]
+        if full:
+            reasons.append(f"{partner_id} has {contacts} contact(s) at {company_key}")
+        reasons.append(f"{partner_id}'s activity at {company_key} is {age_days:.0f} day(s) "
+                       "from the deal's last change")
+        opp = self.opp
+        occurred_at = self.occurred_at
+        return {
+            "tenant_id": self.viewer,
+            "partner_tenant_id": partner_id,
+            "partnership_id": partnership_id,
+            "company_key": company_key,
+            "opportunity_record_id": opp["record_id"],
+            "account_record_id": self.account_id,
+            "score": score,
+            "reasons": reasons,
+            "partner_populations": visible,
+            "stage": opp["stage"],
+            "amount": self.amount,
+            "currency": opp["currency"],
+            "occurred_at": occurred_at if occurred_at >= last_activity else last_activity,
+        }
+
+
+@lru_cache(maxsize=64)  # a handful of population sets exist
+def _holds(visible: tuple[str, ...]) -> tuple[str, str]:
+    """The warmest visible population, and how the first reason names the populations."""
     best = max(visible, key=POPULATION_WEIGHT.__getitem__)
-    amount, stage, amount_part, deal_reasons = terms or deal_terms(opp)
-    contacts = partner.contacts if full else 0
-    age_days = abs(opp["occurred_at"] - partner.last_activity) / DAY_MS
-    recency = 0.5 ** (age_days / RECENCY_HALF_LIFE_DAYS)
-    # The factors weighed in WEIGHTS' order (one sum, as the weights are listed).
-    score = round(sum((_W_POPULATION * POPULATION_WEIGHT[best], _W_STAGE * stage,
-                       _W_AMOUNT * amount_part, _W_CONTACTS * min(1.0, contacts / 3),
-                       _W_RECENCY * recency)), 4)
-    pid = partner.tenant_id
-    reasons = [
-        f"{pid} holds {company_key} as {', '.join(visible)}"
-        + (" (a customer: the warmest intro)" if best == CUSTOMER else ""),
-        *deal_reasons,
-    ]
-    if full:
-        reasons.append(f"{pid} has {contacts} contact(s) at {company_key}")
-    reasons.append(f"{pid}'s activity at {company_key} is {age_days:.0f} day(s) from the "
-                   "deal's last change")
-    return {
-        "tenant_id": viewer,
-        "partner_tenant_id": pid,
-        "partnership_id": partnership.partnership_id,
-        "company_key": company_key,
-        "opportunity_record_id": opp["record_id"],
-        "account_record_id": account_id,
-        "score": score,
-        "reasons": reasons,
-        "partner_populations": visible,
-        "stage": opp["stage"],
-        "amount": str(amount),
-        "currency": opp["currency"],
-        "occurred_at": max(opp["occurred_at"], partner.last_activity),
-    }
+    return best, ", ".join(visible) + (
+        " (a customer: the warmest intro)" if best == CUSTOMER else "")

@@ -144,15 +144,20 @@ def _refer(refs: dict[str, dict[str, int]], account_key: str, deals: set[str],
 
 
 def view(
-    holdings: dict[str, dict[str, Any]], accounts: dict[str, dict[str, Any]], tenant_id: str
+    holdings: dict[str, dict[str, Any]], accounts: dict[str, dict[str, Any]], tenant_id: str,
+    named: bool = True,
 ) -> TenantAtCompany | None:
-    """The merged view of what ``tenant_id`` holds (None: nothing), for the result rows."""
+    """The merged view of what ``tenant_id`` holds (None: nothing), for the result rows.
+
+    ``named=False``: without the account name (no names), which costs the tenant's number
+    of accounts to find; only to compare two views where the name cannot differ.
+    """
     held = holdings.get(tenant_id)
     if held is None:
         return None
     return TenantAtCompany(
         tenant_id, populations=set(held["pops"]),
-        account_names=[accounts[min(held["accounts"])]["name"]],
+        account_names=[accounts[min(held["accounts"])]["name"]] if named else [],
         methods=set(held["methods"]), contacts=held["contacts"], last_activity=held["last"])
 
 
