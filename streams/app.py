@@ -217,6 +217,11 @@ def create_app(settings: Settings) -> faust.App:
         consumer = offset_guard.guarded_consumer(app)
         app.producer.buffer.max_messages = PRODUCER_BUFFER_MESSAGES
         async for events in stream.take_events(BATCH_SIZE, within=BATCH_WINDOW_SECONDS):
+            events, seeks = consumer.admit(events)  # nothing applied past a gap
+            for tp, offset in seeks.items():
+                await consumer.seek(tp, offset)
+            if not events:
+                continue
             state = BatchState(table) if table is not None else None
             sends: list[tuple[faust.TopicT, dict[str, Any]]] = []
             decided: list[tuple[Any, Any]] = []

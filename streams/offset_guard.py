@@ -48,6 +48,19 @@ twice costs only time.
    sought, so the message at the committed offset was never read again and the partition
    stalled for good. Here the seek runs on the consumer's thread, between two fetches.
 
+6. **Applied past a gap.** Holding the commit back (1-3) keeps a skipped message from
+   being lost, but it did not keep the agents from applying the messages after it first.
+   Seen in the chaos test: after a rebalance and a broker restart a worker applied
+   by-company offsets 351-489, then 588-829 (records fetched before the recovery's seek),
+   and only later, read again from the committed offset, 490-587. The state had moved on,
+   so an account snapshot at 499 came stale; the results a killed worker had sent for it
+   (sent, but its state not yet written) were never derived again, and never retracted.
+   Results are made good by applying the same messages in the same order again, so
+   :meth:`GuardedConsumer.admit` lets an agent apply a partition's messages only from the
+   next offset on (the committed offset after an assignment, the log start without one):
+   a message past a gap is set aside unprocessed, and the partition is read again from
+   the gap.
+
 How it is hooked in: :class:`GuardedConsumer` subclasses the consumer of Faust's aiokafka
 driver and :class:`GuardedTransport` ships it, registered in Faust's transport registry
 under the URL scheme :data:`SCHEME`; :func:`streams.app.broker_urls` gives the app broker
@@ -58,6 +71,7 @@ keeps belongs to the consumer instance.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -80,6 +94,9 @@ TESTED_FAUST_VERSIONS = ("0.15.3",)
 
 #: The broker URL scheme under which :class:`GuardedTransport` is registered with Faust.
 SCHEME = "coselling"
+#: Seconds before a partition set aside past a gap is sought back to the gap again (records
+#: fetched before the first seek can still arrive after it and move Faust's read offset).
+SEEK_AGAIN_SECONDS = 1.0
 
 
 def check_faust_version(version: str | None = None) -> None:
@@ -100,7 +117,50 @@ class GuardedConsumer(aiokafka_driver.Consumer):
         self._processed: set[tuple[TP, int]] = set()
         #: Log start offsets of assigned partitions without a committed offset.
         self._log_start: dict[TP, int] = {}
+        #: Per partition, the next offset an agent may apply (fault 6; see :meth:`admit`).
+        self._next: dict[TP, int] = {}
+        #: Partitions sought back to a gap: (offset, monotonic time of the seek).
+        self._sought: dict[TP, tuple[int, float]] = {}
         super().__init__(*args, **kwargs)
+
+    def admit(self, events: list[Any]) -> tuple[list[Any], dict[TP, int]]:
+        """The events an agent may apply now, and the partitions to read again (fault 6).
+
+        A partition's events are admitted in order from its next offset on (re-reads of
+        earlier ones too: applying them again changes nothing); from the first one past
+        that offset on, its events in ``events`` are set aside, not processed. Returned
+        with them: partition -> offset to seek to (not again within
+        :data:`SEEK_AGAIN_SECONDS` of an earlier seek there).
+        """
+        admitted: list[Any] = []
+        behind: dict[TP, int] = {}
+        for e in events:
+            tp, offset = e.message.tp, e.message.offset
+            if tp in behind:
+                continue
+            expected = self._next.get(tp, self._start(tp))
+            if expected is not None and offset > expected:
+                behind[tp] = expected
+                continue
+            admitted.append(e)
+            if expected is None or offset >= expected:
+                self._next[tp] = offset + 1
+                self._sought.pop(tp, None)
+        now = time.monotonic()
+        seeks = {tp: offset for tp, offset in behind.items()
+                 if self._sought.get(tp, (None, 0.0))[0] != offset
+                 or now - self._sought[tp][1] >= SEEK_AGAIN_SECONDS}
+        for tp, offset in seeks.items():
+            self._sought[tp] = (offset, now)
+            log.info("%s[%d]: offset %d is not processed yet; setting aside what came after "
+                     "it and reading the partition again from there", tp.topic, tp.partition,
+                     offset)
+        return admitted, seeks
+
+    def _start(self, tp: TP) -> int | None:
+        """Where an assigned partition's processing starts: committed offset, else log start."""
+        committed = self._committed_offset.get(tp)
+        return committed if committed is not None else self._log_start.get(tp)
 
     def mark_processed(self, events: Iterable[Any]) -> None:
         """Let Faust acknowledge these events: an agent has fully processed them."""
@@ -136,6 +196,9 @@ class GuardedConsumer(aiokafka_driver.Consumer):
     async def perform_seek(self) -> None:
         """Seek as Faust does, then note where partitions without a commit start."""
         await super().perform_seek()
+        for tp in self.assignment():  # processing starts again at the committed offsets
+            self._next.pop(tp, None)
+            self._sought.pop(tp, None)
         unknown = [tp for tp in self.assignment() if self._committed_offset.get(tp) is None]
         if unknown:
             self._log_start.update(await self.earliest_offsets(*unknown))
@@ -167,6 +230,8 @@ class GuardedConsumer(aiokafka_driver.Consumer):
             self._read_offset.pop(tp, None)
             self._committed_offset.pop(tp, None)
             self._log_start.pop(tp, None)
+            self._next.pop(tp, None)
+            self._sought.pop(tp, None)
         self._processed = {key for key in self._processed if key[0] not in tps}
 
 
