@@ -7,7 +7,7 @@ outputs have been acknowledged by Kafka; only then are they written to the table
 in between leaves the table untouched, the offsets uncommitted, and the batch is simply
 processed again: nothing derived is lost, and the repeat is absorbed by idempotent sinks.
 
-Values read from the table may be mutated by the core before the overlay is flushed; that
+Values read from the table may be mutated by the core before the overlay is written; that
 is harmless because outputs are retried, never recomputed, until they succeed.
 
 A table write reaches the changelog through Faust's producer buffer, and Faust gives the
@@ -60,7 +60,7 @@ class ChangelogTable(faust.Table):
 
 
 class BatchState(MutableMapping[str, Any]):
-    """One batch's view of a Faust table: reads through, writes buffered until flush."""
+    """One batch's view of a Faust table: reads through, writes buffered until written."""
 
     def __init__(self, table: MutableMapping[str, Any]):
         self.table = table
@@ -119,21 +119,13 @@ class BatchState(MutableMapping[str, Any]):
         """Keys written in this batch and not yet in the table."""
         return len(self._writes)
 
-    def flush(self) -> int:
-        """Write the buffered values to the table, each in its own event's context."""
-        for key, (value, event) in self._writes.items():
-            set_current_event(event)
-            self.table[key] = value
-        written = len(self._writes)
-        self._writes.clear()
-        return written
-
     async def write(self, *, yield_every: int = 0) -> int:
         """Write the buffered values and wait until Kafka acknowledged their changelog.
 
-        The table must be a :class:`ChangelogTable`. With ``yield_every``, other tasks
-        of the event loop run after every so many writes. When a changelog send fails,
-        the values stay buffered: calling again writes (and sends) them again.
+        Each value is written in its own event's context. The table must be a
+        :class:`ChangelogTable`. With ``yield_every``, other tasks of the event loop run
+        after every so many writes. When a changelog send fails, the values stay
+        buffered: calling again writes (and sends) them again.
         """
         writes = dict(self._writes)
         self.table.take_changelog_sends()  # an earlier, failed attempt's: not waited for

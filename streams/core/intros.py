@@ -71,14 +71,12 @@ def _deal_terms(amount_text: str, stage_name: str,
 def intro_row(
     company_key: str, viewer: str, partner: TenantAtCompany, partnership: Partnership,
     account_id: str, opp: dict[str, Any], visible: list[str], full: bool,
-    terms: tuple[Decimal, float, float, list[str]] | None = None,
 ) -> dict[str, Any]:
     """The intro row for ``viewer``'s open deal ``opp`` (on its account ``account_id``).
 
-    ``visible`` and ``full``: the partner's :func:`.overlaps.visibility` (not empty);
-    ``terms``: the deal's :func:`deal_terms`, if known.
+    ``visible`` and ``full``: the partner's :func:`.overlaps.visibility` (not empty).
     """
-    return IntroDeal(company_key, viewer, account_id, opp, terms).row(
+    return IntroDeal(company_key, viewer, account_id, opp).row(
         partner.tenant_id, partnership.partnership_id, visible, full, partner.contacts,
         partner.last_activity)
 
@@ -93,9 +91,8 @@ class IntroDeal:
     __slots__ = ("company_key", "viewer", "account_id", "opp", "occurred_at", "amount",
                  "deal_reasons", "deal_part", "_partial")
 
-    def __init__(self, company_key: str, viewer: str, account_id: str, opp: dict[str, Any],
-                 terms: tuple[Decimal, float, float, list[str]] | None = None):
-        amount, stage, amount_part, self.deal_reasons = terms or deal_terms(opp)
+    def __init__(self, company_key: str, viewer: str, account_id: str, opp: dict[str, Any]):
+        amount, stage, amount_part, self.deal_reasons = deal_terms(opp)
         self.company_key, self.viewer, self.account_id, self.opp = (
             company_key, viewer, account_id, opp)
         self.occurred_at: int = opp["occurred_at"]

@@ -11,20 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .policy import Partnership, rank
+from .policy import Partnership
 from .tenants import TenantAtCompany
-
-COUNTS, ACCOUNTS, FULL = rank("COUNTS"), rank("ACCOUNTS"), rank("FULL")
-
-
-def shared_populations(
-    partnership: Partnership, partner: TenantAtCompany, minimum: int
-) -> list[str]:
-    """The partner's populations at this company shared at ``minimum`` level or better."""
-    return sorted(
-        pop for pop in partner.populations
-        if rank(partnership.level(partner.tenant_id, pop)) >= minimum
-    )
 
 
 def visibility(partnership: Partnership, partner: TenantAtCompany) -> tuple[list[str], bool]:
