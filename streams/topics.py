@@ -59,6 +59,13 @@ def sink_topics(settings: Settings) -> list[str]:
             settings.topic_intros, settings.topic_attributions]
 
 
+def consumer_groups(settings: Settings) -> dict[str, list[str]]:
+    """The pipeline's consumer groups (the workers', ``<app id>-sink``) and what each reads."""
+    return {settings.app_id: [settings.topic_inbound, settings.topic_control,
+                              settings.topic_by_account, settings.topic_by_company],
+            f"{settings.app_id}-sink": sink_topics(settings)}
+
+
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     """Every topic ``init`` creates, with its configuration."""
     retention = {"cleanup.policy": "delete",

@@ -107,7 +107,7 @@ def _streaming(settings, events, out_dir: Path, dsn: str):
 
     from ..lag import group_lag
     from ..localkafka import broker as local_kafka
-    from ..topics import ensure_topics, sink_topics
+    from ..topics import consumer_groups, ensure_topics
 
     logs_dir = out_dir / "logs"
     logs_dir.mkdir(exist_ok=True)
@@ -135,9 +135,7 @@ def _streaming(settings, events, out_dir: Path, dsn: str):
         err.print(f"worker and sink started (logs in {logs_dir}); metrics on "
                   f"http://127.0.0.1:{settings.web_port}/metrics")
         _publish(settings, events)
-        groups = {settings.app_id: [settings.topic_inbound, settings.topic_control,
-                                    settings.topic_by_account, settings.topic_by_company],
-                  f"{settings.app_id}-sink": sink_topics(settings)}
+        groups = consumer_groups(settings)
         t0 = time.perf_counter()
         with progress("waiting for workers and sink to catch up", None, "msgs") as advance:
             quiet = 0

@@ -78,12 +78,10 @@ def cmd_sink(args: argparse.Namespace, settings) -> int:
 def cmd_status(args: argparse.Namespace, settings) -> int:
     """Consumer lag per topic and partition, last event times, sink backlog."""
     from ..lag import ensure_reachable, group_lag, last_message_times
-    from ..topics import sink_topics
+    from ..topics import consumer_groups
 
     ensure_reachable(settings.kafka_bootstrap_servers)
-    groups = {settings.app_id: [settings.topic_inbound, settings.topic_control,
-                                settings.topic_by_account, settings.topic_by_company],
-              f"{settings.app_id}-sink": sink_topics(settings)}
+    groups = consumer_groups(settings)
     lags = {g: group_lag(settings.kafka_bootstrap_servers, g, topics)
             for g, topics in groups.items()}
     last = last_message_times(settings.kafka_bootstrap_servers, settings.topic_inbound)

@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from schemas.codec import Codec  # noqa: E402
 from sinks.clickhouse import ClickHouseWriter  # noqa: E402
 from sinks.exceptions import SinkUnavailableError  # noqa: E402
+from streams.topics import consumer_groups  # noqa: E402
 from tests.bench import streaming_rig as rig  # noqa: E402
 from tests.conftest import local_kafka  # noqa: E402
 from tests.integration.conftest import WorkerProcess  # noqa: E402
@@ -217,7 +218,7 @@ def main() -> None:
     with local_kafka.LocalKafka(heap="1g") as broker:
         bootstrap = broker.bootstrap_servers
         settings = rig.bench_settings(bootstrap, work, args.partitions)
-        sampler = rig.LagSampler(bootstrap, rig.pipeline_groups(settings)).start()
+        sampler = rig.LagSampler(bootstrap, consumer_groups(settings)).start()
         worker = WorkerProcess(settings, work / "worker.log")
         try:
             with rig.sink_in_this_process(settings, work / "sink.log"):

@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from schemas.codec import Codec  # noqa: E402
 from sinks.clickhouse import ClickHouseWriter  # noqa: E402
+from streams.topics import consumer_groups  # noqa: E402
 from tests.bench import streaming_rig as rig  # noqa: E402
 from tests.conftest import local_kafka  # noqa: E402
 from tests.integration.conftest import WorkerProcess  # noqa: E402
@@ -63,7 +64,7 @@ def main() -> None:
         kp = max(rig.read_kafka_python(bootstrap, settings.topic_inbound, n, codec)
                  for _ in range(args.rounds))
 
-        sampler = rig.LagSampler(bootstrap, rig.pipeline_groups(settings)).start()
+        sampler = rig.LagSampler(bootstrap, consumer_groups(settings)).start()
         start = time.monotonic()
         worker = WorkerProcess(settings, work / "worker.log")
         sink = WorkerProcess(settings, work / "sink.log", ("sink", "-l", "info"))

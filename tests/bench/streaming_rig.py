@@ -23,7 +23,7 @@ from kafka.structs import TopicPartition
 
 from schemas.codec import Codec
 from streams.settings import Settings
-from streams.topics import ensure_topics, sink_topics
+from streams.topics import ensure_topics
 
 #: Kafka's own topic of committed offsets: shown beside the writes, not counted in them.
 OFFSETS_TOPIC = "__consumer_offsets"
@@ -282,15 +282,6 @@ class LagSampler:
         print("      " + f"{'t (s)':>6} " + " ".join(f"{label[k]:>14}" for k in columns))
         for t, lags in self.samples[::step]:
             print("      " + f"{t:>6.0f} " + " ".join(f"{lags.get(k, 0):>14,}" for k in columns))
-
-
-def pipeline_groups(settings: Settings) -> dict[str, list[str]]:
-    """The consumer groups of a worker and a sink, with the topics each reads today."""
-    return {
-        settings.app_id: [settings.topic_inbound, settings.topic_by_account,
-                          settings.topic_control, settings.topic_by_company],
-        f"{settings.app_id}-sink": sink_topics(settings),
-    }
 
 
 @contextmanager

@@ -22,7 +22,7 @@ from schemas.textformat import write_jsonl
 from sinks.clickhouse import ClickHouseWriter
 from streams.replay import replay
 from streams.settings import Settings
-from streams.topics import ensure_topics, sink_topics
+from streams.topics import consumer_groups, ensure_topics
 from tests.conftest import local_kafka
 
 pytestmark = pytest.mark.integration
@@ -249,11 +249,7 @@ def topic_size(bootstrap: str, topic: str) -> int:
 def group_offsets(settings: Settings) -> dict[str, tuple[int, int]]:
     """``topic[partition]`` (the workers' group) or ``topic[partition]@sink`` (the sink's)
     -> (committed offset, end offset) for every partition the two groups read."""
-    groups = {
-        settings.app_id: [settings.topic_inbound, settings.topic_by_account,
-                          settings.topic_control, settings.topic_by_company],
-        f"{settings.app_id}-sink": sink_topics(settings),
-    }
+    groups = consumer_groups(settings)
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
     offsets: dict[str, tuple[int, int]] = {}
