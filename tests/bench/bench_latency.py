@@ -1,4 +1,4 @@
-"""Latency from publish to the row in ClickHouse's ``crm_events``, at a steady offered rate.
+"""Latency from publish to the row in ClickHouse, at a steady offered rate.
 
 Run by hand (not collected by pytest); starts its own Kafka broker from the Apache jars:
 
@@ -14,6 +14,14 @@ contract changes. A poller reads the new rows of ``crm_events`` (only the parts 
 since its last read) and takes as an event's visible time the middle of the window in
 which it appeared: after the previous read began and before this read ended. Half that
 window is the measurement's resolution, printed with the figures.
+
+The same poller reads the new rows of the derived result tables (``overlap_state``,
+``intro_state``, ``attribution_state``). A result row's ``occurred_at`` is the latest
+``occurred_at`` of the inputs it was derived from; as every event is stamped at its send,
+that is the publish time of the event that made this version of the row, so its latency is
+its visible time minus its ``occurred_at``. Rows of a phase are those whose ``occurred_at``
+lies within the phase's publishing; a version the table's merges replaced before a read
+saw it is not counted (the number counted is printed).
 
 For the slow rate (the reference) and then the offered rate it prints p50, p90, p99 and
 max latency, how many events were not visible within ``--drain`` seconds after the last
@@ -45,6 +53,14 @@ from tests.integration.conftest import WorkerProcess  # noqa: E402
 from tests.scenario import scenario  # noqa: E402
 
 POLL_SECONDS = 0.05
+
+#: Derived result tables and the columns that name one row (their ORDER BY).
+DERIVED = {
+    "overlap_state": "tenant_id, partner_tenant_id, company_key",
+    "intro_state": "tenant_id, partner_tenant_id, opportunity_record_id, company_key",
+    "attribution_state": "tenant_id, opportunity_record_id, partner_tenant_id, model, "
+                         "company_key",
+}
 
 
 def produce(bootstrap: str, topic: str, phase: str, events: list, rate: float, out) -> None:
@@ -88,6 +104,9 @@ class Poller:
         self.previous_start = time.time()
         self.windows: list[float] = []
         self.seen: dict[str, tuple[float, int, int]] = {}  # event id -> visible, event, ingest
+        self.derived_block = dict.fromkeys(DERIVED, 0)
+        self.derived_rows: set[tuple] = set()  # (table, row's key..., version) seen
+        self.derived: list[tuple[float, int]] = []  # (visible, occurred_at ms) per row version
 
     def wait_for_table(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
@@ -112,8 +131,10 @@ class Poller:
                 "FROM crm_events WHERE b > {block:UInt64}", {"block": self.block})
         except SinkUnavailableError:  # the sink's migrations swap crm_events at start
             return 0  # the next read's window starts where this one's did
+        derived = self._derived_rows()
         ended = time.time()
         visible = (self.previous_start + ended) / 2
+        self.derived.extend((visible, occurred) for occurred in derived)
         new = 0
         for event_id, event_ms, ingest_ms, block in rows:
             self.block = max(self.block, block)
@@ -125,6 +146,26 @@ class Poller:
         self.previous_start = started
         return new
 
+    def _derived_rows(self) -> list[int]:
+        """``occurred_at`` (ms) of each result row version first seen in this read."""
+        found: list[int] = []
+        for table, key in DERIVED.items():
+            try:
+                rows = self.client.query(
+                    f"SELECT {key}, version, toUnixTimestamp64Milli(occurred_at), "
+                    "toUInt64(splitByChar('_', _part)[3]) AS b "
+                    f"FROM {table} WHERE b > {{block:UInt64}}",
+                    {"block": self.derived_block[table]})
+            except SinkUnavailableError:
+                continue
+            for *ident, occurred, block in rows:
+                self.derived_block[table] = max(self.derived_block[table], block)
+                ident = (table, *ident)
+                if ident not in self.derived_rows:
+                    self.derived_rows.add(ident)
+                    found.append(occurred)
+        return found
+
     def until(self, wanted: set[str], deadline: float) -> None:
         while time.monotonic() < deadline and not wanted <= self.seen.keys():
             self.poll()
@@ -132,8 +173,12 @@ class Poller:
 
 
 def run_phase(bootstrap: str, topic: str, poller: Poller, phase: str, events: list,
-              rate: float, drain: float) -> None:
-    """Publish ``events`` at ``rate``, wait until they are visible, print the figures."""
+              rate: float, drain: float, idle) -> None:
+    """Publish ``events`` at ``rate``, wait until they are visible, print the figures.
+
+    ``idle()``: every consumer group has committed everything (the derived rows are
+    written); the poller keeps reading until then, or until ``drain`` seconds passed.
+    """
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
     wanted = {f"{phase}-{i}" for i in range(len(events))}
@@ -147,13 +192,20 @@ def run_phase(bootstrap: str, topic: str, poller: Poller, phase: str, events: li
         time.sleep(POLL_SECONDS)
     sent, first, last, behind = out.get(timeout=10)
     child.join()
-    poller.until(wanted, time.monotonic() + drain)
+    deadline = time.monotonic() + drain
+    poller.until(wanted, deadline)
+    while time.monotonic() < deadline and not idle():
+        poller.poll()
+        time.sleep(POLL_SECONDS)
+    poller.poll()
+    settled = idle()
     seen = {e: poller.seen[e] for e in wanted if e in poller.seen}
     total = [v - ev / 1000 for v, ev, _ in seen.values()]
     to_ingest = [ing / 1000 - ev / 1000 for _, ev, ing in seen.values()]
     to_visible = [v - ing / 1000 for v, _, ing in seen.values()]
     missing = len(wanted) - len(seen)
     windows = poller.windows[windows_before:] or [0.0]
+    derived = [v - occ / 1000 for v, occ in poller.derived if first <= occ / 1000 <= last]
     achieved = (sent - 1) / (last - first) if last > first else float("nan")
     print(f"offered {rate:,.0f} ev/s for {len(events) / rate:.0f}s: achieved publish rate "
           f"{achieved:,.0f} ev/s ({sent:,} events, at most {behind * 1000:.0f} ms behind "
@@ -161,6 +213,10 @@ def run_phase(bootstrap: str, topic: str, poller: Poller, phase: str, events: li
     print(f"  publish -> row in crm_events: {_quantiles(total, missing)}")
     print(f"    publish -> worker ingest:   {_quantiles(to_ingest, missing)}")
     print(f"    ingest -> row visible:      {_quantiles(to_visible, missing)}")
+    print(f"  publish -> derived result row ({len(derived):,} row versions of overlaps, "
+          f"intros, attributions): {_quantiles(derived, 0)}"
+          + ("" if settled else f" (the pipeline was still busy {drain:.0f}s after the "
+             "last publish: later rows not counted)"))
     count, seconds, rows = (a - b for a, b in zip(_flushes(), flushes_before, strict=True))
     if count:
         print(f"  sink: {count:.0f} writes, {seconds / count * 1000:.0f} ms and "
@@ -225,8 +281,11 @@ def main() -> None:
                 poller = Poller(settings.clickhouse_dsn.get_secret_value())
                 poller.wait_for_table()
                 print(f"warming up: {warmup} events at 20 ev/s, until all are visible")
+                def idle() -> bool:
+                    return sampler.is_idle(1.0)
+
                 run_phase(bootstrap, settings.topic_inbound, poller, "warmup",
-                          events[:warmup], 20.0, drain=300)
+                          events[:warmup], 20.0, 300, idle)
                 at = warmup
                 for rate, n in zip(rates, needed, strict=True):
                     try:
@@ -235,7 +294,7 @@ def main() -> None:
                     except TimeoutError as exc:
                         print(f"(the next rate starts on a busy pipeline: {exc})")
                     run_phase(bootstrap, settings.topic_inbound, poller, f"r{rate:g}",
-                              events[at:at + n], rate, args.drain)
+                              events[at:at + n], rate, args.drain, idle)
                     at += n
         finally:
             sampler.stop()

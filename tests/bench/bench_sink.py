@@ -131,7 +131,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         writer = ClickHouseWriter(f"chdb://{folder}/chdb")
         writer.migrate()
-        print("writer into chDB (overlap rows, best of %d):" % args.rounds)
+        print(f"writer into chDB (overlap rows, best of {args.rounds}):")
         print(f"  {'batch':>7} {'sink rows/s':>12} {'bare insert rows/s':>19} {'ratio':>6}")
         for batch in (1_000, 10_000, 100_000):
             sink_rate, bare_rate = bench_writer(writer, batch, args.rounds)

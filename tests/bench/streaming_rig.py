@@ -256,12 +256,16 @@ class LagSampler:
         while time.monotonic() < deadline:
             if not alive():
                 raise RuntimeError("a pipeline process exited")
-            idle = self.idle_since
-            if idle is not None and time.monotonic() - self.t0 - idle >= settle:
-                return idle
+            if self.is_idle(settle):
+                return self.idle_since
             time.sleep(0.2)
         raise TimeoutError(f"consumer groups still lagging after {timeout:.0f}s: "
                            f"{self.samples[-1][1] if self.samples else 'no sample'}")
+
+    def is_idle(self, settle: float) -> bool:
+        """Every group has committed everything, for ``settle`` seconds now."""
+        idle = self.idle_since
+        return idle is not None and time.monotonic() - self.t0 - idle >= settle
 
     def print_summary(self, prefix: str, rows: int = 16) -> None:
         """Max lag and stalls per topic, and a lag timeline of about ``rows`` lines."""
