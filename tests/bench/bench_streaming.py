@@ -7,7 +7,9 @@ Run by hand (not collected by pytest); starts its own Kafka broker from the Apac
 1. Generates a multi-tenant scenario of about ``--events`` events (tests/scenario.py) and
    publishes it, Avro-encoded, to a fresh inbound topic of ``--partitions`` partitions.
 2. Baselines, best of ``--rounds``: (a) a bare aiokafka consumer and (b) a bare
-   kafka-python consumer read the whole topic and decode every event (schemas/codec.py).
+   kafka-python consumer read the whole topic and decode every event (schemas/codec.py);
+   (f) a bare Faust agent does the same (batches from ``stream.take``, nothing else), once:
+   the ceiling of any path whose stages are Faust agents.
 3. (c) The whole path: one ``coselling worker`` and one ``coselling sink`` (chDB), both on
    default settings, timed from the worker's start until every consumer group has
    committed everything; then ``crm_events`` is checked to hold every event.
@@ -59,10 +61,11 @@ def main() -> None:
         print(f"published {n:,} events to {args.partitions} partitions "
               f"({len(logged):,} distinct, the rest duplicates)")
 
-        aio = max(rig.read_aiokafka(bootstrap, settings.topic_inbound, n, codec)
-                  for _ in range(args.rounds))
+        aio, aio_running = max(rig.read_aiokafka(bootstrap, settings.topic_inbound, n, codec)
+                               for _ in range(args.rounds))
         kp = max(rig.read_kafka_python(bootstrap, settings.topic_inbound, n, codec)
                  for _ in range(args.rounds))
+        bare_faust = rig.read_faust(bootstrap, settings.topic_inbound, n)
 
         sampler = rig.LagSampler(bootstrap, consumer_groups(settings)).start()
         start = time.monotonic()
@@ -97,6 +100,12 @@ def main() -> None:
           f"({took}; crm_events {in_log:,} of {len(logged):,}, {results:,} result rows)")
     print(f"    ratio (c)/(a) whole path / aiokafka:       {below}{full / aio:>10.4f}")
     print(f"    ratio (c)/(b) whole path / kafka-python:   {below}{full / kp:>10.4f}")
+    print(f"(f) bare Faust agent (read + decode):          {bare_faust:>10,.0f} events/s "
+          "(from its first batch)")
+    print(f"    aiokafka timed the same way:               {aio_running:>10,.0f} events/s")
+    print(f"    ratio (f)/(a) Faust agent / aiokafka:      {bare_faust / aio_running:>10.4f}  "
+          "(both from their first batch: the ceiling of a path of Faust agents)")
+    print(f"    ratio (c)/(f) whole path / Faust agent:    {below}{full / bare_faust:>10.4f}")
     rig.print_writes(writes, n, prefix)
     sampler.print_summary(prefix)
     print(f"logs: {work}/worker.log, {work}/sink.log")

@@ -80,31 +80,85 @@ def read_kafka_python(bootstrap: str, topic: str, count: int, codec: Codec) -> f
     return count / elapsed
 
 
-def read_aiokafka(bootstrap: str, topic: str, count: int, codec: Codec) -> float:
-    """Events/second of a bare aiokafka consumer reading and decoding ``count`` events."""
+def read_aiokafka(bootstrap: str, topic: str, count: int, codec: Codec
+                  ) -> tuple[float, float]:
+    """Events/second of a bare aiokafka consumer reading and decoding ``count`` events.
+
+    Two rates: from the consumer's creation (start-up included) and from its first
+    batch (as :func:`read_faust` is timed).
+    """
     from aiokafka import AIOKafkaConsumer
 
-    async def read() -> float:
+    async def read() -> tuple[float, float]:
         start = time.perf_counter()
         consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
                                     auto_offset_reset="earliest", enable_auto_commit=False)
         await consumer.start()
         seen = 0
+        first = None
         try:
             deadline = time.monotonic() + 60
             while seen < count and time.monotonic() < deadline:
                 for records in (await consumer.getmany(timeout_ms=1000)).values():
+                    if first is None:
+                        first = time.perf_counter()
                     for r in records:
                         codec.decode(r.value)
                     seen += len(records)
-            elapsed = time.perf_counter() - start
+            end = time.perf_counter()
         finally:
             await consumer.stop()
         if seen != count:
             raise RuntimeError(f"aiokafka read {seen} of {count} events")
-        return count / elapsed
+        return count / (end - start), count / (end - first)
 
     return asyncio.run(read())
+
+
+def read_faust(bootstrap: str, topic: str, count: int) -> float:
+    """Events/second of a bare Faust agent reading and decoding ``count`` events.
+
+    One agent on default settings taking batches (``stream.take``) and decoding each event,
+    nothing else: the most any path whose stages are Faust agents can do on this machine.
+    Runs a Faust worker in a child process; timed from the agent's first batch (start-up
+    left out) to its last event.
+    """
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    child = ctx.Process(target=_faust_reader, args=(bootstrap, topic, count, out), daemon=True)
+    child.start()
+    try:
+        return out.get(timeout=600)
+    finally:
+        child.kill()
+        child.join()
+
+
+def _faust_reader(bootstrap: str, topic: str, count: int, out) -> None:
+    import faust
+
+    codec = Codec()
+    app = faust.App(f"bench-faust-{uuid.uuid4().hex[:8]}", broker=f"kafka://{bootstrap}",
+                    store="memory://", web_enabled=False, topic_disable_leader=True,
+                    consumer_auto_offset_reset="earliest")
+    source = app.topic(topic, key_serializer="raw", value_serializer="raw")
+    seen = [0, 0.0]
+
+    @app.agent(source)
+    async def read(stream):
+        async for batch in stream.take(2000, within=0.05):
+            if not seen[0]:
+                seen[1] = time.perf_counter()
+            for value in batch:
+                codec.decode(value)
+            seen[0] += len(batch)
+            if seen[0] >= count:
+                out.put(count / (time.perf_counter() - seen[1]))
+
+    app.finalize()
+    faust.Worker(app, loglevel="warn", quiet=True).execute_from_commandline()
 
 
 def end_offsets(bootstrap: str, topics: Iterable[str]) -> dict[TopicPartition, int]:
