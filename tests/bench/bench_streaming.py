@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from schemas.codec import Codec  # noqa: E402
 from sinks.clickhouse import ClickHouseWriter  # noqa: E402
+from streams.routing import message_key  # noqa: E402
 from streams.topics import consumer_groups  # noqa: E402
 from tests.bench import streaming_rig as rig  # noqa: E402
 from tests.conftest import local_kafka  # noqa: E402
@@ -47,7 +48,7 @@ def main() -> None:
 
     events = scenario(companies=max(1, args.events // 18), seed=11)[: args.events]
     codec = Codec()
-    payloads = [(r["record_id"].encode(), codec.encode(t, r)) for t, r in events]
+    payloads = [(message_key(t, r), codec.encode(t, r)) for t, r in events]
     logged = {(r["tenant_id"], t, r["record_id"], r["version"], r["event_id"])
               for t, r in events}
     work = Path(tempfile.mkdtemp(prefix="coselling-bench-"))
