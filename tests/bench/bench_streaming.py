@@ -80,6 +80,8 @@ def main() -> None:
             sink.stop()
         elapsed = args.timeout if done is None else done - (start - sampler.t0)
         writes = rig.writes_by_topic(bootstrap, [settings.topic_inbound])
+        accounts_changelog = f"{settings.app_id}-accounts-changelog"
+        changelog = rig.changelog_writes(bootstrap, accounts_changelog)
     client = ClickHouseWriter(settings.clickhouse_dsn.get_secret_value())
     in_log = client.query("SELECT count() FROM (SELECT DISTINCT tenant_id, event_type, "
                           "record_id, record_version, event_id FROM crm_events)")[0][0]
@@ -99,6 +101,7 @@ def main() -> None:
     print(f"    ratio (c)/(a) whole path / aiokafka:       {below}{full / aio:>10.4f}")
     print(f"    ratio (c)/(b) whole path / kafka-python:   {below}{full / kp:>10.4f}")
     rig.print_writes(writes, n, prefix)
+    rig.print_changelog(accounts_changelog, changelog, n, prefix)
     sampler.print_summary(prefix)
     print(f"logs: {work}/worker.log, {work}/sink.log")
     if done is not None and in_log != len(logged):
