@@ -7,6 +7,7 @@ Not a benchmark itself (run ``bench_streaming.py`` or ``bench_latency.py``).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
@@ -154,9 +155,14 @@ def print_writes(writes: dict[str, int], events: int, prefix: str) -> float:
 
 def state_key_kind(key: bytes) -> str:
     """Which kind of accounts-table key ``key`` is (see ``streams.core.statekeys``)."""
-    parts = key.decode(errors="replace").split(KEY_SEPARATOR)
+    text = key.decode(errors="replace")
+    if text.startswith('"'):  # the table's key serializer may have written it as JSON
+        text = json.loads(text)
+    parts = text.split(KEY_SEPARATOR)
     if len(parts) == 2:
         return "account"
+    if len(parts) != 3:
+        return "other"
     return {OPPORTUNITY_MARK: "deal"}.get(parts[1], f"{parts[1]} home")
 
 
