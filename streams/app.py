@@ -262,13 +262,17 @@ def create_app(settings: Settings) -> faust.App:
             if audit is not None:
                 audit.processed(events)
 
+    def by_account_partition(key: bytes) -> int | None:
+        """The by-account partition of ``key`` (the producer's partitioner)."""
+        return app.consumer.key_partition(settings.topic_by_account, key)
+
     def by_account_owner(key: bytes) -> int | None:
-        """The by-account partition of ``key``; None unless inbound is co-partitioned."""
+        """:func:`by_account_partition`, None unless the inbound topic is co-partitioned."""
         consumer = app.consumer
         partitions = consumer.topic_partitions(settings.topic_by_account)
         if partitions is None or consumer.topic_partitions(settings.topic_inbound) != partitions:
             return None
-        return consumer.key_partition(settings.topic_by_account, key)
+        return by_account_partition(key)
 
     def accounts_decide(e: Any, state: BatchState | None) -> Forward | DeadLetter | Applied:
         m = e.message
@@ -291,7 +295,7 @@ def create_app(settings: Settings) -> faust.App:
         # Internal messages for keys of this very partition are applied now rather than
         # sent round the by-account topic (same partitioner as the producer's sends).
         return Applied(decoded, account_stage.settle(
-            state, made, lambda key: by_account_owner(key.encode()) == m.partition))
+            state, made, lambda key: by_account_partition(key.encode()) == m.partition))
 
     def accounts_emit(e: Any, d: Forward | DeadLetter | Applied):
         if isinstance(d, Forward):
