@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from schemas.raw_message import RawMessage
 
-#: One consumed Kafka message (the same shape the ingest stage triages).
+#: One consumed Kafka message (the same shape the accounts stage triages).
 Message = RawMessage
 
 

@@ -2,23 +2,30 @@
 
 Stages (each an agent with concurrency 1, at-least-once):
 
-1. ``ingest``: inbound CRM topic -> decode -> re-key by (tenant, account) to the
-   by-account topic; partnerships to the control topic (forwards carry the header
-   ``coselling.forwarded-from``); bad messages to the dead letter. The raw event log
-   (``crm_events``) is not sent anywhere: the sink reads it from the inbound and control
-   topics, making the same decisions (see :mod:`streams.sink_inputs`).
-2. ``accounts``: by-account -> account table -> account snapshots keyed by company key to
-   the by-company topic, only the last of a batch per (company, account): each is the
-   account's whole state and supersedes the earlier ones. Touches and contacts are keyed
-   by their own home, touches on a deal are kept under the deal's key; the stage sends
-   itself internal messages (JSON, where inbound events are Avro) back onto the
-   by-account topic to place touches and contacts where their latest version counts and
-   to forward a deal's touches to the deal's account (see :mod:`streams.core.homes` and
-   :mod:`streams.core.opportunities`); one for a key of the partition that made it is
-   applied at once instead (``AccountStage.settle``).
-3. ``control``: control -> every partition of the by-company topic (each company
+1. ``accounts`` reads the inbound CRM topic and the by-account topic (both co-partitioned
+   with its account table: partition p of each belongs to the same worker).
+
+   - An inbound message is decoded and checked (:func:`streams.ingest.triage`); a bad
+     one goes to the dead letter, a partnership to the control topic. An accepted event
+     whose route key (see :func:`streams.routing.route`) belongs to the partition it was
+     read from is applied to the account table at once (:func:`streams.ingest.place`);
+     any other is re-keyed by (tenant, account) to the by-account topic, where this stage
+     reads it again on the partition that owns the key. Forwards carry the header
+     ``coselling.forwarded-from``. The raw event log (``crm_events``) is not sent
+     anywhere: the sink reads it from the inbound and control topics, making the same
+     decisions (see :mod:`streams.sink_inputs`).
+   - It sends account snapshots keyed by company key to the by-company topic, only the
+     last of a batch per (company, account): each is the account's whole state and
+     supersedes the earlier ones. Touches and contacts are keyed by their own home,
+     touches on a deal are kept under the deal's key; the stage sends itself internal
+     messages (JSON, where inbound events are Avro) back onto the by-account topic to
+     place touches and contacts where their latest version counts and to forward a deal's
+     touches to the deal's account (see :mod:`streams.core.homes` and
+     :mod:`streams.core.opportunities`); one for a key of the partition that made it is
+     applied at once instead (``AccountStage.settle``).
+2. ``control``: control -> every partition of the by-company topic (each company
    partition keeps its own copy of every partnership).
-4. ``companies``: by-company -> company table -> announced changes to the outbound
+3. ``companies``: by-company -> company table -> announced changes to the outbound
    overlap, intro and attribution topics (Avro) and the result rows no outbound event
    carries whole (overlaps) to the sink topic; ``coselling sink`` writes both into
    ClickHouse (see :mod:`streams.core.outbound`).
@@ -41,11 +48,13 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import faust
 
+from schemas.codec import Decoded
 from schemas.exceptions import CodecError, CosellingError
 
 from . import commit_audit, metrics, offset_guard, watchdog
@@ -63,10 +72,12 @@ from .exceptions import InternalMessageError
 from .faust_state import BatchState, ChangelogTable
 from .ingest import (
     HEADER_FORWARDED_FROM,
+    ApplyHere,
     DeadLetter,
     Forward,
     RawMessage,
     control_partnership,
+    place,
     triage,
 )
 from .retry import retry_async
@@ -87,9 +98,8 @@ COMMIT_INTERVAL_SECONDS = 0.5
 PRODUCER_BUFFER_MESSAGES = 20 * BATCH_SIZE
 #: How long an agent works on a batch before it lets the other agents of the worker run
 #: (and table writes it makes before it does): they share one event loop, and a whole
-#: batch of the accounts or companies stage held the cheap ingest stage (and so every row
-#: of ``crm_events``) for its duration. By time, not by count: each stage gets its share
-#: of the loop whatever its events cost.
+#: batch of one stage held the others for its duration. By time, not by count: each stage
+#: gets its share of the loop whatever its events cost.
 TURN_SECONDS = 0.01
 YIELD_EVERY = 50
 PRODUCER_LINGER_SECONDS = 0.005
@@ -149,7 +159,6 @@ def create_app(settings: Settings) -> faust.App:
         return app.topic(name, key_type=bytes, value_type=bytes,
                          partitions=settings.topic_partitions)
 
-    inbound = topic(settings.topic_inbound)
     control = topic(settings.topic_control)
     by_account = topic(settings.topic_by_account)
     by_company = topic(settings.topic_by_company)
@@ -253,7 +262,42 @@ def create_app(settings: Settings) -> faust.App:
             if audit is not None:
                 audit.processed(events)
 
-    def ingest_emit(e: Any, d: Forward | DeadLetter):
+    def by_account_partition(key: bytes) -> int | None:
+        """The by-account partition of ``key`` (the producer's partitioner)."""
+        return app.consumer.key_partition(settings.topic_by_account, key)
+
+    def by_account_owner(key: bytes) -> int | None:
+        """:func:`by_account_partition`, None unless the inbound topic is co-partitioned."""
+        consumer = app.consumer
+        partitions = consumer.topic_partitions(settings.topic_by_account)
+        if partitions is None or consumer.topic_partitions(settings.topic_inbound) != partitions:
+            return None
+        return by_account_partition(key)
+
+    def accounts_decide(e: Any, state: BatchState | None) -> Forward | DeadLetter | Applied:
+        m = e.message
+        decoded = None
+        if m.topic == settings.topic_inbound:
+            decision = place(triage(codec, validator, _raw(m)), m.partition, by_account_owner)
+            if not isinstance(decision, ApplyHere):
+                return decision
+            decoded = decision.decoded
+            made = account_stage.apply(state, decoded.event_type, decoded.record)
+        elif is_internal_payload(m.value):
+            try:
+                msg = internal_message_from_json(m.key.decode(), json.loads(m.value))
+            except _UNREADABLE as exc:  # dead-lettered; an error applying it is a bug
+                raise InternalMessageError(f"unreadable internal message: {exc!r}") from exc
+            made = account_stage.apply_internal(state, msg)
+        else:
+            forwarded = codec.decode(m.value)
+            made = account_stage.apply(state, forwarded.event_type, forwarded.record)
+        # Internal messages for keys of this very partition are applied now rather than
+        # sent round the by-account topic (same partitioner as the producer's sends).
+        return Applied(decoded, account_stage.settle(
+            state, made, lambda key: by_account_partition(key.encode()) == m.partition))
+
+    def accounts_emit(e: Any, d: Forward | DeadLetter | Applied):
         if isinstance(d, Forward):
             metrics.EVENTS_IN.labels(event_type=d.decoded.event_type,
                                      tenant=d.decoded.record["tenant_id"]).inc()
@@ -261,35 +305,18 @@ def create_app(settings: Settings) -> faust.App:
             return [(routes[d.route.destination], {
                 "key": d.route.key, "value": d.value,
                 "headers": [(HEADER_FORWARDED_FROM, e.message.topic.encode())]})]
-        if isinstance(d.error, CodecError):
-            metrics.DECODE_ERRORS.labels(error=type(d.error).__name__).inc()
-        return [dead(e, d.error)]
-
-    def accounts_decide(
-        e: Any, state: BatchState | None
-    ) -> list[SnapshotMessage | InternalMessage]:
-        value = e.message.value
-        if is_internal_payload(value):
-            try:
-                msg = internal_message_from_json(e.message.key.decode(), json.loads(value))
-            except _UNREADABLE as exc:  # dead-lettered; an error applying it is a bug
-                raise InternalMessageError(f"unreadable internal message: {exc!r}") from exc
-            made = account_stage.apply_internal(state, msg)
-        else:
-            decoded = codec.decode(value)
-            made = account_stage.apply(state, decoded.event_type, decoded.record)
-        # Internal messages for keys of this very partition are applied now rather than
-        # sent round the by-account topic (same partitioner as the producer's sends).
-        partition = e.message.partition
-        return account_stage.settle(state, made, lambda key: app.consumer.key_partition(
-            settings.topic_by_account, key.encode()) == partition)
-
-    def accounts_emit(e: Any, messages: list[SnapshotMessage | InternalMessage]):
+        if isinstance(d, DeadLetter):
+            if isinstance(d.error, CodecError):
+                metrics.DECODE_ERRORS.labels(error=type(d.error).__name__).inc()
+            return [dead(e, d.error)]
+        if d.inbound is not None:
+            metrics.EVENTS_IN.labels(event_type=d.inbound.event_type,
+                                     tenant=d.inbound.record["tenant_id"]).inc()
         return [(by_company, {"key": m.company_key.encode(),
                               "value": json.dumps(m.to_json()).encode()})
                 if isinstance(m, SnapshotMessage) else
                 (by_account, {"key": m.key.encode(), "value": json.dumps(m.to_json()).encode()})
-                for m in messages]
+                for m in d.messages]
 
     def control_decide(e: Any, state: BatchState | None) -> dict[str, Any]:
         return control_partnership(codec, validator, e.message.value).record
@@ -322,16 +349,13 @@ def create_app(settings: Settings) -> faust.App:
                     "value": codec.encode(event_type, record)}))
         return sends
 
-    @app.agent(inbound, concurrency=1, name="ingest")
-    async def ingest(stream: faust.StreamT) -> None:
-        await run_batches(stream, lambda e, _: triage(codec, validator, _raw(e.message)),
-                          ingest_emit, "ingest: forwarding a batch")
-
-    @app.agent(by_account, concurrency=1, name="accounts")
+    @app.agent(app.topic(settings.topic_inbound, settings.topic_by_account, key_type=bytes,
+                         value_type=bytes, partitions=settings.topic_partitions),
+               concurrency=1, name="accounts")
     async def accounts(stream: faust.StreamT) -> None:
         await run_batches(stream, accounts_decide, accounts_emit,
-                          "accounts: sending snapshots", table=accounts_table,
-                          coalesce=latest_snapshots)
+                          "accounts: sending a batch's messages", table=accounts_table,
+                          coalesce=latest_applied)
 
     @app.agent(control, concurrency=1, name="control")
     async def control_agent(stream: faust.StreamT) -> None:
@@ -349,10 +373,33 @@ def create_app(settings: Settings) -> faust.App:
                      stall_seconds=settings.stall_seconds)
 
     app.coselling_agents = {  # type: ignore[attr-defined]
-        "ingest": ingest, "accounts": accounts, "control": control_agent,
+        "accounts": accounts, "control": control_agent,
         "companies": companies,
     }
     return app
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What applying one message to the account table made.
+
+    :param inbound: the inbound event applied (None for a by-account message).
+    :param messages: the snapshots and internal messages to send.
+    """
+
+    inbound: Decoded | None
+    messages: list[SnapshotMessage | InternalMessage]
+
+
+def latest_applied(decisions: list[Any]) -> list[Any]:
+    """The accounts stage's decisions without the snapshots a later one supersedes.
+
+    :func:`~streams.core.accounts.latest_snapshots` over the :class:`Applied` ones;
+    forwards and dead letters are kept as they are.
+    """
+    applied = [d.messages if isinstance(d, Applied) else [] for d in decisions]
+    return [Applied(d.inbound, kept) if isinstance(d, Applied) else d
+            for d, kept in zip(decisions, latest_snapshots(applied), strict=True)]
 
 
 def _stage(topic: str, settings: Settings) -> str:

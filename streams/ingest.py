@@ -1,7 +1,9 @@
-"""Stage one: decode raw inbound messages, route good ones, dead-letter bad ones.
+"""Inbound messages: decode, route good ones, dead-letter bad ones.
 
-:func:`triage` is pure (bytes in, decisions out) so it is tested without Kafka; the Faust
-agent in :mod:`streams.app` feeds it batches and performs the sends it asks for. A decoded
+:func:`triage` is pure (bytes in, decisions out) so it is tested without Kafka; the
+accounts stage in :mod:`streams.app` feeds it batches and performs the sends it asks for.
+:func:`place` then decides where an accepted event is applied: at once, when its route key
+belongs to the very partition it was read from (:class:`ApplyHere`), else forwarded. A decoded
 event is checked by the same :class:`~schemas.validation.EventValidator` as ``publish``
 and ``replay`` use, so a row they reject is dead-lettered here with the same reason.
 :func:`control_partnership` is the same decision for the control topic.
@@ -13,7 +15,7 @@ logged, and the sink does not dead-letter it again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from schemas.codec import Codec, Decoded
@@ -22,11 +24,11 @@ from schemas.raw_message import RawMessage
 from schemas.validation import EventValidator
 
 from .deadletter import dead_letter_headers
-from .routing import Route, route
+from .routing import Destination, Route, route
 
-#: Header of a message the ingest stage forwards (to the by-account or control topic):
-#: the topic it was read from. The sink logs a partnership from the inbound topic and
-#: skips the copy forwarded to the control topic.
+#: Header of a message the accounts stage forwards from the inbound topic (to the
+#: by-account or control topic): the topic it was read from. The sink logs a partnership
+#: from the inbound topic and skips the copy forwarded to the control topic.
 HEADER_FORWARDED_FROM = "coselling.forwarded-from"
 
 
@@ -47,6 +49,32 @@ class DeadLetter:
     value: bytes
     headers: Sequence[tuple[str, bytes]]
     error: Exception
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyHere:
+    """Apply the accepted event to the account state of the partition it was read from."""
+
+    decoded: Decoded
+
+
+def place(decision: Forward | DeadLetter, partition: int,
+          owner: Callable[[bytes], int | None]) -> Forward | DeadLetter | ApplyHere:
+    """Where an inbound event read from ``partition`` is applied.
+
+    ``owner(key)`` is the by-account partition of a route key (Kafka's default partitioner,
+    as the producer uses), or None when it cannot be told or when the inbound and
+    by-account topics are not co-partitioned (different partition counts: partition p of
+    each may then belong to different workers). An accepted event for the by-account topic
+    whose key the very partition it was read from owns is applied there at once
+    (:class:`ApplyHere`): forwarding it would only bring it back to the same partition of
+    the same worker. Anything else stays as :func:`triage` decided.
+    """
+    if (isinstance(decision, Forward)
+            and decision.route.destination is Destination.BY_ACCOUNT
+            and owner(decision.route.key) == partition):
+        return ApplyHere(decision.decoded)
+    return decision
 
 
 def triage(codec: Codec, validator: EventValidator, message: RawMessage

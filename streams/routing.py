@@ -17,7 +17,7 @@ from typing import Any
 from schemas.catalog import CONTROL_TYPES, INBOUND_TYPES
 
 from .core.statekeys import state_key
-from .exceptions import NotAnInboundEventError
+from .exceptions import CosellingError, NotAnInboundEventError
 
 
 class Destination(enum.StrEnum):
@@ -48,3 +48,17 @@ def route(event_type: str, record: dict[str, Any]) -> Route:
             f"{event_type} events are pipeline output; they cannot be published as input"
         )
     return Route(Destination.BY_ACCOUNT, state_key(event_type, record).encode())
+
+
+def message_key(event_type: str, record: dict[str, Any]) -> bytes:
+    """The Kafka key to publish an inbound event under: its route key.
+
+    An event published under its route key lands on the partition that holds its state
+    (when the inbound and by-account topics have the same partition count), and the
+    accounts stage applies it there without forwarding it. A record with no route key (one
+    that will be dead-lettered) gets ``tenant|record_id``; any key works, only less directly.
+    """
+    try:
+        return route(event_type, record).key
+    except (CosellingError, KeyError, TypeError):
+        return f"{record.get('tenant_id')}|{record.get('record_id')}".encode()

@@ -3,9 +3,9 @@
 The sink (``coselling sink``) reads more than the sink topic, so that nothing the
 pipeline already has in Kafka is written to Kafka a second time:
 
-- the inbound topic: the raw event log (``crm_events``). The sink makes the ingest
-  stage's own decision (:func:`streams.ingest.triage`: decode and validate); an event the
-  worker dead-letters gives no row and is not dead-lettered again here;
+- the inbound topic: the raw event log (``crm_events``). The sink makes the accounts
+  stage's own decision on it (:func:`streams.ingest.triage`: decode and validate); an
+  event the worker dead-letters gives no row and is not dead-lettered again here;
 - the control topic: partnerships (:func:`streams.ingest.control_partnership`, the
   control stage's decision). A partnership the worker forwarded there from the inbound
   topic (header ``coselling.forwarded-from``) was logged from the inbound topic and is
@@ -74,7 +74,11 @@ class SinkInputs:
         return self._readers.get(message.topic, json_message)(message)
 
     def inbound(self, message: RawMessage) -> list[dict[str, Any]]:
-        """The event log entry of an inbound event the ingest stage accepts."""
+        """The event log entry of an inbound event the accounts stage accepts.
+
+        Accepted is accepted wherever the worker applies it (where it was read, or
+        forwarded to the by-account topic): one row either way.
+        """
         decision = triage(self.codec, self.validator, message)
         if not isinstance(decision, Forward):
             return []  # dead-lettered by the worker

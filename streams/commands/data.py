@@ -68,6 +68,8 @@ def cmd_publish(args: argparse.Namespace, settings) -> int:
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
 
+    from ..routing import message_key
+
     source = event_file(args, settings.event_validator)
     codec = settings.codec()
     rejects: list[TextFormatError] = []
@@ -92,8 +94,8 @@ def cmd_publish(args: argparse.Namespace, settings) -> int:
             continue
         counts[event_type] += 1
         if producer is not None:
-            key = f"{record['tenant_id']}|{record['record_id']}".encode()
-            futures.append(producer.send(settings.topic_inbound, key=key, value=payload))
+            futures.append(producer.send(settings.topic_inbound,
+                                         key=message_key(event_type, record), value=payload))
     failed = 0
     if producer is not None:
         producer.flush()

@@ -173,13 +173,15 @@ def _streaming(settings, events, out_dir: Path, dsn: str):
 def _publish(settings, events) -> None:
     from kafka import KafkaProducer
 
+    from ..routing import message_key
+
     codec = settings.codec()
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers.split(","),
                              acks="all", linger_ms=20)
     with progress("publishing to Kafka", len(events)) as advance:
         for event_type, record in events:
             producer.send(settings.topic_inbound,
-                          key=f"{record['tenant_id']}|{record['record_id']}".encode(),
+                          key=message_key(event_type, record),
                           value=codec.encode(event_type, record))
             advance()
         producer.flush()

@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from schemas.codec import Codec  # noqa: E402
 from sinks.clickhouse import ClickHouseWriter  # noqa: E402
 from sinks.exceptions import SinkUnavailableError  # noqa: E402
+from streams.routing import message_key  # noqa: E402
 from streams.topics import consumer_groups  # noqa: E402
 from tests.bench import streaming_rig as rig  # noqa: E402
 from tests.conftest import local_kafka  # noqa: E402
@@ -85,7 +86,7 @@ def produce(bootstrap: str, topic: str, phase: str, events: list, rate: float, o
         behind = max(behind, now - due)
         stamped = {**record, "event_id": f"{phase}-{i}",
                    "occurred_at": dt.datetime.fromtimestamp(now, dt.UTC)}
-        producer.send(topic, key=record["record_id"].encode(),
+        producer.send(topic, key=message_key(event_type, record),
                       value=codec.encode(event_type, stamped))
         last = now
         if i == 0:

@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from schemas.codec import Codec  # noqa: E402
 from sinks.clickhouse import ClickHouseWriter  # noqa: E402
+from streams.routing import message_key  # noqa: E402
 from streams.topics import consumer_groups  # noqa: E402
 from tests.bench import streaming_rig as rig  # noqa: E402
 from tests.conftest import local_kafka  # noqa: E402
@@ -49,7 +50,7 @@ def main() -> None:
 
     events = scenario(companies=max(1, args.events // 18), seed=11)[: args.events]
     codec = Codec()
-    payloads = [(r["record_id"].encode(), codec.encode(t, r)) for t, r in events]
+    payloads = [(message_key(t, r), codec.encode(t, r)) for t, r in events]
     logged = {(r["tenant_id"], t, r["record_id"], r["version"], r["event_id"])
               for t, r in events}
     work = Path(tempfile.mkdtemp(prefix="coselling-bench-"))
@@ -82,6 +83,8 @@ def main() -> None:
             sink.stop()
         elapsed = args.timeout if done is None else done - (start - sampler.t0)
         writes = rig.writes_by_topic(bootstrap, [settings.topic_inbound])
+        accounts_changelog = f"{settings.app_id}-accounts-changelog"
+        changelog = rig.changelog_writes(bootstrap, accounts_changelog)
     client = ClickHouseWriter(settings.clickhouse_dsn.get_secret_value())
     in_log = client.query("SELECT count() FROM (SELECT DISTINCT tenant_id, event_type, "
                           "record_id, record_version, event_id FROM crm_events)")[0][0]
@@ -107,6 +110,7 @@ def main() -> None:
           "(both from their first batch: the ceiling of a path of Faust agents)")
     print(f"    ratio (c)/(f) whole path / Faust agent:    {below}{full / bare_faust:>10.4f}")
     rig.print_writes(writes, n, prefix)
+    rig.print_changelog(accounts_changelog, changelog, n, prefix)
     sampler.print_summary(prefix)
     print(f"logs: {work}/worker.log, {work}/sink.log")
     if done is not None and in_log != len(logged):

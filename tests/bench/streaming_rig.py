@@ -7,6 +7,7 @@ Not a benchmark itself (run ``bench_streaming.py`` or ``bench_latency.py``).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
@@ -22,6 +23,7 @@ from kafka.errors import KafkaError
 from kafka.structs import TopicPartition
 
 from schemas.codec import Codec
+from streams.core.statekeys import KEY_SEPARATOR, OPPORTUNITY_MARK
 from streams.settings import Settings
 from streams.topics import ensure_topics
 
@@ -203,6 +205,49 @@ def print_writes(writes: dict[str, int], events: int, prefix: str) -> float:
         print(f"      not counted: {OFFSETS_TOPIC} (offset commits) "
               f"{writes[OFFSETS_TOPIC] / events:.2f}")
     return total
+
+
+def state_key_kind(key: bytes) -> str:
+    """Which kind of accounts-table key ``key`` is (see ``streams.core.statekeys``)."""
+    text = key.decode(errors="replace")
+    if text.startswith('"'):  # the table's key serializer may have written it as JSON
+        text = json.loads(text)
+    parts = text.split(KEY_SEPARATOR)
+    if len(parts) == 2:
+        return "account"
+    if len(parts) != 3:
+        return "other"
+    return {OPPORTUNITY_MARK: "deal"}.get(parts[1], f"{parts[1]} home")
+
+
+def changelog_writes(bootstrap: str, topic: str) -> tuple[dict[str, int], int]:
+    """Messages of a table's changelog ``topic`` by key kind, and how many of them repeat
+    the value the key's previous message had (a write that carried nothing new)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             enable_auto_commit=False, group_id=None,
+                             consumer_timeout_ms=5_000)
+    kinds: dict[str, int] = defaultdict(int)
+    last: dict[bytes, bytes | None] = {}
+    repeated = 0
+    try:
+        consumer.subscribe([topic])
+        for message in consumer:
+            kinds[state_key_kind(message.key)] += 1
+            repeated += last.get(message.key, object()) == message.value
+            last[message.key] = message.value
+    finally:
+        consumer.close()
+    return dict(kinds), repeated
+
+
+def print_changelog(topic: str, writes: tuple[dict[str, int], int], events: int,
+                    prefix: str) -> None:
+    """Print :func:`changelog_writes` of the accounts changelog per inbound event."""
+    kinds, repeated = writes
+    by_kind = ", ".join(f"{kind} {n / events:.2f}" for kind, n in
+                        sorted(kinds.items(), key=lambda kv: -kv[1]))
+    print(f"      {short_name(topic, prefix)} by key: {by_kind}; "
+          f"value unchanged from the key's previous write {repeated / events:.2f}")
 
 
 def short_name(topic: str, prefix: str) -> str:

@@ -2,16 +2,18 @@
 
 import datetime as dt
 import random
-from collections import Counter
+import time
+import urllib.request
 from decimal import Decimal
 
 import pytest
+from kafka.partitioner.default import murmur2
 
 from schemas.codec import Codec
 from streams.core.opportunities import is_internal_payload
 from streams.deadletter import HEADER_ERROR_TYPE, HEADER_SOURCE_TOPIC
 from streams.routing import route
-from tests.integration.conftest import consume_until
+from tests.integration.conftest import consume_until, inbound_key
 
 pytestmark = pytest.mark.integration
 
@@ -118,6 +120,24 @@ def _events(n: int, seed: int = 1):
     return events
 
 
+def _events_in(port: int) -> float:
+    """The worker's ``coselling_events_in_total``, summed over its labels."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as page:
+        text = page.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("coselling_events_in_total{"))
+
+
+def wait_for(read, done, timeout: float = 30):
+    """``read()`` until ``done`` of it holds or ``timeout`` seconds passed; the last read."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if done(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.5)
+
+
 BAD_MESSAGES = [
     b"",
     b"\x07not avro",
@@ -128,21 +148,33 @@ BAD_MESSAGES = [
 
 
 def test_every_event_arrives_decoded_once(pipeline_settings, start_worker, producer):
+    """Each accepted event is applied once: where it was read when its route key belongs to
+    that partition, else forwarded under its route key (partnerships: to control)."""
     settings = pipeline_settings
     codec = Codec()
     events = _events(250)
-    for event_type, record in events:
-        producer.send(
-            settings.topic_inbound,
-            key=record["record_id"].encode(),
-            value=codec.encode(event_type, record),
-        )
+    landed = {}  # event id -> the inbound partition it was published to
+    for n, (event_type, record) in enumerate(events):
+        sent = producer.send(settings.topic_inbound, key=inbound_key(n, event_type, record),
+                             value=codec.encode(event_type, record))
+        landed[record["event_id"]] = sent.get(timeout=30).partition
     for i, bad in enumerate(BAD_MESSAGES):
         producer.send(settings.topic_inbound, key=f"bad-{i}".encode(), value=bad)
     producer.flush()
 
+    def forwarded_from_inbound(event_type, record):
+        if event_type == "partnership":
+            return True
+        owner = (murmur2(route(event_type, record).key) & 0x7FFFFFFF) % \
+            settings.topic_partitions  # Kafka's default partitioner, as the worker's
+        return owner != landed[record["event_id"]]
+
+    expected_forwards = {r["event_id"]: (t, r) for t, r in events
+                         if forwarded_from_inbound(t, r)}
+    assert 0 < len(expected_forwards) < len(events), "both ways in must be exercised"
+
     worker = start_worker()
-    expected = len(events) + len(BAD_MESSAGES)
+    expected = len(expected_forwards) + len(BAD_MESSAGES)
 
     def check_alive():
         assert worker.alive(), f"worker exited:\n{worker.log()[-3000:]}"
@@ -169,8 +201,10 @@ def test_every_event_arrives_decoded_once(pipeline_settings, start_worker, produ
         assert m.topic == (
             settings.topic_control if d.event_type == "partnership" else settings.topic_by_account
         )
-    assert decoded == {r["event_id"]: (t, r) for t, r in events}
-    assert Counter(t for t, _ in decoded.values()) == Counter(t for t, _ in events)
+    assert decoded == expected_forwards
+    # The others were applied where they were read: every accepted event counted once.
+    counted = wait_for(lambda: _events_in(worker.web_port), lambda c: c == len(events))
+    assert counted == len(events)
 
     dead = [m for m in out if m.topic == settings.topic_dead_letter]
     assert sorted(m.value for m in dead) == sorted(BAD_MESSAGES)

@@ -12,6 +12,7 @@ from streams.replay import replay
 from tests.factories import touch
 from tests.integration.conftest import (
     consume_until,
+    inbound_key,
     topic_size,
     wait_for_no_lag,
     wait_until_assigned,
@@ -61,8 +62,8 @@ def test_two_workers_give_the_same_views_as_replay(pipeline_settings, start_work
     sink = start_worker(command=("sink", "-l", "info"))
     wait_until_assigned(workers)
     codec = Codec()
-    for event_type, record in events:
-        producer.send(settings.topic_inbound, key=record["record_id"].encode(),
+    for n, (event_type, record) in enumerate(events):
+        producer.send(settings.topic_inbound, key=inbound_key(n, event_type, record),
                       value=codec.encode(event_type, record))
     producer.flush()
     wait_for_no_lag(settings, [*workers, sink])
