@@ -81,7 +81,7 @@ from .ingest import (
     triage,
 )
 from .retry import retry_async
-from .routing import Destination
+from .routing import Destination, KeyPartitions
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -262,9 +262,12 @@ def create_app(settings: Settings) -> faust.App:
             if audit is not None:
                 audit.processed(events)
 
+    key_partitions = KeyPartitions(
+        lambda key: app.consumer.key_partition(settings.topic_by_account, key))
+
     def by_account_partition(key: bytes) -> int | None:
         """The by-account partition of ``key`` (the producer's partitioner)."""
-        return app.consumer.key_partition(settings.topic_by_account, key)
+        return key_partitions(key, app.consumer.topic_partitions(settings.topic_by_account))
 
     def by_account_owner(key: bytes) -> int | None:
         """:func:`by_account_partition`, None unless the inbound topic is co-partitioned."""

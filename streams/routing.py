@@ -62,3 +62,36 @@ def message_key(event_type: str, record: dict[str, Any]) -> bytes:
         return route(event_type, record).key
     except (CosellingError, KeyError, TypeError):
         return f"{record.get('tenant_id')}|{record.get('record_id')}".encode()
+
+
+class KeyPartitions:
+    """Memo of the partition each message key hashes to on one topic.
+
+    Kafka's default partitioner (murmur2) is pure Python in the Kafka client, about 17 us a
+    key, and the accounts stage asks for every event and every internal message it makes.
+    ``compute(key)`` is the partitioner; ``count`` (the topic's partition count, passed
+    with each lookup) invalidates everything when it changes. At most ``limit`` keys are
+    kept; the memo is emptied when full (the keys of one batch are what repeats).
+    """
+
+    __slots__ = ("_compute", "_count", "_known", "_limit")
+
+    def __init__(self, compute, limit: int = 1 << 17):
+        self._compute = compute
+        self._limit = limit
+        self._count: int | None = None
+        self._known: dict[bytes, int] = {}
+
+    def __call__(self, key: bytes, count: int | None) -> int | None:
+        """The partition of ``key`` on a topic of ``count`` partitions (None: unknown)."""
+        if count != self._count:
+            self._known.clear()
+            self._count = count
+        found = self._known.get(key)
+        if found is None:
+            found = self._compute(key)
+            if found is not None and count is not None:
+                if len(self._known) >= self._limit:
+                    self._known.clear()
+                self._known[key] = found
+        return found

@@ -119,3 +119,25 @@ def test_a_batch_keeps_forwards_and_dead_letters_and_only_the_last_snapshot():
     second = SnapshotMessage("initrode.co.uk", "acme\x1f001", 2, {"n": 2})
     kept = latest_applied([Applied(decoded, [first]), forward, dead, Applied(None, [second])])
     assert kept == [Applied(decoded, []), forward, dead, Applied(None, [second])]
+
+
+def test_key_partitions_memo_agrees_with_the_partitioner_and_forgets_on_a_new_count():
+    from streams.routing import KeyPartitions
+
+    calls = []
+
+    def compute(key):
+        calls.append(key)
+        return publisher_partition(key, counts[-1])
+
+    counts = [PARTITIONS]
+    memo = KeyPartitions(compute, limit=3)
+    keys = [f"t\x1facct-{i}".encode() for i in range(5)]
+    assert [memo(k, PARTITIONS) for k in keys] == [publisher_partition(k) for k in keys]
+    assert [memo(k, PARTITIONS) for k in keys[3:]] == [publisher_partition(k) for k in keys[3:]]
+    assert len(calls) == 5  # the two kept keys were not hashed again
+    counts.append(7)  # the topic grew: every key is hashed again with the new count
+    assert [memo(k, 7) for k in keys[3:]] == [publisher_partition(k, 7) for k in keys[3:]]
+    assert len(calls) == 7
+    assert memo(b"x", None) == compute(b"x")  # metadata unknown: nothing is kept
+    assert memo(b"x", None) == compute(b"x") and calls.count(b"x") == 4
