@@ -21,7 +21,7 @@ from schemas.epoch import epoch_millis
 from schemas.registry_client import redact_url as redact
 
 from .base import Batch, BatchingSink, Message, Rejected, token_of
-from .chdb_folder import open_chdb
+from .chdb_folder import MARKER, folder_of, open_chdb
 from .columns import table_columns
 from .exceptions import SinkConfigError, SinkDataError, SinkUnavailableError
 from .migrate import MigrationResult, Target, migrate
@@ -79,6 +79,15 @@ class ClickHouseWriter:
         if self._client is None:
             self._client = connect(self.dsn, create=self.create)
         return self._client
+
+    @property
+    def new_database(self) -> bool:
+        """Whether the DSN names a chDB folder that holds no database yet.
+
+        Such a database holds nothing until this writer creates it. A server's database
+        is never taken as new without asking it.
+        """
+        return self.dsn.startswith("chdb://") and not (folder_of(self.dsn) / MARKER).is_dir()
 
     def migrate(self, *, ttl_days: int = 0) -> MigrationResult:
         """Apply pending migrations (see :mod:`sinks.migrate`)."""

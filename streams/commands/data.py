@@ -135,23 +135,27 @@ def cmd_replay(args: argparse.Namespace, settings) -> int:
     rejects: list[TextFormatError] = []
     dsn = settings.clickhouse_dsn.get_secret_value()
     writer = ClickHouseWriter(dsn, settings.clickhouse_target())
+    new = writer.new_database
     try:
         # The database is opened and migrated while the file is read (the engine releases
-        # the GIL); its errors surface once the file is read.
+        # the GIL); its errors surface once the file is read. A new database is not waited
+        # for: the core starts on the file at once, and the first write waits for it.
         with ThreadPoolExecutor(1, thread_name_prefix="migrate") as pool:
             migrated = pool.submit(writer.migrate, ttl_days=settings.crm_events_ttl_days)
             events = sorted((item[1:] for item in good_rows(
                 source, f"reading {source.path.name}", rejects)), key=event_time_order)
-            migrated.result()
-        with IncrementalReplay(writer, attribution=settings.attribution(),
-                               stale_after=settings.replay_claim_stale_seconds) as run:
-            decision = run.plan(events)
-            out.print(f"  {decision.mode}: {decision.reason}", markup=False)
-            if decision.warning:
-                err.print(f"  warning: {decision.warning}", markup=False)
-            with progress("replaying", len(run.events)) as advance, \
-                    gc_tuning.Pacer() as pacer:
-                outcome = run.run(progress=lambda done: (pacer.tick(done), advance(done)))
+            if not new:
+                migrated.result()
+            with IncrementalReplay(writer, attribution=settings.attribution(),
+                                   stale_after=settings.replay_claim_stale_seconds,
+                                   opening=migrated if new else None) as run:
+                decision = run.plan(events)
+                out.print(f"  {decision.mode}: {decision.reason}", markup=False)
+                if decision.warning:
+                    err.print(f"  warning: {decision.warning}", markup=False)
+                with progress("replaying", len(run.events)) as advance, \
+                        gc_tuning.Pacer() as pacer:
+                    outcome = run.run(progress=lambda done: (pacer.tick(done), advance(done)))
     finally:
         writer.close()
     report, held, elapsed = outcome.report, outcome.holdings, outcome.elapsed
