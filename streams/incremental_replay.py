@@ -36,7 +36,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from decimal import Decimal
@@ -309,10 +309,9 @@ class IncrementalReplay:
         assert self.lock is not None
         last, claim = self.lock.last, self.lock.claim
         generation = (last.generation if last else 0) + 1
-        for store, state in (("account", pipeline.account_state),
-                             ("company", pipeline.company_state)):
-            changed = state.changed if isinstance(state, TrackedState) else state
-            self.store.save_state(store, ((k, state[k]) for k in sorted(changed)), generation)
+        self.store.save_states([(store, _changed_items(state)) for store, state in (
+            ("account", pipeline.account_state), ("company", pipeline.company_state))],
+            generation)
         marks = [position(e) for e in self.events]
         if last and last.summary.get("watermark") and self.decision.mode == CONTINUE:
             marks.append(tuple(last.summary["watermark"]))
@@ -368,6 +367,12 @@ class _RunWriter:
             messages = [m for m in messages if m["kind"] != EVENT_LOG_KIND
                         or _row_identity(m["row"]) not in self.logged]
         return self.writer.write(messages)
+
+
+def _changed_items(state) -> Iterator[tuple[str, Any]]:
+    """The keys (sorted) and values of a state that a run changed (all of a plain dict)."""
+    changed = state.changed if isinstance(state, TrackedState) else state
+    return ((key, state[key]) for key in sorted(changed))
 
 
 def _logged_event(event_type: str, text: str) -> Event:
