@@ -24,6 +24,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -187,27 +188,33 @@ class ReplayStore:
         return self.save_states([(store, items)], generation)
 
     def save_states(self, stores: Iterable[tuple[str, Iterable[tuple[str, Any]]]],
-                    generation: int) -> int:
+                    generation: int, writes: BackgroundWrites | None = None) -> int:
         """Write the given keys of each store under ``generation``; return how many.
 
         A batch is inserted (a column at a time) in the background while the next one,
-        of the same store or the next, is encoded.
+        of the same store or the next, is encoded: through ``writes`` if given (after
+        the writes already under way there; the last batch is left running, and the
+        writes count the keys as rows), else through writes of its own, all done when
+        it returns.
         """
         keys: list[str] = []
         values: list[str] = []
-        with BackgroundWrites() as writes:
+        saved = 0
+        own = writes is None
+        with BackgroundWrites() if own else nullcontext(writes) as writes:
             for store, items in stores:
                 for key, value in items:
                     keys.append(key)
                     values.append(json.dumps(value, separators=(",", ":")))
                     if len(keys) >= STATE_BATCH:
                         writes.submit(self._insert_state, store, keys, values, generation)
-                        keys, values = [], []
+                        saved, keys, values = saved + len(keys), [], []
                 if keys:
                     writes.submit(self._insert_state, store, keys, values, generation)
-                    keys, values = [], []
-            writes.wait()
-        return writes.rows
+                    saved, keys, values = saved + len(keys), [], []
+            if own:
+                writes.wait()
+        return saved
 
     def _insert_state(self, store: str, keys: list[str], values: list[str],
                       generation: int) -> int:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -46,6 +47,7 @@ from schemas.catalog import default_catalog
 from schemas.epoch import EPOCH
 from schemas.exceptions import CosellingError
 from schemas.textformat import record_from_json
+from sinks.background import BackgroundWrites
 from sinks.clickhouse import ClickHouseWriter
 from sinks.replay_store import (
     FAILED,
@@ -229,6 +231,8 @@ class IncrementalReplay:
         self.decision: Decision | None = None
         self.events: list[Event] = []
         self._opening = opening
+        self._claiming = threading.Lock()
+        self._refused: BaseException | None = None
         self._file_events = 0
         self._logged: set[tuple] = set()
         self._pipeline: Pipeline | None = None
@@ -303,15 +307,21 @@ class IncrementalReplay:
             if self.decision.mode == REBUILD:
                 self.store.clear_results()
         sink = _RunWriter(self.writer, self._logged, first=self._claim_new)
-        report, pipeline = replay_events(self.events, sink, attribution=self.attribution,
-                                         progress=progress, pipeline=self._pipeline)
-        self._claim_new()  # if nothing was written
-        assert self.lock is not None
-        last, claim = self.lock.last, self.lock.claim
-        generation = (last.generation if last else 0) + 1
-        self.store.save_states([(store, _changed_items(state)) for store, state in (
-            ("account", pipeline.account_state), ("company", pipeline.company_state))],
-            generation)
+        # The saved state is encoded while the last rows are written, in the same thread
+        # of writes (after them, and not at all if they failed).
+        with BackgroundWrites() as writes:
+            report, pipeline = replay_events(self.events, sink, attribution=self.attribution,
+                                             progress=progress, pipeline=self._pipeline,
+                                             writes=writes)
+            self._claim_new()  # done by the first write, unless nothing was written
+            assert self.lock is not None
+            last, claim = self.lock.last, self.lock.claim
+            generation = (last.generation if last else 0) + 1
+            saved = self.store.save_states([(store, _changed_items(state)) for store, state in (
+                ("account", pipeline.account_state), ("company", pipeline.company_state))],
+                generation, writes)
+            writes.wait()
+        report.rows_written += writes.rows - saved
         marks = [position(e) for e in self.events]
         if last and last.summary.get("watermark") and self.decision.mode == CONTINUE:
             marks.append(tuple(last.summary["watermark"]))
@@ -334,20 +344,32 @@ class IncrementalReplay:
 
         The database was new when the replay started (:meth:`plan` took it as fresh), so
         the claim must find it so too; if anything wrote there meanwhile, the replay is
-        refused before it writes.
+        refused before it writes, and so is every later write. Called by each write and,
+        for a run that wrote nothing, by :meth:`run`; the first call claims, the others
+        wait for it.
         """
-        if self._opening is None or self.lock is not None:
+        if self._opening is None:
             return
-        self._opening.result()  # opened and migrated, or its error
-        self._claim()
-        assert self.lock is not None
-        found = decide(self.lock.last, self.lock.interrupted, self.store.fingerprints(), 0,
-                       recorded_attribution(self.attribution))
-        if found.mode != FRESH:
-            raise ReplayRefusedError(
-                "the database was new when this replay started, but something else wrote "
-                "into it before the replay's first write; run the replay again")
-        self._wrote = True
+        with self._claiming:  # the writes' thread, or the caller's once they are done
+            if self._refused is not None:
+                raise self._refused
+            if self.lock is not None:
+                return
+            try:
+                self._opening.result()  # opened and migrated, or its error
+                self._claim()
+                assert self.lock is not None
+                found = decide(self.lock.last, self.lock.interrupted,
+                               self.store.fingerprints(), 0,
+                               recorded_attribution(self.attribution))
+                if found.mode != FRESH:
+                    raise ReplayRefusedError(
+                        "the database was new when this replay started, but something else "
+                        "wrote into it before the replay's first write; run the replay again")
+            except BaseException as exc:
+                self._refused = exc  # no later write may go ahead
+                raise
+            self._wrote = True
 
 
 class _RunWriter:

@@ -22,6 +22,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -43,7 +44,7 @@ from .event_files import EventFile
 log = logging.getLogger(__name__)
 
 #: Rows handed to a write once the write before it is done...
-WRITE_BATCH = 5_000
+WRITE_BATCH = 10_000
 #: ...and the most gathered while it is not, before the core waits for it.
 MAX_PENDING = 100_000
 
@@ -88,18 +89,22 @@ def replay_events(
     events: list[tuple[str, dict[str, Any]]], writer=None, *,
     attribution: AttributionConfig | None = None, report: ReplayReport | None = None,
     progress: Callable[[int], None] | None = None, pipeline: Pipeline | None = None,
+    writes: BackgroundWrites | None = None,
 ) -> tuple[ReplayReport, Pipeline]:
     """Run the core over ``events`` (already in event-time order); write with ``writer``.
 
     ``progress`` is called with the number of events done since its last call.
     ``pipeline`` continues from its state (see :mod:`.incremental_replay`); by default
-    the core starts empty.
+    the core starts empty. ``writes``: the caller's background writes, which the last
+    write is left running in (the caller waits for them, and counts the rows written);
+    by default the writes are this call's own, done and counted when it returns.
     """
     report = report or ReplayReport()
     pipeline = pipeline if pipeline is not None else Pipeline(attribution)
     pending: list[dict[str, Any]] = []
     ingested_at = epoch_millis(dt.datetime.now(dt.UTC))
-    with BackgroundWrites() as writes:
+    own = writes is None
+    with BackgroundWrites() if own else nullcontext(writes) as writes:
         for event_type, record in events:
             report.events += 1
             if progress is not None and report.events % 1000 == 0:
@@ -118,8 +123,9 @@ def replay_events(
                 pending = []
         if writer is not None and pending:
             writes.submit(writer.write, pending)
-        writes.wait()
-    report.rows_written += writes.rows
+        if own:
+            writes.wait()
+            report.rows_written += writes.rows
     if progress is not None:
         progress(report.events % 1000)
     return report, pipeline
