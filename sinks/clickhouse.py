@@ -21,7 +21,7 @@ from schemas.epoch import epoch_millis
 from schemas.registry_client import redact_url as redact
 
 from .base import Batch, BatchingSink, Message, Rejected, token_of
-from .chdb_folder import MARKER, folder_of, open_chdb
+from .chdb_folder import open_chdb, will_create
 from .columns import table_columns
 from .exceptions import SinkConfigError, SinkDataError, SinkUnavailableError
 from .migrate import MigrationResult, Target, migrate
@@ -82,12 +82,13 @@ class ClickHouseWriter:
 
     @property
     def new_database(self) -> bool:
-        """Whether the DSN names a chDB folder that holds no database yet.
+        """Whether this writer will create its database: a chDB folder that holds none yet.
 
-        Such a database holds nothing until this writer creates it. A server's database
-        is never taken as new without asking it.
+        Such a database holds nothing until this writer creates it
+        (:func:`~sinks.chdb_folder.will_create`). A server's database is never taken as
+        new without asking it.
         """
-        return self.dsn.startswith("chdb://") and not (folder_of(self.dsn) / MARKER).is_dir()
+        return self.create and will_create(self.dsn)
 
     def migrate(self, *, ttl_days: int = 0) -> MigrationResult:
         """Apply pending migrations (see :mod:`sinks.migrate`)."""
