@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import IO, Any
 
+import orjson
+
 from .catalog import ENVELOPE_FIELDS, Catalog, SchemaVersion, default_catalog
 from .exceptions import CodecError, TextFormatError
 from .record_compiler import Fallback, compiled
@@ -52,6 +54,43 @@ def parse_line(
     except CodecError as exc:
         raise TextFormatError(str(exc), line=lineno, field="type") from None
     return event_type, record_from_json(schema, obj, lineno=lineno)
+
+
+def parse_plain_line(raw: bytes, *, catalog: Catalog | None = None
+                     ) -> tuple[str, dict[str, Any]] | None:
+    """:func:`parse_line` of a line of UTF-8 bytes, faster; None where it cannot be sure.
+
+    orjson reads the line. A line it reads as an object with a known ``"type"``, no float
+    anywhere (orjson reads every number with a fraction or an exponent as a float, where
+    an amount needs the exact decimal ``parse_float=Decimal`` gives) and values the
+    schema's compiled converter takes gives what :func:`parse_line` gives. For every
+    other line (not UTF-8, with a byte order mark, not JSON to orjson, a float, a
+    ``DELETE``, a value the converter leaves to the walker) it returns None: the caller
+    parses it with :func:`parse_line`, which also explains what is wrong with it.
+    """
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if type(obj) is not dict or not _floatless(obj.values()):
+        return None
+    event_type = obj.pop("type", None)
+    if type(event_type) is not str or obj.get("op") == "DELETE":
+        return None
+    try:
+        schema = (catalog or default_catalog()).current(event_type)
+        return event_type, _compiled(schema)(obj)
+    except (CodecError, Fallback):
+        return None
+
+
+def _floatless(values: Iterable[Any]) -> bool:
+    for value in values:
+        kind = type(value)
+        if kind is float or (kind is list and not _floatless(value)) \
+                or (kind is dict and not _floatless(value.values())):
+            return False
+    return True
 
 
 def record_from_json(

@@ -5,8 +5,11 @@ server over the network), so the caller's Python work (the replay's core, encodi
 next batch) goes on meanwhile. One write runs at a time and the next waits in the
 caller: :meth:`BackgroundWrites.submit` first waits for the write before, and raises its
 error, so at most two batches are held and a failure stops the caller one batch later at
-most. Leaving the ``with`` block waits for the write under way; when the block is left by
-an error, that write's own error is dropped (the caller's is the one that matters).
+most. A caller that can go on without writing yet asks :attr:`BackgroundWrites.busy` first
+and gathers more rows meanwhile, so its writes grow while the database is slower than
+the caller and shrink while it keeps up. Leaving the ``with`` block waits for the write
+under way; when the block is left by an error, that write's own error is dropped (the
+caller's is the one that matters).
 """
 
 from __future__ import annotations
@@ -35,6 +38,11 @@ class BackgroundWrites:
         """Run ``write(*args)`` (it returns the rows it wrote) once the write before is done."""
         self.wait()
         self._running = self._pool.submit(write, *args)
+
+    @property
+    def busy(self) -> bool:
+        """Whether a write is under way (:meth:`submit` would wait for it)."""
+        return self._running is not None and not self._running.done()
 
     def wait(self) -> None:
         """Wait for the write under way; add its rows to :attr:`rows` or raise its error."""

@@ -29,6 +29,22 @@ def folder_of(dsn: str) -> Path:
     return Path((parts.netloc + parts.path) or DEFAULT_PATH).expanduser().resolve()
 
 
+def will_create(dsn: str) -> bool:
+    """Whether opening ``dsn`` (``chdb://PATH``, no options) creates a new database.
+
+    True for a folder that holds no database yet and that opening can create: an empty
+    folder, or a missing one whose parent folder exists (or the default location). Any
+    case opening would refuse (a file, a missing parent, options to check) is False.
+    """
+    parts = urlsplit(dsn)
+    if parts.scheme != "chdb" or parts.query:
+        return False
+    path = folder_of(dsn)
+    if path.is_dir():
+        return not (path / MARKER).exists()
+    return not path.exists() and (path.parent.is_dir() or path == DEFAULT_PATH.resolve())
+
+
 def open_chdb(dsn: str, *, create: bool):
     """A clickhouse-connect client on the chDB folder of ``dsn``.
 

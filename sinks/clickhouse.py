@@ -21,7 +21,7 @@ from schemas.epoch import epoch_millis
 from schemas.registry_client import redact_url as redact
 
 from .base import Batch, BatchingSink, Message, Rejected, token_of
-from .chdb_folder import open_chdb
+from .chdb_folder import open_chdb, will_create
 from .columns import table_columns
 from .exceptions import SinkConfigError, SinkDataError, SinkUnavailableError
 from .migrate import MigrationResult, Target, migrate
@@ -80,6 +80,16 @@ class ClickHouseWriter:
             self._client = connect(self.dsn, create=self.create)
         return self._client
 
+    @property
+    def new_database(self) -> bool:
+        """Whether this writer will create its database: a chDB folder that holds none yet.
+
+        Such a database holds nothing until this writer creates it
+        (:func:`~sinks.chdb_folder.will_create`). A server's database is never taken as
+        new without asking it.
+        """
+        return self.create and will_create(self.dsn)
+
     def migrate(self, *, ttl_days: int = 0) -> MigrationResult:
         """Apply pending migrations (see :mod:`sinks.migrate`)."""
         return self._run(lambda: migrate(self.client, self.target, ttl_days=ttl_days),
@@ -105,10 +115,44 @@ class ClickHouseWriter:
             # replay's rebuild), and a replay's claim renewal.
             settings["insert_deduplicate"] = 0
         rows = len(data[0]) if column_oriented and data else len(data)
+        if self.dsn.startswith("chdb://"):
+            self._run(lambda: self._insert_native(table, data if column_oriented else [
+                list(c) for c in zip(*data, strict=True)], settings),
+                f"inserting {rows} rows into {table.name}")
+            return
         self._run(lambda: self.client.insert(
             table.name, data, column_names=table.column_names,
             column_type_names=table.column_types, column_oriented=column_oriented,
             settings=settings), f"inserting {rows} rows into {table.name}")
+
+    def _insert_native(self, table: Table, columns: list[list[Any]],
+                       settings: dict[str, Any]) -> None:
+        """Insert one Native block written by the driver's own column writers (chDB).
+
+        What ``client.insert`` sends to chDB, without its check for pandas and numpy
+        input, whose first use imports pandas: a third of a second of CPU, while the
+        replay's other threads wait for the GIL.
+        """
+        from clickhouse_connect.driver.common import write_leb128
+
+        if not columns or not columns[0]:
+            return
+        context = self.client.create_insert_context(
+            table.name, table.column_names, column_type_names=table.column_types,
+            column_oriented=True, settings=settings)
+        block = bytearray()
+        write_leb128(len(columns), block)
+        write_leb128(len(columns[0]), block)
+        for name, ch_type, column in zip(table.column_names, context.column_types, columns,
+                                         strict=True):
+            for text in (name, ch_type.insert_name):
+                encoded = text.encode()
+                write_leb128(len(encoded), block)
+                block += encoded
+            context.start_column(name)
+            ch_type.write_column(column, block, context)
+        self.client.raw_insert(table.name, table.column_names, bytes(block),
+                               settings=settings, fmt="Native")
 
     def write(self, messages: Sequence[dict[str, Any]], *, token: str | None = None) -> int:
         """Insert the rows of sink messages (JSON data), one insert per table.

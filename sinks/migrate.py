@@ -216,8 +216,9 @@ def migrate(client, target: Target, *, ttl_days: int,
         for number, statement in enumerate(statements, start=1):
             apply_statement(client, statement,
                             f"{m.path.name}, statement {number} of {len(statements)}")
-        client.insert(MIGRATIONS_TABLE, [[m.version, m.name, m.checksum]],
-                      column_names=["version", "name", "checksum"])
+        _run(client, f"INSERT INTO {MIGRATIONS_TABLE} (version, name, checksum) VALUES "
+                     f"({m.version}, {literal(m.name)}, {literal(m.checksum)})",
+             f"recording {m.path.name}")
         log.info("applied %s (%d statements)", m.path.name, len(statements))
         result.applied.append(m.path.name)
     set_event_ttl(client, target, ttl_days)

@@ -24,6 +24,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -183,41 +184,59 @@ class ReplayStore:
         return state
 
     def save_state(self, store: str, items: Iterable[tuple[str, Any]], generation: int) -> int:
-        """Write the given keys of one store under ``generation``; return how many.
+        """Write the given keys of one store under ``generation``; return how many."""
+        return self.save_states([(store, items)], generation)
 
-        A batch is inserted in the background while the next one is encoded.
+    def save_states(self, stores: Iterable[tuple[str, Iterable[tuple[str, Any]]]],
+                    generation: int, writes: BackgroundWrites | None = None) -> int:
+        """Write the given keys of each store under ``generation``; return how many.
+
+        A batch is inserted (a column at a time) in the background while the next one,
+        of the same store or the next, is encoded: through ``writes`` if given (after
+        the writes already under way there; the last batch is left running, and the
+        writes count the keys as rows), else through writes of its own, all done when
+        it returns.
         """
-        batch: list[list[Any]] = []
-        with BackgroundWrites() as writes:
-            for key, value in items:
-                batch.append([store, key, json.dumps(value, separators=(",", ":")),
-                              generation])
-                if len(batch) >= STATE_BATCH:
-                    writes.submit(self._insert_state, batch)
-                    batch = []
-            if batch:
-                writes.submit(self._insert_state, batch)
-            writes.wait()
-        return writes.rows
+        keys: list[str] = []
+        values: list[str] = []
+        saved = 0
+        own = writes is None
+        with BackgroundWrites() if own else nullcontext(writes) as writes:
+            for store, items in stores:
+                for key, value in items:
+                    keys.append(key)
+                    values.append(json.dumps(value, separators=(",", ":")))
+                    if len(keys) >= STATE_BATCH:
+                        writes.submit(self._insert_state, store, keys, values, generation)
+                        saved, keys, values = saved + len(keys), [], []
+                if keys:
+                    writes.submit(self._insert_state, store, keys, values, generation)
+                    saved, keys, values = saved + len(keys), [], []
+            if own:
+                writes.wait()
+        return saved
 
-    def _insert_state(self, batch: list[list[Any]]) -> int:
-        self.writer.insert(STATE, batch)
-        return len(batch)
+    def _insert_state(self, store: str, keys: list[str], values: list[str],
+                      generation: int) -> int:
+        self.writer.insert_columns(STATE, [[store] * len(keys), keys, values,
+                                           [generation] * len(keys)])
+        return len(keys)
 
     # -- the tables the replay writes -------------------------------------------------
 
     def fingerprints(self) -> dict[str, TableFingerprint]:
-        """Rows and newest write time of ``crm_events`` and each result table."""
-        times = {**RESULT_TABLES, CRM_EVENTS.name: "ingest_time"}
-        found = {}
-        for table, column in sorted(times.items()):
+        """Rows and newest write time of ``crm_events`` and each result table (one query)."""
+        times = sorted({**RESULT_TABLES, CRM_EVENTS.name: "ingest_time"}.items())
+        parts = []
+        for table, column in times:
             newest = f"(SELECT toUnixTimestamp64Milli(max({column})) FROM {table})" \
                 if column else "NULL"
-            rows, written = self.writer.query(
-                f"SELECT (SELECT count() FROM {table} FINAL), {newest}")[0]
-            found[table] = TableFingerprint(int(rows), None if written is None or not rows
-                                            else int(written))
-        return found
+            parts.append(f"(SELECT count() FROM {table} FINAL), {newest}")
+        found = self.writer.query(f"SELECT {', '.join(parts)}")[0]
+        return {table: TableFingerprint(int(rows), None if written is None or not rows
+                                        else int(written))
+                for (table, _), rows, written in zip(times, found[::2], found[1::2],
+                                                     strict=True)}
 
     def clear_results(self) -> None:
         """Empty the result tables and the saved state (before a rebuild)."""
@@ -243,13 +262,13 @@ class ReplayStore:
         return {(str(t), str(e), str(r), int(v), str(i)) for t, e, r, v, i in rows}
 
     def holdings(self) -> dict[str, int]:
-        """What the database holds now: events and current results."""
-        (events,), = self.writer.query(f"SELECT count() FROM {CRM_EVENTS.name} FINAL")
-        (overlaps, visible), = self.writer.query(
-            "SELECT countIf(active), countIf(active AND visible) FROM overlap_state FINAL")
-        (intros,), = self.writer.query("SELECT countIf(active) FROM intro_state FINAL")
-        (attributions,), = self.writer.query(
-            "SELECT countIf(active) FROM attribution_state FINAL")
+        """What the database holds now: events and current results (one query)."""
+        (events, overlaps, visible, intros, attributions), = self.writer.query(
+            f"SELECT (SELECT count() FROM {CRM_EVENTS.name} FINAL), "
+            "(SELECT countIf(active) FROM overlap_state FINAL), "
+            "(SELECT countIf(active AND visible) FROM overlap_state FINAL), "
+            "(SELECT countIf(active) FROM intro_state FINAL), "
+            "(SELECT countIf(active) FROM attribution_state FINAL)")
         return {"events": int(events), "overlaps": int(overlaps), "visible": int(visible),
                 "intros": int(intros), "attributions": int(attributions)}
 

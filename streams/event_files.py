@@ -25,7 +25,7 @@ import fastavro
 from schemas.catalog import default_catalog
 from schemas.codec import check_record
 from schemas.exceptions import CodecError, InvalidEventError, TextFormatError
-from schemas.textformat import parse_line
+from schemas.textformat import parse_line, parse_plain_line
 from schemas.validation import EventValidator
 
 from .crm_csv import CsvReader
@@ -36,6 +36,7 @@ AVRO_MAGIC = b"Obj\x01"
 TEXT_SAMPLE_BYTES = 8192
 #: Share of undecodable or control bytes in the sample above which a file is not text.
 BINARY_SHARE = 0.1
+COUNT_CHUNK_BYTES = 1 << 20
 
 Item = tuple[int, str, dict[str, Any]] | TextFormatError
 
@@ -99,8 +100,12 @@ class EventFile:
         if self.format == "avro":
             with self.path.open("rb") as f:
                 return sum(block.num_records for block in fastavro.block_reader(f))
+        lines, last = 0, b"\n"
         with self.path.open("rb") as f:
-            lines = sum(1 for _ in f)
+            while chunk := f.read(COUNT_CHUNK_BYTES):
+                lines += chunk.count(b"\n")
+                last = chunk[-1:]
+        lines += last != b"\n"  # a last line without a newline
         return max(0, lines - 1) if self.format == "csv" else lines
 
     def read(self) -> Iterator[Item]:
@@ -126,8 +131,13 @@ class EventFile:
             yield from self._jsonl()
 
     def _jsonl(self) -> Iterator[Item]:
+        catalog = default_catalog()
         with self.path.open("rb") as f:
             for lineno, raw in enumerate(f, start=1):
+                plain = parse_plain_line(raw, catalog=catalog)
+                if plain is not None:  # most rows: read faster, the same values
+                    yield lineno, plain[0], plain[1]
+                    continue
                 try:
                     line = raw.decode("utf-8")
                 except UnicodeDecodeError as exc:

@@ -35,8 +35,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -45,6 +47,7 @@ from schemas.catalog import default_catalog
 from schemas.epoch import EPOCH
 from schemas.exceptions import CosellingError
 from schemas.textformat import record_from_json
+from sinks.background import BackgroundWrites
 from sinks.clickhouse import ClickHouseWriter
 from sinks.replay_store import (
     FAILED,
@@ -207,19 +210,29 @@ class IncrementalReplay:
     replay in :meth:`plan`, runs in :meth:`run`; leaving the block without a finished run
     marks the claim failed (the next replay rebuilds) or withdrawn (nothing written).
 
-    :param writer: a writer on a migrated database.
+    A new database (a chDB folder that holds none yet,
+    :attr:`~sinks.clickhouse.ClickHouseWriter.new_database`) needs no waiting: given the
+    future of its opening and migration, the replay plans a fresh run at once and the core
+    runs while the database opens; it is claimed (and checked to be still empty) in the
+    writes' thread before the first write.
+
+    :param writer: a writer on a migrated database, or on one being opened and migrated.
     :param attribution: the attribution configuration.
     :param stale_after: seconds after which an unrenewed claim is one of a dead replay.
+    :param opening: the opening and migration of a new database, under way.
     """
 
     def __init__(self, writer: ClickHouseWriter, *, attribution: AttributionConfig,
-                 stale_after: float):
+                 stale_after: float, opening: Future | None = None):
         self.store = ReplayStore(writer, stale_after=stale_after)
         self.writer = writer
         self.attribution = attribution
         self.lock: Lock | None = None
         self.decision: Decision | None = None
         self.events: list[Event] = []
+        self._opening = opening
+        self._claiming = threading.Lock()
+        self._refused: BaseException | None = None
         self._file_events = 0
         self._logged: set[tuple] = set()
         self._pipeline: Pipeline | None = None
@@ -228,9 +241,13 @@ class IncrementalReplay:
         self._keeper: ClaimKeeper | None = None
 
     def __enter__(self) -> IncrementalReplay:
+        if self._opening is None:
+            self._claim()
+        return self
+
+    def _claim(self) -> None:
         self.lock = self.store.claim()
         self._keeper = ClaimKeeper(self.store, self.lock.claim).start()
-        return self
 
     def __exit__(self, *exc_info) -> None:
         if self._keeper is not None:
@@ -243,6 +260,12 @@ class IncrementalReplay:
 
     def plan(self, events: list[Event]) -> Decision:
         """Decide how to replay ``events`` (in event-time order); set :attr:`events`."""
+        if self._opening is not None:  # a new database: fresh, whatever the events
+            self.decision = Decision(FRESH, "the database holds no results yet")
+            self._file_events = len(events)
+            self.events = events
+            self._pipeline = Pipeline(self.attribution, TrackedState(), TrackedState())
+            return self.decision
         assert self.lock is not None, "use IncrementalReplay in a with block"
         last = self.lock.last
         tables = self.store.fingerprints()
@@ -277,20 +300,28 @@ class IncrementalReplay:
 
     def run(self, progress: Callable[[int], None] | None = None) -> Outcome:
         """Replay :attr:`events`, save the state, record the run; return the outcome."""
-        assert self.lock is not None and self.decision is not None and self._pipeline
+        assert self.decision is not None and self._pipeline
         started = time.perf_counter()
-        last, claim = self.lock.last, self.lock.claim
-        self._wrote = True
-        if self.decision.mode == REBUILD:
-            self.store.clear_results()
-        sink = _RunWriter(self.writer, self._logged)
-        report, pipeline = replay_events(self.events, sink, attribution=self.attribution,
-                                         progress=progress, pipeline=self._pipeline)
-        generation = (last.generation if last else 0) + 1
-        for store, state in (("account", pipeline.account_state),
-                             ("company", pipeline.company_state)):
-            changed = state.changed if isinstance(state, TrackedState) else state
-            self.store.save_state(store, ((k, state[k]) for k in sorted(changed)), generation)
+        if self._opening is None:
+            self._wrote = True
+            if self.decision.mode == REBUILD:
+                self.store.clear_results()
+        sink = _RunWriter(self.writer, self._logged, first=self._claim_new)
+        # The saved state is encoded while the last rows are written, in the same thread
+        # of writes (after them, and not at all if they failed).
+        with BackgroundWrites() as writes:
+            report, pipeline = replay_events(self.events, sink, attribution=self.attribution,
+                                             progress=progress, pipeline=self._pipeline,
+                                             writes=writes)
+            self._claim_new()  # done by the first write, unless nothing was written
+            assert self.lock is not None
+            last, claim = self.lock.last, self.lock.claim
+            generation = (last.generation if last else 0) + 1
+            saved = self.store.save_states([(store, _changed_items(state)) for store, state in (
+                ("account", pipeline.account_state), ("company", pipeline.company_state))],
+                generation, writes)
+            writes.wait()
+        report.rows_written += writes.rows - saved
         marks = [position(e) for e in self.events]
         if last and last.summary.get("watermark") and self.decision.mode == CONTINUE:
             marks.append(tuple(last.summary["watermark"]))
@@ -308,21 +339,62 @@ class IncrementalReplay:
                        self.store.holdings(), time.perf_counter() - started)
 
 
+    def _claim_new(self) -> None:
+        """Claim a new database before the first write (in the writes' thread), once.
+
+        The database was new when the replay started (:meth:`plan` took it as fresh), so
+        the claim must find it so too; if anything wrote there meanwhile, the replay is
+        refused before it writes, and so is every later write. Called by each write and,
+        for a run that wrote nothing, by :meth:`run`; the first call claims, the others
+        wait for it.
+        """
+        if self._opening is None:
+            return
+        with self._claiming:  # the writes' thread, or the caller's once they are done
+            if self._refused is not None:
+                raise self._refused
+            if self.lock is not None:
+                return
+            try:
+                self._opening.result()  # opened and migrated, or its error
+                self._claim()
+                assert self.lock is not None
+                found = decide(self.lock.last, self.lock.interrupted,
+                               self.store.fingerprints(), 0,
+                               recorded_attribution(self.attribution))
+                if found.mode != FRESH:
+                    raise ReplayRefusedError(
+                        "the database was new when this replay started, but something else "
+                        "wrote into it before the replay's first write; run the replay again")
+            except BaseException as exc:
+                self._refused = exc  # no later write may go ahead
+                raise
+            self._wrote = True
+
+
 class _RunWriter:
     """The writer the core writes through.
 
-    Leaves the ``crm_events`` rows of events read back from there as they are (with their
-    first ingest time).
+    Calls ``first`` before the first write. Leaves the ``crm_events`` rows of events read
+    back from there as they are (with their first ingest time).
     """
 
-    def __init__(self, writer: ClickHouseWriter, logged: set[tuple]):
-        self.writer, self.logged = writer, logged
+    def __init__(self, writer: ClickHouseWriter, logged: set[tuple],
+                 first: Callable[[], None]):
+        self.writer, self.logged, self.first = writer, logged, first
 
     def write(self, messages: list[dict[str, Any]]) -> int:
+        self.first()
         if self.logged:
             messages = [m for m in messages if m["kind"] != EVENT_LOG_KIND
                         or _row_identity(m["row"]) not in self.logged]
         return self.writer.write(messages)
+
+
+def _changed_items(state) -> Iterator[tuple[str, Any]]:
+    """The keys (sorted) and values of a state that a run changed (all of a plain dict)."""
+    changed = state.changed if isinstance(state, TrackedState) else state
+    return ((key, state[key]) for key in sorted(changed))
 
 
 def _logged_event(event_type: str, text: str) -> Event:

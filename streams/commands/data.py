@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,9 @@ from .. import gc_tuning
 from ..event_files import EventFile
 from ..exceptions import RetryableError
 from .output import err, out, progress
+
+#: Rows read between two moves of a progress bar.
+PROGRESS_STEP = 1000
 
 
 def event_file(args: argparse.Namespace, validator: EventValidator | None) -> EventFile:
@@ -40,12 +45,17 @@ def good_rows(source: EventFile, description: str, rejects: list[TextFormatError
               ) -> Iterator[tuple[int, str, dict[str, Any]]]:
     """The file's good rows, with a progress bar; bad ones are appended to ``rejects``."""
     with progress(description, source.count(), "rows") as advance:
+        read = 0
         for item in source.read():
-            advance()
+            read += 1
+            if read == PROGRESS_STEP:  # the bar moves in steps: it costs more than a row
+                advance(read)
+                read = 0
             if isinstance(item, TextFormatError):
                 rejects.append(item)
             else:
                 yield item
+        advance(read)
 
 
 def report_rejects(path: Path, rejects: list[TextFormatError]) -> None:
@@ -137,23 +147,29 @@ def cmd_replay(args: argparse.Namespace, settings) -> int:
     rejects: list[TextFormatError] = []
     dsn = settings.clickhouse_dsn.get_secret_value()
     writer = ClickHouseWriter(dsn, settings.clickhouse_target())
+    new = writer.new_database
     try:
         # The database is opened and migrated while the file is read (the engine releases
-        # the GIL); its errors surface once the file is read.
-        with ThreadPoolExecutor(1, thread_name_prefix="migrate") as pool:
+        # the GIL); its errors surface once the file is read. A new database is not waited
+        # for: the core starts on the file at once, and the first write waits for it.
+        # The collector is paced from the start: the events read are long-lived, and
+        # the automatic collector would walk them again and again as more are read.
+        with ThreadPoolExecutor(1, thread_name_prefix="migrate") as pool, \
+                _quick_handoffs(), gc_tuning.Pacer() as pacer:
             migrated = pool.submit(writer.migrate, ttl_days=settings.crm_events_ttl_days)
             events = sorted((item[1:] for item in good_rows(
                 source, f"reading {source.path.name}", rejects)), key=event_time_order)
-            migrated.result()
-        with IncrementalReplay(writer, attribution=settings.attribution(),
-                               stale_after=settings.replay_claim_stale_seconds) as run:
-            decision = run.plan(events)
-            out.print(f"  {decision.mode}: {decision.reason}", markup=False)
-            if decision.warning:
-                err.print(f"  warning: {decision.warning}", markup=False)
-            with progress("replaying", len(run.events)) as advance, \
-                    gc_tuning.Pacer() as pacer:
-                outcome = run.run(progress=lambda done: (pacer.tick(done), advance(done)))
+            if not new:
+                migrated.result()
+            with IncrementalReplay(writer, attribution=settings.attribution(),
+                                   stale_after=settings.replay_claim_stale_seconds,
+                                   opening=migrated if new else None) as run:
+                decision = run.plan(events)
+                out.print(f"  {decision.mode}: {decision.reason}", markup=False)
+                if decision.warning:
+                    err.print(f"  warning: {decision.warning}", markup=False)
+                with progress("replaying", len(run.events)) as advance:
+                    outcome = run.run(progress=lambda done: (pacer.tick(done), advance(done)))
     finally:
         writer.close()
     report, held, elapsed = outcome.report, outcome.holdings, outcome.elapsed
@@ -172,6 +188,23 @@ def cmd_replay(args: argparse.Namespace, settings) -> int:
     rejected = len(rejects) + len(report.rejected)
     return exit_status(source.path, rejected, outcome.file_events - len(report.rejected),
                        "replayed")
+
+
+@contextmanager
+def _quick_handoffs(interval: float = 0.0005):
+    """Let threads take turns at the GIL every ``interval`` seconds (Python's default: 5 ms).
+
+    The threads that open and migrate the database and that write to it wait for the GIL
+    after each of their calls into the engine while the main thread reads the file and
+    runs the core; at the default interval those waits made the opening take several
+    times longer than the calls themselves.
+    """
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(interval)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
 
 
 def cmd_roundtrip(args: argparse.Namespace, settings) -> int:

@@ -106,12 +106,12 @@ import streams.core.pipeline, streams.event_files, streams.replay
 generator_timer(streams.event_files.EventFile, "_parsed", "read and parse")
 timer(schemas.validation.EventValidator, "check", "validate")
 timer(streams.core.pipeline.Pipeline, "apply", "core (Pipeline.apply)")
-timer(streams.replay, "event_log_entry", "build rows")
+timer(streams.replay, "log_entry", "build rows")
 timer(streams.core.companies.ResultChange, "to_json", "build rows")
 timer(sinks.clickhouse, "table_columns", "build rows")
 timer(sinks.clickhouse.ClickHouseWriter, "_insert", "inserts")
 timer(sinks.clickhouse.ClickHouseWriter, "migrate", "open and migrate")
-timer(sinks.replay_store.ReplayStore, "save_state", "save the state")
+timer(sinks.replay_store.ReplayStore, "save_states", "save the state")
 from streams.cli import main
 out, sys.argv = sys.argv[1], ["coselling", *sys.argv[2:]]
 try:

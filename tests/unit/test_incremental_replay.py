@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -385,5 +386,44 @@ def test_a_server_replays_claim_stays_alive_through_steps_longer_than_the_stalen
         assert claims[run.lock.claim.run_id].status == FINISHED
         assert sorted(c.status for c in claims.values()) == [FINISHED, WITHDRAWN, WITHDRAWN]
         assert RUNNING not in {c.status for c in claims.values()}
+    finally:
+        writer.close()
+
+
+def test_a_new_database_is_replayed_into_while_it_opens_and_equals_a_replay_into_an_open_one(
+        whole_small, tmp_path):
+    writer = ClickHouseWriter(f"chdb://{tmp_path / 'chdb'}")
+    assert writer.new_database
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            opening = pool.submit(writer.migrate, ttl_days=0)
+            with IncrementalReplay(writer, attribution=ATTRIBUTION, stale_after=600,
+                                   opening=opening) as run:
+                assert run.plan(sorted(SMALL, key=event_time_order)).mode == FRESH
+                run.run()
+        assert not writer.new_database
+        assert [c.status for c in ReplayStore(writer).claims().values()] == [FINISHED]
+    finally:
+        writer.close()
+    assert snapshot(tmp_path / "chdb") == whole_small
+    assert replay_pieces(tmp_path / "chdb", [SMALL]) == [CONTINUE]  # it saved its state
+
+
+def test_a_database_taken_as_new_but_written_meanwhile_is_refused_before_any_write(tmp_path):
+    folder = tmp_path / "chdb"
+    replay_pieces(folder, [SMALL[:20]])
+    writer = ClickHouseWriter(f"chdb://{folder}")
+    try:
+        rows = writer.query("SELECT count() FROM crm_events")[0][0]
+        opened: Future = Future()
+        opened.set_result(None)
+        with pytest.raises(ReplayRefusedError, match="something else wrote into it"), \
+                IncrementalReplay(writer, attribution=ATTRIBUTION, stale_after=600,
+                                  opening=opened) as run:
+            run.plan(sorted(SMALL[20:], key=event_time_order))
+            run.run()
+        assert writer.query("SELECT count() FROM crm_events")[0][0] == rows
+        statuses = sorted(c.status for c in ReplayStore(writer).claims().values())
+        assert statuses == [FINISHED, WITHDRAWN]
     finally:
         writer.close()

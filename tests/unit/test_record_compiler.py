@@ -11,7 +11,7 @@ import pytest
 from schemas.catalog import default_catalog
 from schemas.exceptions import TextFormatError
 from schemas.record_compiler import Fallback
-from schemas.textformat import _compiled, _Converter, parse_line, to_json
+from schemas.textformat import _compiled, _Converter, parse_line, parse_plain_line, to_json
 from streams.demo_data import generate
 
 SAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "samples"
@@ -77,3 +77,39 @@ def test_a_missing_field_is_left_to_the_walker():
     del account["name"]
     with pytest.raises(TextFormatError, match="missing required field 'name'"):
         parse_line(json.dumps(account))
+
+
+ODD_LINES = [
+    b"", b"   ", b"not json", b"[1, 2]", b'{"type": 5}', b'{"type": "nope"}',
+    b'\xef\xbb\xbf{"type": "account"}', b'{"type": "account", "name": "\xff"}',
+    b'{"amount": NaN}', b'{"type": "account", "version": 18446744073709551616}',
+]
+
+
+def test_lines_read_by_orjson_give_what_parse_line_gives_and_the_rest_are_left_to_it():
+    """parse_plain_line is parse_line, or None: floats, DELETEs and bad rows go the slow way."""
+    opportunity = next(json.loads(line) for line in lines()
+                       if json.loads(line)["type"] == "opportunity")
+    variants = [dict(opportunity, amount=amount) for amount in
+                (7, "7.5", 0.30000000000000001, 12345678901234.5678, 5200.0, -0.0, 1e3)]
+    variants += [dict(opportunity, name=name) for name in ("Société", "\u2028", '"\\', "\x7f")]
+    variants.append(dict(opportunity, op="DELETE"))
+    raw = [line.encode() for line in lines()] + ODD_LINES + [
+        json.dumps(v, ensure_ascii=ascii).encode() for v in variants for ascii in (True, False)]
+    fast = 0
+    for line in raw:
+        plain = parse_plain_line(line)
+        try:
+            expected = parse_line(line.decode())
+        except (TextFormatError, UnicodeDecodeError):
+            assert plain is None, line
+            continue
+        if plain is None:
+            continue
+        fast += 1
+        assert plain == expected, line
+        assert [type(v) for v in plain[1].values()] == [type(v) for v in expected[1].values()]
+    assert fast > 300
+    # A number with a fraction is a float to orjson: never the fast way (exact decimals).
+    assert all(parse_plain_line(json.dumps(v).encode()) is None for v in variants
+               if isinstance(v["amount"], float))

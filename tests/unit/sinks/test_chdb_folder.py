@@ -109,3 +109,29 @@ def test_a_folder_held_by_another_process_says_so(tmp_path, capsys):
     assert holder.returncode == 0
     # once the holder has let go, the same folder opens
     assert main(["report", "--clickhouse", f"chdb://{folder}", "--no-html"]) == 0
+
+
+def test_only_a_folder_that_opening_creates_a_database_in_is_a_new_database(tmp_path):
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "empty").mkdir()
+    for name, new in (("missing", True), ("empty", True), ("file", False),
+                      ("no-such-parent/chdb", False)):
+        assert ClickHouseWriter(f"chdb://{tmp_path / name}").new_database is new, name
+    assert not ClickHouseWriter(f"chdb://{tmp_path / 'missing'}", create=False).new_database
+    assert not ClickHouseWriter(f"chdb://{tmp_path / 'missing'}?config-file=x").new_database
+    assert not ClickHouseWriter("http://localhost:8123").new_database
+    writer = ClickHouseWriter(f"chdb://{tmp_path / 'missing'}")
+    try:
+        writer.migrate()
+        assert not writer.new_database
+    finally:
+        writer.close()
+
+
+def test_a_replay_into_a_path_it_cannot_create_fails_before_it_plans(tmp_path, capsys):
+    (tmp_path / "events.jsonl").write_text("")
+    for dsn in (f"chdb://{tmp_path / 'events.jsonl'}", f"chdb://{tmp_path / 'a' / 'b'}"):
+        assert main(["replay", str(tmp_path / "events.jsonl"), "--clickhouse", dsn]) == 2
+        captured = capsys.readouterr()
+        assert "fresh" not in captured.out
+        assert "coselling: error: chDB" in captured.err

@@ -1,0 +1,56 @@
+"""The replay's crm_events messages are event_log_entry's, byte for byte."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streams.core.eventlog import event_log_entry
+from streams.core.records import to_plain
+from streams.demo_data import generate
+from streams.replay import log_entry, record_json
+from tests.scenario import scenario
+
+
+def test_every_demo_and_scenario_event_gives_event_log_entrys_message():
+    events = generate(companies=60) + scenario(companies=8, seed=3)
+    assert {t for t, _ in events} >= {"account", "opportunity", "contact", "partner_touch",
+                                      "partnership"}
+    for event_type, record in events:
+        assert log_entry(event_type, record, 1234) == event_log_entry(event_type, record, 1234)
+
+
+def canonical(value) -> str:
+    return json.dumps(to_plain(value), sort_keys=True, separators=(",", ":"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=5), st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text() | st.floats()
+    | st.decimals(allow_nan=False, allow_infinity=False)
+    | st.datetimes(timezones=st.just(dt.UTC)) | st.dates(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner,
+                                                                 max_size=3),
+    max_leaves=8)))
+def test_record_json_writes_what_json_writes(record):
+    assert record_json(record) == canonical(record)
+
+
+@pytest.mark.parametrize("value", [
+    "Société", "\x7f", "\x00\x1f\n\t\"\\", "\ud800", 1.5, 1e16, (1, "x"), {1: "a"}, 2**70,
+    Decimal("1.50"), dt.date(2026, 1, 2), dt.datetime(2026, 1, 2, 3, 4, 5, 6000, tzinfo=dt.UTC),
+])
+def test_values_orjson_writes_otherwise_are_written_by_json(value):
+    assert record_json({"b": 1, "a": value}) == canonical({"b": 1, "a": value})
+
+
+def test_a_value_json_cannot_write_is_refused_as_json_refuses_it():
+    with pytest.raises(TypeError):
+        canonical({"a": b"bytes"})
+    with pytest.raises(TypeError):
+        record_json({"a": b"bytes"})
