@@ -43,14 +43,22 @@ class Pipeline:
             return self.companies.apply_partnership(self.company_state, 0, record)
         if event_type not in INBOUND_TYPES:
             raise NotAnInboundEventError(f"{event_type} events are output, not input")
+        messages = self.accounts.apply(self.account_state, event_type, record)
+        if not messages:
+            return []
         changes: list[ResultChange] = []
-        work = deque(self.accounts.apply(self.account_state, event_type, record))
+        work = deque(messages)
+        pop, push = work.popleft, work.extend
+        accounts, apply_internal = self.account_state, self.accounts.apply_internal
+        companies, apply_snapshot = self.company_state, self.companies.apply_snapshot
         while work:
-            msg = work.popleft()
-            if isinstance(msg, SnapshotMessage):
-                changes.extend(self.companies.apply_snapshot(self.company_state, 0, msg))
+            msg = pop()
+            if type(msg) is SnapshotMessage:
+                found = apply_snapshot(companies, 0, msg)
+                if found:
+                    changes += found
             else:
-                work.extend(self.accounts.apply_internal(self.account_state, msg))
+                push(apply_internal(accounts, msg))
         return changes
 
     def holds(self, event_type: str, record: dict[str, Any]) -> bool:

@@ -67,7 +67,7 @@ def replace_account(
     recount = True
     if same:  # only what changed
         old_named, new_named = old_named - new_named, new_named - old_named
-        recount = _contribution(old) != _contribution(new)
+        recount = contribution(old) != contribution(new)
     if old is not None:
         held = holdings[old["tenant_id"]]
         if recount:
@@ -100,8 +100,12 @@ def replace_account(
                 (accounts[a]["last_activity"] for a in held["accounts"]), default=0))
 
 
-def _contribution(snap: dict[str, Any]) -> tuple[str, bool, str, int]:
-    """What :func:`_count` adds for one snapshot, as one comparable value."""
+def contribution(snap: dict[str, Any]) -> tuple[str, bool, str, int]:
+    """What :func:`_count` adds for one snapshot, as one comparable value.
+
+    Two snapshots of one account that contribute the same leave the tenant's populations,
+    match methods and contacts as they were.
+    """
     opens = False
     for opp in snap["opportunities"]:
         if not opp["is_closed"]:
@@ -112,7 +116,7 @@ def _contribution(snap: dict[str, Any]) -> tuple[str, bool, str, int]:
 
 def _count(held: dict[str, Any], snap: dict[str, Any], step: int) -> None:
     """Add (step 1) or take away (step -1) what one account snapshot contributes."""
-    relationship, opens, method, contacts = _contribution(snap)
+    relationship, opens, method, contacts = contribution(snap)
     pops = held["pops"]
     population = _RELATIONSHIP_POPULATION.get(relationship)
     for pop in (population, OPEN_OPPORTUNITY if opens else None):
@@ -159,6 +163,22 @@ def view(
         tenant_id, populations=set(held["pops"]),
         account_names=[accounts[min(held["accounts"])]["name"]] if named else [],
         methods=set(held["methods"]), contacts=held["contacts"], last_activity=held["last"])
+
+
+def shown(
+    holdings: dict[str, dict[str, Any]], accounts: dict[str, dict[str, Any]], tenant_id: str,
+    named: bool = True,
+) -> tuple[frozenset[str], frozenset[str], int, int, str | None] | None:
+    """What :func:`view` shows of ``tenant_id``, as a plain value.
+
+    Two are equal exactly when the views are (``named`` as there); cheaper to build when
+    the views are only compared.
+    """
+    held = holdings.get(tenant_id)
+    if held is None:
+        return None
+    return (frozenset(held["pops"]), frozenset(held["methods"]), held["contacts"], held["last"],
+            accounts[min(held["accounts"])]["name"] if named else None)
 
 
 def _bump(counts: dict[str, int], name: str, step: int) -> None:
