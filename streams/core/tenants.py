@@ -61,13 +61,18 @@ def replace_account(
     looked for again only when the account that had it goes back in time or away.
     """
     old = accounts.get(account_key)
-    old_named = _named(old) if old is not None else set()
-    new_named = _named(new) if new is not None else set()
     same = old is not None and new is not None and old["tenant_id"] == new["tenant_id"]
     recount = True
     if same:  # only what changed
-        old_named, new_named = old_named - new_named, new_named - old_named
+        if _same_named(old, new):
+            old_named = new_named = set()
+        else:
+            old_named, new_named = _named(old), _named(new)
+            old_named, new_named = old_named - new_named, new_named - old_named
         recount = contribution(old) != contribution(new)
+    else:
+        old_named = _named(old) if old is not None else set()
+        new_named = _named(new) if new is not None else set()
     if old is not None:
         held = holdings[old["tenant_id"]]
         if recount:
@@ -132,6 +137,17 @@ def _named(snap: dict[str, Any]) -> set[str]:
     named.update(t["opportunity_record_id"] for t in snap["touches"]
                  if t["opportunity_record_id"] is not None)
     return named
+
+
+def _same_named(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether two snapshots surely name the same deals (a quick look; False: maybe not)."""
+    old_opps, new_opps = old["opportunities"], new["opportunities"]
+    if len(old_opps) != len(new_opps) or old["touches"] != new["touches"]:
+        return False
+    for o, n in zip(old_opps, new_opps, strict=True):
+        if o["record_id"] != n["record_id"]:
+            return False
+    return True
 
 
 def _refer(refs: dict[str, dict[str, int]], account_key: str, deals: set[str],
