@@ -43,7 +43,14 @@ from .partnerships import (
 from .policy import Partnership
 from .records import apply_versioned
 from .statekeys import KEY_SEPARATOR
-from .tenants import TenantAtCompany, contribution, replace_account, shown, view
+from .tenants import (
+    TenantAtCompany,
+    contribution,
+    replace_account,
+    same_named,
+    shown,
+    view,
+)
 
 __all__ = ["PARTNERSHIPS_PREFIX", "CompanyStage", "ResultChange", "partnerships_key"]
 
@@ -163,7 +170,10 @@ class CompanyStage:
                          and contribution(old) == contribution(new))
             before = shown(holdings, accounts, tenant, named) \
                 if partners and not same_view else None
-            replace_account(holdings, accounts, account_key, new)
+            if same_view and same_named(old, new):
+                accounts[account_key] = new  # all the tenant's holding says stays
+            else:
+                replace_account(holdings, accounts, account_key, new)
             present = tenant in holdings
             if was_present != present:
                 self._index_presence(state, partition, company_key, holdings, tenant,

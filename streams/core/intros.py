@@ -89,7 +89,8 @@ class IntroDeal:
     """
 
     __slots__ = ("company_key", "viewer", "account_id", "opp", "occurred_at", "amount",
-                 "deal_reasons", "deal_part", "_partial", "_recent", "_holds_text")
+                 "deal_reasons", "deal_part", "_partial", "_recent", "_holds_text",
+                 "_scores")
 
     def __init__(self, company_key: str, viewer: str, account_id: str, opp: dict[str, Any]):
         amount, stage, amount_part, self.deal_reasons = deal_terms(opp)
@@ -104,6 +105,8 @@ class IntroDeal:
         self._recent: dict[int, tuple[float, str]] = {}
         #: how the partner holds the company -> the first reason's end
         self._holds_text: dict[str, str] = {}
+        #: (warmest population, contacts shown, last activity) -> the score
+        self._scores: dict[tuple[str, int, int], float] = {}
 
     def row(self, partner_id: str, partnership_id: str, visible: list[str], full: bool,
             contacts: int, last_activity: int) -> dict[str, Any]:
@@ -123,11 +126,6 @@ class IntroDeal:
         # The factors weighed in WEIGHTS' order, summed left to right; the first three
         # (population, stage, amount) are the same for each partner of one population,
         # the last (recency) for each partner as recent.
-        partial = self._partial.get(best)
-        if partial is None:
-            stage_part, amount_part = self.deal_part
-            partial = self._partial[best] = (
-                _W_POPULATION * POPULATION_WEIGHT[best] + stage_part + amount_part)
         recent = self._recent.get(last_activity)
         if recent is None:
             age_days = abs(self.occurred_at - last_activity) / DAY_MS
@@ -135,8 +133,16 @@ class IntroDeal:
                 _W_RECENCY * 0.5 ** (age_days / RECENCY_HALF_LIFE_DAYS),
                 f"'s activity at {company_key} is {age_days:.0f} day(s) "
                 "from the deal's last change")
-        score = round(partial + _W_CONTACTS * (contacts / 3 if contacts < 3 else 1.0)
-                      + recent[0], 4)
+        scored = (best, contacts, last_activity)
+        score = self._scores.get(scored)
+        if score is None:
+            partial = self._partial.get(best)
+            if partial is None:
+                stage_part, amount_part = self.deal_part
+                partial = self._partial[best] = (
+                    _W_POPULATION * POPULATION_WEIGHT[best] + stage_part + amount_part)
+            score = self._scores[scored] = round(
+                partial + _W_CONTACTS * (contacts / 3 if contacts < 3 else 1.0) + recent[0], 4)
         holds_text = self._holds_text.get(holds)
         if holds_text is None:
             holds_text = self._holds_text[holds] = f" holds {company_key} as {holds}"

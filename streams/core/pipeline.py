@@ -10,7 +10,6 @@ them back onto the by-account topic.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, MutableMapping
 from typing import Any
 
@@ -47,18 +46,15 @@ class Pipeline:
         if not messages:
             return []
         changes: list[ResultChange] = []
-        work = deque(messages)
-        pop, push = work.popleft, work.extend
         accounts, apply_internal = self.account_state, self.accounts.apply_internal
         companies, apply_snapshot = self.company_state, self.companies.apply_snapshot
-        while work:
-            msg = pop()
+        for msg in messages:  # a work queue: what a message causes is appended to it
             if type(msg) is SnapshotMessage:
                 found = apply_snapshot(companies, 0, msg)
                 if found:
                     changes += found
             else:
-                push(apply_internal(accounts, msg))
+                messages += apply_internal(accounts, msg)
         return changes
 
     def holds(self, event_type: str, record: dict[str, Any]) -> bool:

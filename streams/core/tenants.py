@@ -64,7 +64,7 @@ def replace_account(
     same = old is not None and new is not None and old["tenant_id"] == new["tenant_id"]
     recount = True
     if same:  # only what changed
-        if _same_named(old, new):
+        if same_named(old, new):
             old_named = new_named = set()
         else:
             old_named, new_named = _named(old), _named(new)
@@ -139,7 +139,7 @@ def _named(snap: dict[str, Any]) -> set[str]:
     return named
 
 
-def _same_named(old: dict[str, Any], new: dict[str, Any]) -> bool:
+def same_named(old: dict[str, Any], new: dict[str, Any]) -> bool:
     """Whether two snapshots surely name the same deals (a quick look; False: maybe not)."""
     old_opps, new_opps = old["opportunities"], new["opportunities"]
     if len(old_opps) != len(new_opps) or old["touches"] != new["touches"]:
