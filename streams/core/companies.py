@@ -197,9 +197,8 @@ class CompanyStage:
                             intros[(tenant, deal)] = set(partners)
                         else:
                             found.update(partners)
-                dirty.credits.update((tenant, deal) for deal in deals)
-            if touched:
-                dirty.credits.update((tenant, deal) for deal in touched)
+            for deal in deals | touched if touched else deals:
+                dirty.credits.add((tenant, deal))
             changes = self._refresh(company_key, company, policies.pairs, dirty,
                                     memo=policies.memo)
         state[company_key] = company
@@ -407,7 +406,10 @@ class _Derivation:
         rows: dict[str, dict[str, Any]] = {}
         if held is None:
             return rows
-        holders = sorted(held["refs"].get(deal, ()))
+        holders = held["refs"].get(deal)
+        if not holders:
+            return rows
+        holders = sorted(holders) if len(holders) > 1 else list(holders)
         for account_key in holders:
             opp = self._deals_of(account_key).get(deal)
             if opp is None or not (opp["is_closed"] and opp["is_won"]):
