@@ -45,9 +45,9 @@ from .records import apply_versioned
 from .statekeys import KEY_SEPARATOR
 from .tenants import (
     TenantAtCompany,
-    contribution,
     replace_account,
     same_named,
+    same_view,
     shown,
     view,
 )
@@ -164,13 +164,10 @@ class CompanyStage:
             # The same account, named the same: the tenant's shown name (its first
             # account's) stays, so the views compare without finding it.
             named = old is None or new is None or old["name"] != new["name"]
-            # The same account, contributing the same and as recent: the view stays.
-            same_view = (not named and old["last_activity"] == new["last_activity"]
-                         and old["tenant_id"] == new["tenant_id"]
-                         and contribution(old) == contribution(new))
+            unchanged = not named and same_view(old, new)
             before = shown(holdings, accounts, tenant, named) \
-                if partners and not same_view else None
-            if same_view and same_named(old, new):
+                if partners and not unchanged else None
+            if unchanged and same_named(old, new):
                 accounts[account_key] = new  # all the tenant's holding says stays
             else:
                 replace_account(holdings, accounts, account_key, new)
@@ -179,7 +176,7 @@ class CompanyStage:
                 self._index_presence(state, partition, company_key, holdings, tenant,
                                      present)
             dirty = _Dirty()
-            if partners and not same_view \
+            if partners and not unchanged \
                     and before != shown(holdings, accounts, tenant, named):
                 overlaps, intro = dirty.overlaps, dirty.intro
                 for x in partners:

@@ -139,11 +139,26 @@ def _named(snap: dict[str, Any]) -> set[str]:
     return named
 
 
+def same_view(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether replacing snapshot ``old`` by ``new`` (one account) leaves the tenant's view.
+
+    True when both are the same tenant's, named the same, contribute the same (see
+    :func:`contribution`) and are as recent: then :func:`view` (and :func:`shown`) give
+    what they gave, and if :func:`same_named` too, :func:`replace_account` changes no
+    holding.
+    """
+    return (old["name"] == new["name"] and old["last_activity"] == new["last_activity"]
+            and old["tenant_id"] == new["tenant_id"] and contribution(old) == contribution(new))
+
+
 def same_named(old: dict[str, Any], new: dict[str, Any]) -> bool:
     """Whether two snapshots surely name the same deals (a quick look; False: maybe not)."""
     old_opps, new_opps = old["opportunities"], new["opportunities"]
-    if len(old_opps) != len(new_opps) or old["touches"] != new["touches"]:
+    count = len(old_opps)
+    if count != len(new_opps) or old["touches"] != new["touches"]:
         return False
+    if count == 1:
+        return old_opps[0]["record_id"] == new_opps[0]["record_id"]
     for o, n in zip(old_opps, new_opps, strict=True):
         if o["record_id"] != n["record_id"]:
             return False
