@@ -297,20 +297,21 @@ class CompanyStage:
         candidates: list[str] = []
         for viewer, partner in dirty.overlaps:
             key = f"overlap|{viewer}|{partner}|{company_key}"
-            candidates.append(key)
             row = derive.overlap(viewer, partner)
             if row is not None:
                 fresh[key] = ("overlap", row)
+            else:
+                candidates.append(key)
         for (viewer, deal), partners in dirty.intros.items():
             intro_deal = derive.intro_deal(viewer, deal)
             head, tail = f"intro|{viewer}|", f"|{deal}|{company_key}"
             for partner in partners:
                 key = head + partner + tail  # intro|viewer|partner|deal|company
-                candidates.append(key)
-                if intro_deal is not None:
-                    row = derive.intro(intro_deal, partner)
-                    if row is not None:
-                        fresh[key] = ("intro", row)
+                row = None if intro_deal is None else derive.intro(intro_deal, partner)
+                if row is not None:
+                    fresh[key] = ("intro", row)
+                else:
+                    candidates.append(key)
         credits = company["credits"]
         for tenant, deal in dirty.credits:
             group = f"{tenant}{KEY_SEPARATOR}{deal}"
@@ -504,12 +505,13 @@ def diff_results(
     """
     results = company["results"]
     version = company["version"] + 1
-    keys = set(fresh)
+    ended = set()
     for k in candidates:
-        if k not in keys:
+        if k not in fresh:
             stored = results.get(k)
             if stored is not None and stored["a"]:
-                keys.add(k)
+                ended.add(k)
+    keys = fresh.keys() | ended if ended else fresh.keys()
     changes: list[ResultChange] = []
     add = changes.append
     for key in sorted(keys) if len(keys) > 1 else keys:
