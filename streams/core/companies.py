@@ -22,11 +22,12 @@ against a full recompute).
 from __future__ import annotations
 
 from collections.abc import Iterable, MutableMapping
+from functools import partial
 from typing import Any, NamedTuple
 
 from .accounts import SnapshotMessage
 from .attribution import AttributionConfig, deal_rows
-from .intros import IntroDeal
+from .intros import IntroDeal, holds_of
 from .overlaps import overlap_row
 from .partnerships import (
     PARTNERSHIPS_PREFIX,
@@ -42,7 +43,14 @@ from .partnerships import (
 from .policy import Partnership
 from .records import apply_versioned
 from .statekeys import KEY_SEPARATOR
-from .tenants import TenantAtCompany, replace_account, view
+from .tenants import (
+    TenantAtCompany,
+    replace_account,
+    same_named,
+    same_view,
+    shown,
+    view,
+)
 
 __all__ = ["PARTNERSHIPS_PREFIX", "CompanyStage", "ResultChange", "partnerships_key"]
 
@@ -52,6 +60,7 @@ _CHANGE_WORDS = {
     "attribution": ("RECORDED", "RECORDED", "RETRACTED"),
 }
 _OVERLAP_PRIVATE = ("counted_partner_populations", "visible")
+_NOT_SHOWN = (None, False, "", "", "")  # a partner that shows nothing for intros
 
 
 class ResultChange(NamedTuple):
@@ -80,6 +89,11 @@ class ResultChange(NamedTuple):
         """Inverse of :meth:`to_json`."""
         return cls(data["kind"], data["key"], data["version"], data["active"], data["row"],
                    data["change"])
+
+
+#: ResultChange(*fields) without the named tuple's Python-level constructor (one call
+#: per changed row)
+_new_change = partial(tuple.__new__, ResultChange)
 
 
 class _Dirty:
@@ -124,51 +138,67 @@ class CompanyStage:
         self, state: MutableMapping[str, Any], partition: int, msg: SnapshotMessage
     ) -> list[ResultChange]:
         """Apply one account snapshot (or retraction) to its company."""
-        company = state.get(msg.company_key) or {
-            "accounts": {}, "seqs": {}, "results": {}, "version": 0, "partition": partition,
-            "tenants": {}, "credits": {},
-        }
-        if company["seqs"].get(msg.account_key, 0) >= msg.seq:
+        company_key, account_key, seq, new = msg.company_key, msg.account_key, msg.seq, msg.snapshot
+        company = state.get(company_key)
+        if company is None:
+            company = {"accounts": {}, "seqs": {}, "results": {}, "version": 0,
+                       "partition": partition, "tenants": {}, "credits": {}}
+        seqs = company["seqs"]
+        if seqs.get(account_key, 0) >= seq:
             return []
-        company["seqs"][msg.account_key] = msg.seq
+        seqs[account_key] = seq
         company["partition"] = partition
-        _ensure_derived(company)
+        if "tenants" not in company:
+            _ensure_derived(company)
         holdings, accounts = company["tenants"], company["accounts"]
-        old, new = accounts.get(msg.account_key), msg.snapshot
+        old = accounts.get(account_key)
         changes: list[ResultChange] = []
         if old is not None or new is not None:
             tenant = (new or old)["tenant_id"]
             # Other tenants' holdings do not change here: partners are known beforehand,
             # and without one, what the tenant's view is matters to no result.
-            pairs = self._policies.pairs(state, partition)
-            partners = [x for x in holdings if x != tenant and (tenant, x) in pairs]
+            policies = self._policies.policies(state, partition)
+            known = policies.partners.get(tenant)
+            partners = [x for x in holdings if x in known] if known else None
             was_present = tenant in holdings
             # The same account, named the same: the tenant's shown name (its first
             # account's) stays, so the views compare without finding it.
             named = old is None or new is None or old["name"] != new["name"]
-            before = view(holdings, accounts, tenant, named) if partners else None
-            replace_account(holdings, accounts, msg.account_key, new)
+            unchanged = not named and same_view(old, new)
+            before = shown(holdings, accounts, tenant, named) \
+                if partners and not unchanged else None
+            if unchanged and same_named(old, new):
+                accounts[account_key] = new  # all the tenant's holding says stays
+            else:
+                replace_account(holdings, accounts, account_key, new)
             present = tenant in holdings
             if was_present != present:
-                self._index_presence(state, partition, msg.company_key, holdings, tenant,
+                self._index_presence(state, partition, company_key, holdings, tenant,
                                      present)
             dirty = _Dirty()
-            views = None
-            if partners:
-                after = view(holdings, accounts, tenant, named)
-                views = {tenant: after} if named else None
-                if before != after:
-                    for x in partners:
-                        dirty.overlaps.update(((tenant, x), (x, tenant)))
-                        for deal in holdings[x]["refs"]:
-                            dirty.intro(x, tenant, deal)
+            if partners and not unchanged \
+                    and before != shown(holdings, accounts, tenant, named):
+                overlaps, intro = dirty.overlaps, dirty.intro
+                for x in partners:
+                    overlaps.add((tenant, x))
+                    overlaps.add((x, tenant))
+                    for deal in holdings[x]["refs"]:
+                        intro(x, tenant, deal)
             deals, touched = _changed_deals(old, new)
-            if partners:
-                for deal in deals:
-                    dirty.intros.setdefault((tenant, deal), set()).update(partners)
-            dirty.credits.update((tenant, deal) for deal in deals | touched)
-            changes = self._refresh(msg.company_key, company, pairs, dirty, views)
-        state[msg.company_key] = company
+            if deals:
+                if partners:
+                    intros = dirty.intros
+                    for deal in deals:
+                        found = intros.get((tenant, deal))
+                        if found is None:
+                            intros[(tenant, deal)] = set(partners)
+                        else:
+                            found.update(partners)
+            for deal in deals | touched if touched else deals:
+                dirty.credits.add((tenant, deal))
+            changes = self._refresh(company_key, company, policies.pairs, dirty,
+                                    memo=policies.memo)
+        state[company_key] = company
         return changes
 
     def apply_partnership(
@@ -255,39 +285,46 @@ class CompanyStage:
     def _refresh(
         self, company_key: str, company: dict[str, Any], pairs: Pairs, dirty: _Dirty,
         views: dict[str, TenantAtCompany | None] | None = None,
+        memo: dict[Any, Any] | None = None,
     ) -> list[ResultChange]:
         """Derive the dirty results again; store and return those that changed.
 
-        ``views``: tenant -> :func:`.tenants.view` already computed for the current state.
+        ``views``: tenant -> :func:`.tenants.view` already computed for the current state;
+        ``memo``: the :class:`~.partnerships.Policies` memo of ``pairs``.
         """
-        derive = _Derivation(company_key, company, pairs, self.attribution, views)
+        derive = _Derivation(company_key, company, pairs, self.attribution, views, memo)
         fresh: dict[str, tuple[str, dict[str, Any]]] = {}
-        candidates: set[str] = set()
+        candidates: list[str] = []
         for viewer, partner in dirty.overlaps:
             key = f"overlap|{viewer}|{partner}|{company_key}"
-            candidates.add(key)
             row = derive.overlap(viewer, partner)
             if row is not None:
                 fresh[key] = ("overlap", row)
+            else:
+                candidates.append(key)
         for (viewer, deal), partners in dirty.intros.items():
             intro_deal = derive.intro_deal(viewer, deal)
+            head, tail = f"intro|{viewer}|", f"|{deal}|{company_key}"
             for partner in partners:
-                key = f"intro|{viewer}|{partner}|{deal}|{company_key}"
-                candidates.add(key)
-                if intro_deal is not None:
-                    row = derive.intro(intro_deal, partner)
-                    if row is not None:
-                        fresh[key] = ("intro", row)
+                key = head + partner + tail  # intro|viewer|partner|deal|company
+                row = None if intro_deal is None else derive.intro(intro_deal, partner)
+                if row is not None:
+                    fresh[key] = ("intro", row)
+                else:
+                    candidates.append(key)
         credits = company["credits"]
         for tenant, deal in dirty.credits:
             group = f"{tenant}{KEY_SEPARATOR}{deal}"
-            candidates.update(credits.get(group, ()))
+            stored = credits.get(group)
+            if stored:
+                candidates.extend(stored)
             rows = derive.credits(tenant, deal)
-            fresh.update((k, ("attribution", row)) for k, row in rows.items())
             if rows:
+                for k, row in rows.items():
+                    fresh[k] = ("attribution", row)
                 credits[group] = sorted(rows)
-            else:
-                credits.pop(group, None)
+            elif stored is not None:
+                del credits[group]
         return diff_results(company, fresh, candidates)
 
 
@@ -296,11 +333,15 @@ class _Derivation:
 
     def __init__(self, company_key: str, company: dict[str, Any], pairs: Pairs,
                  config: AttributionConfig,
-                 views: dict[str, TenantAtCompany | None] | None = None):
+                 views: dict[str, TenantAtCompany | None] | None = None,
+                 memo: dict[Any, Any] | None = None):
         self.company_key, self.pairs, self.config = company_key, pairs, config
         self.holdings, self.accounts = company["tenants"], company["accounts"]
         self._views: dict[str, TenantAtCompany | None] = views or {}
-        self._visible: dict[tuple[str, str], tuple[list[str], bool]] = {}
+        #: (viewer, partner, partner's populations) -> what the partner shows for intros
+        #: (see :meth:`intro`); depends on ``pairs`` only, so kept as long as they are.
+        self._visible: dict[tuple[str, str, tuple[str, ...]], tuple[Any, ...]] = \
+            {} if memo is None else memo
         self._deals: dict[str, dict[str, dict[str, Any]]] = {}
         self._touches: dict[str, dict[str | None, list[tuple[str, dict[str, Any]]]]] = {}
 
@@ -337,30 +378,36 @@ class _Derivation:
 
     def intro(self, deal: IntroDeal, partner: str) -> dict[str, Any] | None:
         """The intro row of ``deal`` (see :meth:`intro_deal`) with ``partner``."""
-        viewer = deal.viewer
         held = self.holdings.get(partner)
         if held is None:  # the viewer is present: it has the deal
             return None
-        shown = self._visible.get((viewer, partner))
+        viewer, pops = deal.viewer, held["pops"]
+        memo_key = (viewer, partner, tuple(pops))
+        shown = self._visible.get(memo_key)
         if shown is None:  # what the partner's view would give (see .tenants.view)
+            shown = _NOT_SHOWN
             policy = self.pairs.get((viewer, partner))
-            if policy is None:
-                shown = self._visible[(viewer, partner)] = ([], False, "")
-            else:
-                _, visible, full = policy.shares(partner, frozenset(held["pops"]))
-                shown = self._visible[(viewer, partner)] = (
-                    list(visible), full, policy.partnership_id)
-        visible, full, partnership_id = shown
-        if not visible:
+            if policy is not None:
+                # the policy's cached list: rows share it, and nothing changes a row
+                _, visible, full = policy.shares(partner, frozenset(pops))
+                if visible:
+                    shown = (visible, full, policy.partnership_id, *holds_of(visible))
+            self._visible[memo_key] = shown
+        visible, full, partnership_id, best, holds = shown
+        if visible is None:
             return None
-        return deal.row(partner, partnership_id, visible, full, held["contacts"], held["last"])
+        return deal.partner_row(partner, partnership_id, visible, full, best, holds,
+                                held["contacts"], held["last"])
 
     def credits(self, tenant: str, deal: str) -> dict[str, dict[str, Any]]:
         held = self.holdings.get(tenant)
         rows: dict[str, dict[str, Any]] = {}
         if held is None:
             return rows
-        holders = sorted(held["refs"].get(deal, ()))
+        holders = held["refs"].get(deal)
+        if not holders:
+            return rows
+        holders = sorted(holders) if len(holders) > 1 else list(holders)
         for account_key in holders:
             opp = self._deals_of(account_key).get(deal)
             if opp is None or not (opp["is_closed"] and opp["is_won"]):
@@ -458,12 +505,13 @@ def diff_results(
     """
     results = company["results"]
     version = company["version"] + 1
-    keys = set(fresh)
+    ended = set()
     for k in candidates:
-        if k not in keys:
+        if k not in fresh:
             stored = results.get(k)
             if stored is not None and stored["a"]:
-                keys.add(k)
+                ended.add(k)
+    keys = fresh.keys() | ended if ended else fresh.keys()
     changes: list[ResultChange] = []
     add = changes.append
     for key in sorted(keys) if len(keys) > 1 else keys:
@@ -479,12 +527,12 @@ def diff_results(
             else:  # an intro or attribution row that is, and differs: started or changed
                 change = _CHANGE_WORDS[kind][0 if old_row is None else 1]
             results[key] = {"k": kind, "v": version, "a": True, "row": row}
-            add(ResultChange(kind, key, version, True, row, change))
+            add(_new_change((kind, key, version, True, row, change)))
         else:
             kind = old["k"]
             results[key] = {"k": kind, "v": version, "a": False, "row": old_row}
-            changes.append(ResultChange(kind, key, version, False, old_row,
-                                        _announce(kind, old_row, None)))
+            add(_new_change((kind, key, version, False, old_row,
+                             _announce(kind, old_row, None))))
     if changes:
         company["version"] = version
     return changes

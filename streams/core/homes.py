@@ -27,7 +27,7 @@ from .records import KEPT_FIELDS, apply_versioned
 from .statekeys import target_key
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: see accounts.SnapshotMessage
 class RecordPlacement:
     """Home -> target key: this version of the record counts here, or (``d`` None) not.
 

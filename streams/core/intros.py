@@ -89,7 +89,8 @@ class IntroDeal:
     """
 
     __slots__ = ("company_key", "viewer", "account_id", "opp", "occurred_at", "amount",
-                 "deal_reasons", "deal_part", "_partial")
+                 "deal_reasons", "deal_part", "_partial", "_recent", "_holds_text",
+                 "_scores")
 
     def __init__(self, company_key: str, viewer: str, account_id: str, opp: dict[str, Any]):
         amount, stage, amount_part, self.deal_reasons = deal_terms(opp)
@@ -100,28 +101,55 @@ class IntroDeal:
         self.deal_part = (_W_STAGE * stage, _W_AMOUNT * amount_part)
         #: warmest population -> the score's first three terms, summed in order
         self._partial: dict[str, float] = {}
+        #: partner's last activity -> the score's recency term, and its reason's end
+        self._recent: dict[int, tuple[float, str]] = {}
+        #: how the partner holds the company -> the first reason's end
+        self._holds_text: dict[str, str] = {}
+        #: (warmest population, contacts shown, last activity) -> the score
+        self._scores: dict[tuple[str, int, int], float] = {}
 
     def row(self, partner_id: str, partnership_id: str, visible: list[str], full: bool,
             contacts: int, last_activity: int) -> dict[str, Any]:
         """The intro row with partner ``partner_id`` (``contacts``: all it has at K)."""
-        best, holds = _holds(tuple(visible))
+        return self.partner_row(partner_id, partnership_id, visible, full,
+                                *_holds(tuple(visible)), contacts, last_activity)
+
+    def partner_row(self, partner_id: str, partnership_id: str, visible: list[str],
+                    full: bool, best: str, holds: str, contacts: int,
+                    last_activity: int) -> dict[str, Any]:
+        """:meth:`row`, given ``holds_of(visible)`` as ``best, holds``.
+
+        ``visible`` becomes the row's list, not a copy: callers pass one nobody changes.
+        """
         company_key = self.company_key
         contacts = contacts if full else 0
-        age_days = abs(self.occurred_at - last_activity) / DAY_MS
         # The factors weighed in WEIGHTS' order, summed left to right; the first three
-        # (population, stage, amount) are the same for each partner of one population.
-        partial = self._partial.get(best)
-        if partial is None:
-            stage_part, amount_part = self.deal_part
-            partial = self._partial[best] = (
-                _W_POPULATION * POPULATION_WEIGHT[best] + stage_part + amount_part)
-        score = round(partial + _W_CONTACTS * (contacts / 3 if contacts < 3 else 1.0)
-                      + _W_RECENCY * 0.5 ** (age_days / RECENCY_HALF_LIFE_DAYS), 4)
-        reasons = [f"{partner_id} holds {company_key} as {holds}", *self.deal_reasons]
+        # (population, stage, amount) are the same for each partner of one population,
+        # the last (recency) for each partner as recent.
+        recent = self._recent.get(last_activity)
+        if recent is None:
+            age_days = abs(self.occurred_at - last_activity) / DAY_MS
+            recent = self._recent[last_activity] = (
+                _W_RECENCY * 0.5 ** (age_days / RECENCY_HALF_LIFE_DAYS),
+                f"'s activity at {company_key} is {age_days:.0f} day(s) "
+                "from the deal's last change")
+        scored = (best, contacts, last_activity)
+        score = self._scores.get(scored)
+        if score is None:
+            partial = self._partial.get(best)
+            if partial is None:
+                stage_part, amount_part = self.deal_part
+                partial = self._partial[best] = (
+                    _W_POPULATION * POPULATION_WEIGHT[best] + stage_part + amount_part)
+            score = self._scores[scored] = round(
+                partial + _W_CONTACTS * (contacts / 3 if contacts < 3 else 1.0) + recent[0], 4)
+        holds_text = self._holds_text.get(holds)
+        if holds_text is None:
+            holds_text = self._holds_text[holds] = f" holds {company_key} as {holds}"
+        reasons = [partner_id + holds_text, *self.deal_reasons]
         if full:
             reasons.append(f"{partner_id} has {contacts} contact(s) at {company_key}")
-        reasons.append(f"{partner_id}'s activity at {company_key} is {age_days:.0f} day(s) "
-                       "from the deal's last change")
+        reasons.append(partner_id + recent[1])
         opp = self.opp
         occurred_at = self.occurred_at
         return {
@@ -141,9 +169,14 @@ class IntroDeal:
         }
 
 
+def holds_of(visible: list[str]) -> tuple[str, str]:
+    """The warmest of the ``visible`` populations, and how the first reason names them."""
+    return _holds(tuple(visible))
+
+
 @lru_cache(maxsize=64)  # a handful of population sets exist
 def _holds(visible: tuple[str, ...]) -> tuple[str, str]:
-    """The warmest visible population, and how the first reason names the populations."""
+    """:func:`holds_of`, cached."""
     best = max(visible, key=POPULATION_WEIGHT.__getitem__)
     return best, ", ".join(visible) + (
         " (a customer: the warmest intro)" if best == CUSTOMER else "")

@@ -33,7 +33,7 @@ from .homes import RecordPlacement
 from .records import apply_entry, apply_versioned, live_entries
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: see accounts.SnapshotMessage
 class OpportunityLink:
     """Account -> opportunity key: this account now holds this version of the opportunity.
 
@@ -53,7 +53,7 @@ class OpportunityLink:
                 "present": self.present}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: see accounts.SnapshotMessage
 class OpportunityTouches:
     """Opportunity key -> account: the opportunity's live touches, or a retraction.
 
@@ -121,12 +121,15 @@ def apply_link(state: dict[str, Any], msg: OpportunityLink) -> list[OpportunityT
         before = link["to"] if link else None
         after = msg.account_key if msg.present else None
         state["link"] = {"v": msg.version, "to": after}
+        if before == after:  # a new version on the same account: nothing to forward
+            return []
         out = []
-        if before is not None and before != after:
+        if before is not None:
             out.append(_send(state, before, None))
-        touches = live_entries(state["touches"])
-        if after is not None and after != before and touches:
-            out.append(_send(state, after, touches))
+        if after is not None and state["touches"]:
+            touches = live_entries(state["touches"])
+            if touches:
+                out.append(_send(state, after, touches))
         return out
     if msg.present and msg.account_key != link["to"]:
         # An older version still held by another account (delivered after the move).

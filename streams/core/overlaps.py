@@ -9,6 +9,7 @@ account name is shown only when one of its visible populations is shared at FULL
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from .policy import Partnership
@@ -35,16 +36,23 @@ def overlap_row(
                                                 frozenset(partner.populations))
     if not counted:
         return None
+    # The lists are shared (the policy's cached ones, one sorted list per set of
+    # populations): they are many, and nothing changes a row.
     return {
         "tenant_id": tenant.tenant_id,
         "partner_tenant_id": partner.tenant_id,
         "company_key": company_key,
         "partnership_id": partnership.partnership_id,
         "match_method": tenant.match_method,
-        "tenant_populations": sorted(tenant.populations),
-        "partner_populations": list(visible),
-        "counted_partner_populations": list(counted),
+        "tenant_populations": _sorted(frozenset(tenant.populations)),
+        "partner_populations": visible,
+        "counted_partner_populations": counted,
         "visible": bool(visible),
         "partner_account_name": partner.name if full else None,
         "occurred_at": max(tenant.last_activity, partner.last_activity),
     }
+
+
+@lru_cache(maxsize=64)  # a handful of population sets exist
+def _sorted(populations: frozenset[str]) -> list[str]:
+    return sorted(populations)

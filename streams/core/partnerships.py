@@ -25,7 +25,7 @@ import hashlib
 import json
 import zlib
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from .policy import Partnership
 from .records import live
@@ -40,6 +40,19 @@ _CACHED = 8  # digests kept (one per partition in use, and a few spare)
 PAIR_SLICES = 256
 
 Pairs = dict[tuple[str, str], Partnership]
+Partners = dict[str, frozenset[str]]
+
+
+class Policies(NamedTuple):
+    """The parsed partnerships of one bucket content, and what is derived from them alone."""
+
+    #: (viewer, partner) -> partnership, see :func:`pair_policies`
+    pairs: Pairs
+    #: tenant -> the tenants it has an active partnership with
+    partners: Partners
+    #: free for callers to cache values that depend on these policies only (the cache
+    #: ends with them)
+    memo: dict[Any, Any]
 
 
 def partnerships_key(partition: int) -> str:
@@ -87,6 +100,14 @@ def pair_policies(bucket: dict[str, Any]) -> Pairs:
     return pairs
 
 
+def partners_of(pairs: Pairs) -> Partners:
+    """Tenant -> the tenants it has an active partnership with (from :func:`pair_policies`)."""
+    found: dict[str, set[str]] = {}
+    for viewer, partner in pairs:
+        found.setdefault(viewer, set()).add(partner)
+    return {tenant: frozenset(partners) for tenant, partners in found.items()}
+
+
 def tenants_of(record: dict[str, Any] | None) -> tuple[str, str] | None:
     """The two tenants of a stored partnership record, sorted (None: none or the same)."""
     if record is None or record["tenant_a"] == record["tenant_b"]:
@@ -99,11 +120,19 @@ class PolicyCache:
     """Parsed partnerships per bucket digest (see module doc)."""
 
     def __init__(self) -> None:
-        self._by_digest: dict[str, Pairs] = {}
+        self._by_digest: dict[str, Policies] = {}
+        self._digest_keys: dict[int, str] = {}  # partition -> its digest's state key
 
     def pairs(self, state: MutableMapping[str, Any], partition: int) -> Pairs:
         """The pair policies of ``partition``'s partnerships."""
-        digest = state.get(f"{_DIGEST_PREFIX}{partition}")
+        return self.policies(state, partition).pairs
+
+    def policies(self, state: MutableMapping[str, Any], partition: int) -> Policies:
+        """:meth:`pairs` with what derives from them (see :class:`Policies`)."""
+        digest_key = self._digest_keys.get(partition)
+        if digest_key is None:
+            digest_key = self._digest_keys[partition] = f"{_DIGEST_PREFIX}{partition}"
+        digest = state.get(digest_key)
         bucket = None
         if digest is None:  # state written before digests were kept
             bucket = state.get(partnerships_key(partition)) or {}
@@ -112,7 +141,8 @@ class PolicyCache:
         if found is None:
             if bucket is None:
                 bucket = state.get(partnerships_key(partition)) or {}
-            found = pair_policies(bucket)
+            pairs = pair_policies(bucket)
+            found = Policies(pairs, partners_of(pairs), {})
             if len(self._by_digest) >= _CACHED:
                 self._by_digest.pop(next(iter(self._by_digest)))
             self._by_digest[digest] = found

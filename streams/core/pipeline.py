@@ -10,7 +10,6 @@ them back onto the by-account topic.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, MutableMapping
 from typing import Any
 
@@ -43,14 +42,19 @@ class Pipeline:
             return self.companies.apply_partnership(self.company_state, 0, record)
         if event_type not in INBOUND_TYPES:
             raise NotAnInboundEventError(f"{event_type} events are output, not input")
+        messages = self.accounts.apply(self.account_state, event_type, record)
+        if not messages:
+            return []
         changes: list[ResultChange] = []
-        work = deque(self.accounts.apply(self.account_state, event_type, record))
-        while work:
-            msg = work.popleft()
-            if isinstance(msg, SnapshotMessage):
-                changes.extend(self.companies.apply_snapshot(self.company_state, 0, msg))
+        accounts, apply_internal = self.account_state, self.accounts.apply_internal
+        companies, apply_snapshot = self.company_state, self.companies.apply_snapshot
+        for msg in messages:  # a work queue: what a message causes is appended to it
+            if type(msg) is SnapshotMessage:
+                found = apply_snapshot(companies, 0, msg)
+                if found:
+                    changes += found
             else:
-                work.extend(self.accounts.apply_internal(self.account_state, msg))
+                messages += apply_internal(accounts, msg)
         return changes
 
     def holds(self, event_type: str, record: dict[str, Any]) -> bool:

@@ -71,10 +71,13 @@ def apply_versioned(
     elif fields is None:
         data = to_plain(record)
     else:
-        data = dict(zip(fields, map(record.get, fields), strict=True))
-        for k, value in data.items():
+        get = record.get
+        data = {}
+        for k in fields:
+            value = get(k)
             if type(value) not in _ATOMS:
-                data[k] = occurred if k == "occurred_at" else to_plain(value)
+                value = occurred if k == "occurred_at" else to_plain(value)
+            data[k] = value
     bucket[record_id] = {"v": record["version"], "t": occurred, "d": data}
     return True
 

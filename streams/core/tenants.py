@@ -61,13 +61,18 @@ def replace_account(
     looked for again only when the account that had it goes back in time or away.
     """
     old = accounts.get(account_key)
-    old_named = _named(old) if old is not None else set()
-    new_named = _named(new) if new is not None else set()
     same = old is not None and new is not None and old["tenant_id"] == new["tenant_id"]
     recount = True
     if same:  # only what changed
-        old_named, new_named = old_named - new_named, new_named - old_named
-        recount = _contribution(old) != _contribution(new)
+        if same_named(old, new):
+            old_named = new_named = set()
+        else:
+            old_named, new_named = _named(old), _named(new)
+            old_named, new_named = old_named - new_named, new_named - old_named
+        recount = contribution(old) != contribution(new)
+    else:
+        old_named = _named(old) if old is not None else set()
+        new_named = _named(new) if new is not None else set()
     if old is not None:
         held = holdings[old["tenant_id"]]
         if recount:
@@ -100,8 +105,12 @@ def replace_account(
                 (accounts[a]["last_activity"] for a in held["accounts"]), default=0))
 
 
-def _contribution(snap: dict[str, Any]) -> tuple[str, bool, str, int]:
-    """What :func:`_count` adds for one snapshot, as one comparable value."""
+def contribution(snap: dict[str, Any]) -> tuple[str, bool, str, int]:
+    """What :func:`_count` adds for one snapshot, as one comparable value.
+
+    Two snapshots of one account that contribute the same leave the tenant's populations,
+    match methods and contacts as they were.
+    """
     opens = False
     for opp in snap["opportunities"]:
         if not opp["is_closed"]:
@@ -112,7 +121,7 @@ def _contribution(snap: dict[str, Any]) -> tuple[str, bool, str, int]:
 
 def _count(held: dict[str, Any], snap: dict[str, Any], step: int) -> None:
     """Add (step 1) or take away (step -1) what one account snapshot contributes."""
-    relationship, opens, method, contacts = _contribution(snap)
+    relationship, opens, method, contacts = contribution(snap)
     pops = held["pops"]
     population = _RELATIONSHIP_POPULATION.get(relationship)
     for pop in (population, OPEN_OPPORTUNITY if opens else None):
@@ -128,6 +137,32 @@ def _named(snap: dict[str, Any]) -> set[str]:
     named.update(t["opportunity_record_id"] for t in snap["touches"]
                  if t["opportunity_record_id"] is not None)
     return named
+
+
+def same_view(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether replacing snapshot ``old`` by ``new`` (one account) leaves the tenant's view.
+
+    True when both are the same tenant's, named the same, contribute the same (see
+    :func:`contribution`) and are as recent: then :func:`view` (and :func:`shown`) give
+    what they gave, and if :func:`same_named` too, :func:`replace_account` changes no
+    holding.
+    """
+    return (old["name"] == new["name"] and old["last_activity"] == new["last_activity"]
+            and old["tenant_id"] == new["tenant_id"] and contribution(old) == contribution(new))
+
+
+def same_named(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether two snapshots surely name the same deals (a quick look; False: maybe not)."""
+    old_opps, new_opps = old["opportunities"], new["opportunities"]
+    count = len(old_opps)
+    if count != len(new_opps) or old["touches"] != new["touches"]:
+        return False
+    if count == 1:
+        return old_opps[0]["record_id"] == new_opps[0]["record_id"]
+    for o, n in zip(old_opps, new_opps, strict=True):
+        if o["record_id"] != n["record_id"]:
+            return False
+    return True
 
 
 def _refer(refs: dict[str, dict[str, int]], account_key: str, deals: set[str],
@@ -159,6 +194,22 @@ def view(
         tenant_id, populations=set(held["pops"]),
         account_names=[accounts[min(held["accounts"])]["name"]] if named else [],
         methods=set(held["methods"]), contacts=held["contacts"], last_activity=held["last"])
+
+
+def shown(
+    holdings: dict[str, dict[str, Any]], accounts: dict[str, dict[str, Any]], tenant_id: str,
+    named: bool = True,
+) -> tuple[frozenset[str], frozenset[str], int, int, str | None] | None:
+    """What :func:`view` shows of ``tenant_id``, as a plain value.
+
+    Two are equal exactly when the views are (``named`` as there); cheaper to build when
+    the views are only compared.
+    """
+    held = holdings.get(tenant_id)
+    if held is None:
+        return None
+    return (frozenset(held["pops"]), frozenset(held["methods"]), held["contacts"], held["last"],
+            accounts[min(held["accounts"])]["name"] if named else None)
 
 
 def _bump(counts: dict[str, int], name: str, step: int) -> None:
