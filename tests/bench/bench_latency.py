@@ -19,9 +19,10 @@ The same poller reads the new rows of the derived result tables (``overlap_state
 ``intro_state``, ``attribution_state``). A result row's ``occurred_at`` is the latest
 ``occurred_at`` of the inputs it was derived from; as every event is stamped at its send,
 that is the publish time of the event that made this version of the row, so its latency is
-its visible time minus its ``occurred_at``. Rows of a phase are those whose ``occurred_at``
-lies within the phase's publishing; a version the table's merges replaced before a read
-saw it is not counted (the number counted is printed).
+its visible time minus its ``occurred_at``. Only active rows count: an ended result's row
+(``active`` = 0) keeps the ``occurred_at`` of the row it ends. Rows of a phase are those
+whose ``occurred_at`` lies within the phase's publishing; a version the table's merges
+replaced before a read saw it is not counted (the number counted is printed).
 
 For the slow rate (the reference) and then the offered rate it prints p50, p90, p99 and
 max latency, how many events were not visible within ``--drain`` seconds after the last
@@ -155,7 +156,7 @@ class Poller:
                 rows = self.client.query(
                     f"SELECT {key}, version, toUnixTimestamp64Milli(occurred_at), "
                     "toUInt64(splitByChar('_', _part)[3]) AS b "
-                    f"FROM {table} WHERE b > {{block:UInt64}}",
+                    f"FROM {table} WHERE b > {{block:UInt64}} AND active = 1",
                     {"block": self.derived_block[table]})
             except SinkUnavailableError:
                 continue
@@ -214,8 +215,8 @@ def run_phase(bootstrap: str, topic: str, poller: Poller, phase: str, events: li
     print(f"  publish -> row in crm_events: {_quantiles(total, missing)}")
     print(f"    publish -> worker ingest:   {_quantiles(to_ingest, missing)}")
     print(f"    ingest -> row visible:      {_quantiles(to_visible, missing)}")
-    print(f"  publish -> derived result row ({len(derived):,} row versions of overlaps, "
-          f"intros, attributions): {_quantiles(derived, 0)}"
+    print(f"  publish -> derived result row ({len(derived):,} active row versions of "
+          f"overlaps, intros, attributions): {_quantiles(derived, 0)}"
           + ("" if settled else f" (the pipeline was still busy {drain:.0f}s after the "
              "last publish: later rows not counted)"))
     count, seconds, rows = (a - b for a, b in zip(_flushes(), flushes_before, strict=True))
