@@ -10,7 +10,7 @@ computes the next batch (:class:`sinks.background.BackgroundWrites`): a batch go
 as soon as it holds :data:`WRITE_BATCH` rows and the write before it is done, so batches
 grow while the database is slower than the core (or still being opened) and the last one,
 which nothing overlaps, stays small. Each event's ``crm_events`` row is the one
-:func:`~.core.eventlog.event_log_entry` gives, built faster (:func:`log_entry`). Used
+:func:`~.core.eventlog.event_log_entry` gives. Used
 for backfills, the demo, and as the oracle the streaming path is checked against. This
 module starts from empty state; ``coselling replay`` continues from what earlier replays
 left in the database (:mod:`.incremental_replay`).
@@ -19,16 +19,12 @@ left in the database (:mod:`.incremental_replay`).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from schemas.epoch import epoch_millis
 from schemas.exceptions import CosellingError, TextFormatError
@@ -36,9 +32,8 @@ from schemas.validation import EventValidator
 from sinks.background import BackgroundWrites
 
 from .core.attribution import AttributionConfig
-from .core.eventlog import KIND as EVENT_LOG_KIND
+from .core.eventlog import event_log_entry
 from .core.pipeline import Pipeline
-from .core.records import to_plain
 from .event_files import EventFile
 
 log = logging.getLogger(__name__)
@@ -115,7 +110,7 @@ def replay_events(
                 report.rejected.append(f"{event_type} {record.get('record_id')}: {exc}")
                 continue
             report.changes += len(found)
-            pending.append(log_entry(event_type, record, ingested_at))
+            pending.append(event_log_entry(event_type, record, ingested_at))
             pending.extend(change.to_json() for change in found)
             if writer is not None and len(pending) >= WRITE_BATCH \
                     and (not writes.busy or len(pending) >= MAX_PENDING):
@@ -130,60 +125,3 @@ def replay_events(
         progress(report.events % 1000)
     return report, pipeline
 
-
-def log_entry(event_type: str, record: dict[str, Any], ingested_at_ms: int) -> dict:
-    """:func:`~.core.eventlog.event_log_entry`'s message, built faster (see :func:`record_json`)."""
-    occurred = record["occurred_at"]
-    return {
-        "kind": EVENT_LOG_KIND,
-        "row": {
-            "tenant_id": to_plain(record["tenant_id"]),
-            "event_type": event_type,
-            "source": to_plain(record.get("source")) or "",
-            "record_id": to_plain(record["record_id"]),
-            "record_version": to_plain(record["version"]),
-            "op": to_plain(record.get("op")) or "",
-            "event_id": to_plain(record["event_id"]),
-            "event_time": occurred if isinstance(occurred, int) else epoch_millis(occurred),
-            "ingest_time": ingested_at_ms,
-            "record": record_json(record),
-        },
-    }
-
-
-_JSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
-
-
-def record_json(record: dict[str, Any]) -> str:
-    """``json.dumps(to_plain(record), sort_keys=True, separators=(",", ":"))``, faster.
-
-    orjson writes it, ``to_plain`` converting what orjson leaves to it; it writes the
-    same bytes for strings, integers, booleans, nulls, lists and objects (with string
-    keys) and what ``to_plain`` turns into those, but not for floats (another notation),
-    characters outside ASCII and DEL (``json`` escapes them). A record with any other
-    value, a float or such a character, or one orjson cannot write, is written by
-    ``json``.
-    """
-    if _same_in_orjson(record.values()):
-        try:
-            text = orjson.dumps(record, default=to_plain, option=_JSON_OPTIONS)
-        except TypeError:
-            pass
-        else:
-            if text.isascii() and b"\x7f" not in text:
-                return text.decode()
-    return json.dumps(to_plain(record), sort_keys=True, separators=(",", ":"))
-
-
-_PLAIN_TYPES = frozenset({str, int, bool, type(None), Decimal, dt.datetime, dt.date})
-
-
-def _same_in_orjson(values) -> bool:
-    """Whether orjson writes ``values`` as ``json`` does (:func:`record_json`)."""
-    for value in values:
-        kind = type(value)
-        if kind not in _PLAIN_TYPES and not (
-                (kind is list or kind is tuple) and _same_in_orjson(value)
-                or kind is dict and _same_in_orjson(value.values())):
-            return False
-    return True
