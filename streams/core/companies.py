@@ -117,11 +117,15 @@ class _Dirty:
 
     def intro(self, viewer: str, partner: str, deal: str) -> None:
         """The intro of ``viewer``'s ``deal`` with ``partner``."""
-        partners = self.intros.get((viewer, deal))
-        if partners is None:
-            self.intros[(viewer, deal)] = {partner}
+        self.intros_with(viewer, deal, (partner,))
+
+    def intros_with(self, viewer: str, deal: str, partners: Iterable[str]) -> None:
+        """The intros of ``viewer``'s ``deal`` with each of ``partners``."""
+        found = self.intros.get((viewer, deal))
+        if found is None:
+            self.intros[(viewer, deal)] = set(partners)
         else:
-            partners.add(partner)
+            found.update(partners)
 
 
 class CompanyStage:
@@ -185,15 +189,9 @@ class CompanyStage:
                     for deal in holdings[x]["refs"]:
                         intro(x, tenant, deal)
             deals, touched = _changed_deals(old, new)
-            if deals:
-                if partners:
-                    intros = dirty.intros
-                    for deal in deals:
-                        found = intros.get((tenant, deal))
-                        if found is None:
-                            intros[(tenant, deal)] = set(partners)
-                        else:
-                            found.update(partners)
+            if deals and partners:
+                for deal in deals:
+                    dirty.intros_with(tenant, deal, partners)
             for deal in deals | touched if touched else deals:
                 dirty.credits.add((tenant, deal))
             changes = self._refresh(company_key, company, policies.pairs, dirty,
@@ -284,15 +282,13 @@ class CompanyStage:
 
     def _refresh(
         self, company_key: str, company: dict[str, Any], pairs: Pairs, dirty: _Dirty,
-        views: dict[str, TenantAtCompany | None] | None = None,
         memo: dict[Any, Any] | None = None,
     ) -> list[ResultChange]:
         """Derive the dirty results again; store and return those that changed.
 
-        ``views``: tenant -> :func:`.tenants.view` already computed for the current state;
         ``memo``: the :class:`~.partnerships.Policies` memo of ``pairs``.
         """
-        derive = _Derivation(company_key, company, pairs, self.attribution, views, memo)
+        derive = _Derivation(company_key, company, pairs, self.attribution, memo)
         fresh: dict[str, tuple[str, dict[str, Any]]] = {}
         candidates: list[str] = []
         for viewer, partner in dirty.overlaps:
@@ -332,12 +328,10 @@ class _Derivation:
     """Derives single results of one company from its state (memoised per refresh)."""
 
     def __init__(self, company_key: str, company: dict[str, Any], pairs: Pairs,
-                 config: AttributionConfig,
-                 views: dict[str, TenantAtCompany | None] | None = None,
-                 memo: dict[Any, Any] | None = None):
+                 config: AttributionConfig, memo: dict[Any, Any] | None = None):
         self.company_key, self.pairs, self.config = company_key, pairs, config
         self.holdings, self.accounts = company["tenants"], company["accounts"]
-        self._views: dict[str, TenantAtCompany | None] = views or {}
+        self._views: dict[str, TenantAtCompany | None] = {}
         #: (viewer, partner, partner's populations) -> what the partner shows for intros
         #: (see :meth:`intro`); depends on ``pairs`` only, so kept as long as they are.
         self._visible: dict[tuple[str, str, tuple[str, ...]], tuple[Any, ...]] = \

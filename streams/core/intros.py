@@ -112,7 +112,7 @@ class IntroDeal:
             contacts: int, last_activity: int) -> dict[str, Any]:
         """The intro row with partner ``partner_id`` (``contacts``: all it has at K)."""
         return self.partner_row(partner_id, partnership_id, visible, full,
-                                *_holds(tuple(visible)), contacts, last_activity)
+                                *holds_of(visible), contacts, last_activity)
 
     def partner_row(self, partner_id: str, partnership_id: str, visible: list[str],
                     full: bool, best: str, holds: str, contacts: int,
