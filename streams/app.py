@@ -275,7 +275,7 @@ def create_app(settings: Settings) -> faust.App:
         partitions = consumer.topic_partitions(settings.topic_by_account)
         if partitions is None or consumer.topic_partitions(settings.topic_inbound) != partitions:
             return None
-        return by_account_partition(key)
+        return key_partitions(key, partitions)
 
     def accounts_decide(e: Any, state: BatchState | None) -> Forward | DeadLetter | Applied:
         m = e.message
@@ -300,10 +300,14 @@ def create_app(settings: Settings) -> faust.App:
         return Applied(decoded, account_stage.settle(
             state, made, lambda key: by_account_partition(key.encode()) == m.partition))
 
+    def count_in(decoded: Decoded) -> None:
+        """An accepted inbound event, forwarded or applied where it was read."""
+        metrics.EVENTS_IN.labels(event_type=decoded.event_type,
+                                 tenant=decoded.record["tenant_id"]).inc()
+
     def accounts_emit(e: Any, d: Forward | DeadLetter | Applied):
         if isinstance(d, Forward):
-            metrics.EVENTS_IN.labels(event_type=d.decoded.event_type,
-                                     tenant=d.decoded.record["tenant_id"]).inc()
+            count_in(d.decoded)
             # Marked, so the sink does not log a partnership again from the control topic.
             return [(routes[d.route.destination], {
                 "key": d.route.key, "value": d.value,
@@ -313,8 +317,7 @@ def create_app(settings: Settings) -> faust.App:
                 metrics.DECODE_ERRORS.labels(error=type(d.error).__name__).inc()
             return [dead(e, d.error)]
         if d.inbound is not None:
-            metrics.EVENTS_IN.labels(event_type=d.inbound.event_type,
-                                     tenant=d.inbound.record["tenant_id"]).inc()
+            count_in(d.inbound)
         return [(by_company, {"key": m.company_key.encode(),
                               "value": json.dumps(m.to_json()).encode()})
                 if isinstance(m, SnapshotMessage) else
