@@ -106,7 +106,7 @@ import streams.core.pipeline, streams.event_files, streams.replay
 generator_timer(streams.event_files.EventFile, "_parsed", "read and parse")
 timer(schemas.validation.EventValidator, "check", "validate")
 timer(streams.core.pipeline.Pipeline, "apply", "core (Pipeline.apply)")
-timer(streams.replay, "log_entry", "build rows")
+timer(streams.replay, "event_log_entry", "build rows")
 timer(streams.core.companies.ResultChange, "to_json", "build rows")
 timer(sinks.clickhouse, "table_columns", "build rows")
 timer(sinks.clickhouse.ClickHouseWriter, "_insert", "inserts")
