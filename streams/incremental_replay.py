@@ -17,7 +17,8 @@ events gives (every view and ``crm_events``), in one of two ways:
   ``crm_events`` plus the file's is replayed in event-time order. Events read back from
   ``crm_events`` keep their rows there (and their ingest time). The same happens when the
   attribution settings (window, half-life) differ from those the last replay recorded:
-  continuing would mix attributions computed under both.
+  continuing would mix attributions computed under both, and when the saved state has no
+  resolver store (saved before matching kept state of its own, :mod:`.core.resolver`).
 
 Refused with :class:`ReplayRefusedError`: a database with results or events that no
 finished replay wrote (the stream sink's database, or one replayed before replay saved
@@ -264,23 +265,25 @@ class IncrementalReplay:
             self.decision = Decision(FRESH, "the database holds no results yet")
             self._file_events = len(events)
             self.events = events
-            self._pipeline = Pipeline(self.attribution, TrackedState(), TrackedState())
+            self._pipeline = _pipeline(self.attribution, {})
             return self.decision
         assert self.lock is not None, "use IncrementalReplay in a with block"
         last = self.lock.last
         tables = self.store.fingerprints()
         state = self.store.load_state(last.generation) if last else {}
-        pipeline = Pipeline(self.attribution, TrackedState(state.get("account")),
-                            TrackedState(state.get("company")))
+        pipeline = _pipeline(self.attribution, state)
         late = self._late(events, last.summary.get("watermark") if last else None, pipeline)
         self.decision = decide(last, self.lock.interrupted, tables, late,
                                recorded_attribution(self.attribution))
+        if self.decision.mode == CONTINUE and state.get("account") and not state.get("resolver"):
+            self.decision = Decision(REBUILD, "the saved state was written before account "
+                                     "matching kept state of its own")
         self._file_events = len(events)
         if self.decision.mode == REBUILD:
             logged = [_logged_event(t, r) for t, r in self.store.logged_events()]
             self._logged = {_identity(t, r) for t, r in logged}
             events = sorted(logged + events, key=event_time_order)
-            pipeline = Pipeline(self.attribution, TrackedState(), TrackedState())
+            pipeline = _pipeline(self.attribution, {})
         self.events, self._pipeline = events, pipeline
         return self.decision
 
@@ -318,7 +321,8 @@ class IncrementalReplay:
             last, claim = self.lock.last, self.lock.claim
             generation = (last.generation if last else 0) + 1
             saved = self.store.save_states([(store, _changed_items(state)) for store, state in (
-                ("account", pipeline.account_state), ("company", pipeline.company_state))],
+                ("account", pipeline.account_state), ("company", pipeline.company_state),
+                ("resolver", pipeline.resolver_state))],
                 generation, writes)
             writes.wait()
         report.rows_written += writes.rows - saved
@@ -389,6 +393,12 @@ class _RunWriter:
             messages = [m for m in messages if m["kind"] != EVENT_LOG_KIND
                         or _row_identity(m["row"]) not in self.logged]
         return self.writer.write(messages)
+
+
+def _pipeline(attribution: AttributionConfig, state: dict[str, dict[str, Any]]) -> Pipeline:
+    """A pipeline on the saved state's stores (empty ones for ``{}``), tracking changes."""
+    return Pipeline(attribution, TrackedState(state.get("account")),
+                    TrackedState(state.get("company")), TrackedState(state.get("resolver")))
 
 
 def _changed_items(state) -> Iterator[tuple[str, Any]]:

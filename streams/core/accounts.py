@@ -8,9 +8,14 @@ away from the key an older version named (see :mod:`.homes`). Touches on a deal 
 placed at the deal's own key and forwarded to whichever account holds the deal (see
 :mod:`.opportunities`). Each
 change produces a fresh *snapshot* of the account, sent to the partition that owns the
-account's company key. When the key changes (a new domain, say) the old company gets a
-retraction and the new one the snapshot. Snapshots carry a per-account sequence number so
-the company stage ignores stale or repeated ones.
+account's company key. The company key is the one the resolver assigned (see
+:mod:`.resolver`): when the account's match inputs (domains, normalized name, country)
+change, or the account is deleted, the stage sends them in a :class:`~.resolver.MatchInput`,
+and the resolver answers with an :class:`~.resolver.Assignment` for every account whose
+company changed (another account's record can merge or split companies). Until the
+first assignment an account has no company; a deleted one has none at once. When the key
+changes the old company gets a retraction and the new one the snapshot. Snapshots and
+assignments carry a per-account sequence number so stale or repeated ones are ignored.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from .companykey import company_key
+from .companykey import normalize_name, registrable_domain
 from .homes import RecordPlacement, apply_at_home, home_entry, new_home_state
 from .opportunities import (
     InternalMessage,
@@ -32,9 +37,11 @@ from .opportunities import (
     new_opportunity_state,
 )
 from .records import KEPT_FIELDS, apply_entry, apply_versioned
+from .resolver import Assignment, MatchInput
 from .statekeys import HOMED_TYPES, KEY_SEPARATOR, opportunity_key, opportunity_of, state_key
 
-__all__ = ["KEY_SEPARATOR", "AccountStage", "SnapshotMessage", "latest_snapshots"]
+__all__ = ["KEY_SEPARATOR", "AccountStage", "SnapshotMessage", "latest_snapshots",
+           "match_input"]
 
 _BUCKETS = {"opportunity": "opps", "contact": "contacts", "partner_touch": "touches"}
 
@@ -63,7 +70,7 @@ class SnapshotMessage:
         return cls(company_key, data["account_key"], data["seq"], data["snapshot"])
 
 
-Decision = list[SnapshotMessage | InternalMessage]
+Decision = list[SnapshotMessage | InternalMessage | MatchInput]
 
 
 def latest_snapshots(decisions: list[Decision]) -> list[Decision]:
@@ -110,42 +117,53 @@ _OPP_FIELDS = KEPT_FIELDS["opportunity"]  # what a snapshot shows of a deal: all
 _TOUCH_FIELDS = KEPT_FIELDS["partner_touch"][:6]  # what a snapshot shows of a touch
 
 
-def _match(state: dict[str, Any], entry: dict[str, Any]) -> tuple[str, str] | None:
-    """(company key, method) of the account entry; computed once per account version.
+def match_input(state: dict[str, Any], entry: dict[str, Any] | None) -> list[Any]:
+    """[domains, name, country]: the match inputs of an account entry (None: deleted).
 
-    Domain parsing is the dearest step of an update, and most updates (deals, touches,
-    contacts) leave the account record as it was: the match is kept in the state beside
-    the version it was computed from (``"match": [version, key, method]``, or
-    ``[version]`` when the account matches no company).
+    ``domains``: [registrable domain, field] pairs, ``domain`` before ``website``. Domain
+    parsing is the dearest step of an update, and most updates (deals, touches, contacts)
+    leave the account record as it was: the inputs are kept in the state beside the
+    version they were computed from (``"inputs": [version, domains, name, country]``).
     """
-    cached = state.get("match")
+    if entry is None or entry["d"] is None:
+        return [[], None, ""]
+    cached = state.get("inputs")
     if cached is not None and cached[0] == entry["v"]:
-        return (cached[1], cached[2]) if len(cached) == 3 else None
+        return cached[1:]
     account = entry["d"]
-    found = company_key(domain=account.get("domain"), website=account.get("website"),
-                        name=account.get("name"), country=account.get("country"))
-    state["match"] = [entry["v"]] if found is None else [entry["v"], found.key, found.method]
-    return None if found is None else (found.key, found.method)
+    domains: list[list[str]] = []
+    for field in ("domain", "website"):
+        found = registrable_domain(account.get(field))
+        if found and all(found != d for d, _ in domains):
+            domains.append([found, field])
+    country = (account.get("country") or "").strip().upper().replace(KEY_SEPARATOR, "")
+    inputs = [domains, normalize_name(account.get("name")), country]
+    state["inputs"] = [entry["v"], *inputs]
+    return inputs
+
+
+def _live_account(state: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """(record id, entry) of the account record a key holds, unless deleted or absent."""
+    accounts = state["account"]
+    if len(accounts) == 1:  # a key holds one account record
+        (record_id, entry), = accounts.items()
+        return None if entry["d"] is None else (record_id, entry)
+    live_accounts = [(rid, e) for rid, e in accounts.items() if e["d"] is not None]
+    return live_accounts[0] if live_accounts else None
 
 
 def snapshot(state: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
-    """(company key, match method, snapshot) of an account state, or None if unmatched."""
-    accounts = state["account"]
-    if not accounts:
+    """(company key, match method, snapshot) of an account state, or None if unmatched.
+
+    The company is the one the resolver last assigned (:mod:`.resolver`); an account it
+    has not assigned yet (or assigned none) has no snapshot.
+    """
+    live = _live_account(state)
+    assigned = state.get("assigned")
+    if live is None or assigned is None:
         return None
-    if len(accounts) == 1:  # a key holds one account record
-        (record_id, account_entry), = accounts.items()
-        if account_entry["d"] is None:
-            return None
-    else:
-        live_accounts = [(rid, e) for rid, e in accounts.items() if e["d"] is not None]
-        if not live_accounts:
-            return None
-        (record_id, account_entry), = live_accounts
-    match = _match(state, account_entry)
-    if match is None:
-        return None
-    key, method = match
+    record_id, account_entry = live
+    key, method, evidence = assigned
     account = account_entry["d"]
     last_activity = account_entry["t"]
     opps = []
@@ -186,6 +204,7 @@ def snapshot(state: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
         "name": account["name"],
         "relationship": account["relationship"],
         "match_method": method,
+        "match_evidence": evidence,
         "opportunities": opps,
         "touches": touches,
         "contacts": contacts,
@@ -203,7 +222,7 @@ class AccountStage:
 
     def apply(
         self, state: MutableMapping[str, Any], event_type: str, record: dict[str, Any]
-    ) -> list[SnapshotMessage | InternalMessage]:
+    ) -> Decision:
         """Apply one decoded event; return the messages it causes (maybe none)."""
         key = state_key(event_type, record)
         current = state.get(key)
@@ -218,7 +237,7 @@ class AccountStage:
         bucket = st["account"] if event_type == "account" else st[_BUCKETS[event_type]]
         if not apply_versioned(bucket, record, KEPT_FIELDS[event_type]):
             return []
-        out: list[SnapshotMessage | InternalMessage] = []
+        out: Decision = []
         if event_type == "opportunity":
             out.append(OpportunityLink(
                 opportunity_key(record["tenant_id"], record["record_id"]), record["record_id"],
@@ -229,11 +248,19 @@ class AccountStage:
 
     def apply_internal(
         self, state: MutableMapping[str, Any], msg: InternalMessage
-    ) -> list[SnapshotMessage | InternalMessage]:
+    ) -> Decision:
         """Apply a message this stage sent itself; return the messages it causes."""
         current = state.get(msg.key)
-        out: list[SnapshotMessage | InternalMessage]
-        if isinstance(msg, OpportunityLink):
+        out: list[SnapshotMessage | InternalMessage | MatchInput]
+        if isinstance(msg, Assignment):
+            st = _new_state() if current is None else current
+            if msg.seq <= st.get("aseq", 0):
+                return []
+            st["aseq"] = msg.seq
+            st["assigned"] = None if msg.company_key is None else \
+                [msg.company_key, msg.method, msg.evidence]
+            out = list(_snapshots(msg.key, st))
+        elif isinstance(msg, OpportunityLink):
             st = current or new_opportunity_state(msg.opportunity_id)
             out = list(apply_link(st, msg))
         elif isinstance(msg, RecordPlacement) and (deal := opportunity_of(msg.key)) is not None:
@@ -270,16 +297,29 @@ class AccountStage:
         work = deque(messages)
         while work:
             msg = work.popleft()
-            if isinstance(msg, SnapshotMessage) or not here(msg.key):
+            if isinstance(msg, SnapshotMessage | MatchInput) or not here(msg.key):
                 out.append(msg)
             else:
                 work.extend(self.apply_internal(state, msg))
         return out
 
 
-def _snapshots(key: str, st: dict[str, Any]) -> list[SnapshotMessage]:
-    """The snapshot (and retraction from a former company) of a changed account state."""
-    out: list[SnapshotMessage] = []
+def _snapshots(key: str, st: dict[str, Any]) -> list[SnapshotMessage | MatchInput]:
+    """The messages of a changed account state.
+
+    Its match inputs for the resolver if they changed; the retraction from a former
+    company and the snapshot for the current one.
+    """
+    out: list[SnapshotMessage | MatchInput] = []
+    live = _live_account(st)
+    if live is None:
+        st["assigned"] = None  # a deleted account has no company until assigned again
+    inputs = match_input(st, None if live is None else live[1])
+    if inputs != st.get("sent", _NO_INPUTS):
+        st["sent"] = inputs
+        st["mseq"] = st.get("mseq", 0) + 1
+        tenant = live[1]["d"]["tenant_id"] if live else key.split(KEY_SEPARATOR, 1)[0]
+        out.append(MatchInput(key, tenant, inputs[0], inputs[1], inputs[2], st["mseq"]))
     snap = snapshot(st)
     new_company = snap[0] if snap else None
     if st["company"] is not None and st["company"] != new_company:
@@ -290,3 +330,6 @@ def _snapshots(key: str, st: dict[str, Any]) -> list[SnapshotMessage]:
         out.append(SnapshotMessage(new_company, key, st["seq"], snap[2]))
     st["company"] = new_company
     return out
+
+
+_NO_INPUTS: list[Any] = [[], None, ""]

@@ -31,6 +31,7 @@ from typing import Any
 
 from .homes import RecordPlacement
 from .records import apply_entry, apply_versioned, live_entries
+from .resolver import Assignment
 
 
 @dataclass(slots=True)  # not frozen: see accounts.SnapshotMessage
@@ -74,7 +75,9 @@ class OpportunityTouches:
                 "version": self.version, "touches": self.touches}
 
 
-InternalMessage = OpportunityLink | OpportunityTouches | RecordPlacement
+#: Messages the by-account topic carries besides inbound events (an :class:`Assignment`
+#: comes from the resolver, see :mod:`.resolver`).
+InternalMessage = OpportunityLink | OpportunityTouches | RecordPlacement | Assignment
 
 
 def is_internal_payload(value: bytes) -> bool:
@@ -92,6 +95,8 @@ def internal_message_from_json(key: str, data: dict[str, Any]) -> InternalMessag
     if data["kind"] == "link":
         return OpportunityLink(key, data["opportunity_id"], data["version"],
                                data["account_key"], data["present"])
+    if data["kind"] == "assigned":
+        return Assignment.from_json(key, data)
     if data["kind"] == "touches":
         return OpportunityTouches(key, data["opportunity_id"], data["seq"], data["version"],
                                   data["touches"])

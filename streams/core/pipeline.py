@@ -20,24 +20,34 @@ from .accounts import AccountStage, SnapshotMessage, stored_entry
 from .attribution import AttributionConfig
 from .companies import CompanyStage, ResultChange, partnerships_key
 from .records import same_version
+from .resolver import MatchInput, apply_input, apply_settings
+
+#: The control event with a tenant's settings (its ignored domains), applied by the resolver.
+TENANT_SETTINGS = "tenant_settings"
 
 
 class Pipeline:
-    """Stage two (accounts) and three (companies) on plain mappings, one partition."""
+    """Stage two (accounts, with the resolver) and three (companies) on plain mappings."""
 
     def __init__(
         self,
         attribution: AttributionConfig | None = None,
         account_state: MutableMapping[str, Any] | None = None,
         company_state: MutableMapping[str, Any] | None = None,
+        resolver_state: MutableMapping[str, Any] | None = None,
     ):
         self.accounts = AccountStage()
         self.companies = CompanyStage(attribution)
         self.account_state = account_state if account_state is not None else {}
         self.company_state = company_state if company_state is not None else {}
+        self.resolver_state = resolver_state if resolver_state is not None else {}
 
     def apply(self, event_type: str, record: dict[str, Any]) -> list[ResultChange]:
         """Apply one decoded inbound or control event; return the result changes."""
+        if event_type == TENANT_SETTINGS:
+            return self._work(list(apply_settings(
+                self.resolver_state, record["tenant_id"], record["version"],
+                record.get("ignored_domains") or [])))
         if event_type in CONTROL_TYPES:
             return self.companies.apply_partnership(self.company_state, 0, record)
         if event_type not in INBOUND_TYPES:
@@ -45,6 +55,19 @@ class Pipeline:
         messages = self.accounts.apply(self.account_state, event_type, record)
         if not messages:
             return []
+        return self._work(messages)
+
+    def step(self, msg: Any) -> list[Any]:
+        """Apply one message of stage two (internal or match input); return what it causes.
+
+        For tests and tools that deliver stage two's messages themselves, in their order.
+        """
+        if type(msg) is MatchInput:
+            return list(apply_input(self.resolver_state, msg))
+        return self.accounts.apply_internal(self.account_state, msg)
+
+    def _work(self, messages: list[Any]) -> list[ResultChange]:
+        """Apply the messages and all they cause; return the result changes."""
         changes: list[ResultChange] = []
         accounts, apply_internal = self.account_state, self.accounts.apply_internal
         companies, apply_snapshot = self.company_state, self.companies.apply_snapshot
@@ -53,6 +76,8 @@ class Pipeline:
                 found = apply_snapshot(companies, 0, msg)
                 if found:
                     changes += found
+            elif type(msg) is MatchInput:
+                messages += apply_input(self.resolver_state, msg)
             else:
                 messages += apply_internal(accounts, msg)
         return changes

@@ -16,11 +16,15 @@ from typing import Any
 
 from .companykey import METHOD_DOMAIN, METHOD_NAME_COUNTRY, METHOD_WEBSITE
 from .policy import CUSTOMER, FORMER_CUSTOMER, OPEN_OPPORTUNITY, PROSPECT
+from .resolver import METHOD_BRAND, METHOD_NAME_DOMAIN, METHOD_NAME_TYPO
 
 _RELATIONSHIP_POPULATION = {
     "CUSTOMER": CUSTOMER, "PROSPECT": PROSPECT, "FORMER_CUSTOMER": FORMER_CUSTOMER,
 }
-_METHOD_ORDER = (METHOD_DOMAIN, METHOD_WEBSITE, METHOD_NAME_COUNTRY)
+#: Strongest first: a domain of the record's own before one of a brand, a name that joined
+#: a domain company before a name alone.
+_METHOD_ORDER = (METHOD_DOMAIN, METHOD_WEBSITE, METHOD_BRAND, METHOD_NAME_DOMAIN,
+                 METHOD_NAME_TYPO, METHOD_NAME_COUNTRY)
 
 
 @dataclass(slots=True)

@@ -19,7 +19,8 @@ def test_the_pipeline_on_packed_state_yields_the_same_changes_and_state(tmp_path
     plain = Pipeline(None)
     accounts = PackedState(str(tmp_path / "accounts") if on_disk else None)
     companies = PackedState(str(tmp_path / "companies") if on_disk else None)
-    packed = Pipeline(None, accounts, companies)
+    resolver = PackedState(str(tmp_path / "resolver") if on_disk else None)
+    packed = Pipeline(None, accounts, companies, resolver)
     for event in events:
         # A partnership event visits companies in key order in RocksDB, in insertion
         # order in a dict: the same changes, one per result key, in another order.
@@ -27,9 +28,11 @@ def test_the_pipeline_on_packed_state_yields_the_same_changes_and_state(tmp_path
     assert packed.current() == plain.current() != {}
     assert dict(accounts.items()) == plain.account_state
     assert dict(companies.items()) == plain.company_state
+    assert dict(resolver.items()) == plain.resolver_state
     assert all(packed.holds(*event) == plain.holds(*event) for event in events)
     accounts.close()
     companies.close()
+    resolver.close()
     assert not (tmp_path / "accounts").exists() and len(accounts) == 0
 
 

@@ -17,6 +17,7 @@ from streams.core.opportunities import (
 )
 from streams.core.pipeline import Pipeline
 from streams.core.records import live
+from streams.core.resolver import MatchInput, apply_input
 from streams.core.statekeys import account_key, home_key, opportunity_key
 from streams.exceptions import UnroutableEventError
 from streams.replay import replay_events
@@ -260,7 +261,8 @@ def latest_only(events):
 
 
 def run_as_a_stream(events, rng):
-    """The stages as the stream runs them: every message (inbound, internal, snapshot) in
+    """The stages as the stream runs them: every message (inbound, internal, match input,
+    snapshot) in
     random order, through JSON, some delivered twice (at-least-once)."""
     accounts, companies = AccountStage(), CompanyStage()
     p = Pipeline()
@@ -277,12 +279,16 @@ def run_as_a_stream(events, rng):
         elif kind == "snapshot":
             companies.apply_snapshot(p.company_state, 0, item)
             continue
+        elif kind == "match":
+            out = apply_input(p.resolver_state, item)
         else:
             out = accounts.apply_internal(p.account_state, item)
         for msg in out:
             data = json.loads(json.dumps(msg.to_json()))
             if isinstance(msg, SnapshotMessage):
                 pending.append(("snapshot", SnapshotMessage.from_json(msg.company_key, data)))
+            elif isinstance(msg, MatchInput):
+                pending.append(("match", MatchInput.from_json(msg.key, data)))
             else:
                 pending.append(("internal", internal_message_from_json(msg.key, data)))
     return p.current()

@@ -1,0 +1,308 @@
+"""The resolver: every rule, merges and splits, ignored domains, explanations, any order."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streams.core.pipeline import TENANT_SETTINGS, Pipeline
+from streams.core.resolver import (
+    Assignment,
+    MatchInput,
+    apply_input,
+    apply_settings,
+    assignment_of,
+    explain,
+)
+from streams.core.statekeys import account_key
+from tests.factories import account, partnership
+
+SEQ: dict[str, int] = {}
+
+
+def put(state, tenant, rid, *, domains=(), name=None, country=""):
+    """Send an account's inputs (the next seq); return the assignments made."""
+    key = account_key(tenant, rid)
+    SEQ[key] = SEQ.get(key, 0) + 1
+    return apply_input(state, MatchInput(key, tenant, [list(d) for d in domains], name,
+                                         country, SEQ[key]))
+
+
+def company(state, tenant, rid):
+    return assignment_of(state, account_key(tenant, rid))[0]
+
+
+def method(state, tenant, rid):
+    return assignment_of(state, account_key(tenant, rid))[1]
+
+
+# -- rule 1: domains and brands ----------------------------------------------------------
+
+
+def test_a_domain_keys_its_company_and_the_field_is_the_method():
+    s = {}
+    out = put(s, "t1", "a", domains=[("acme.de", "domain")], name="acme", country="DE")
+    assert [(a.company_key, a.method, a.seq) for a in out] == [("acme.de", "domain", 1)]
+    put(s, "t2", "b", domains=[("acme.de", "website")], name="acme gmbh", country="DE")
+    assert company(s, "t2", "b") == "acme.de" and method(s, "t2", "b") == "website"
+
+
+def test_one_brand_on_country_domains_joins_when_a_name_agrees_and_splits_when_not():
+    s = {}
+    put(s, "t1", "a", domains=[("acme.de", "domain")], name="acme", country="DE")
+    out = put(s, "t2", "b", domains=[("acme.co.uk", "domain")], name="acme", country="GB")
+    # Both accounts move to the smallest domain; each is told once.
+    assert sorted((a.key, a.company_key, a.method) for a in out) == [
+        (account_key("t1", "a"), "acme.co.uk", "brand"),
+        (account_key("t2", "b"), "acme.co.uk", "brand")]
+    assert "both named 'acme'" in assignment_of(s, account_key("t1", "a"))[2]
+    # The name changes: no agreement any more, the brand splits.
+    out = put(s, "t2", "b", domains=[("acme.co.uk", "domain")], name="acme retail",
+              country="GB")
+    assert {a.key: a.company_key for a in out} == {account_key("t1", "a"): "acme.de",
+                                                   account_key("t2", "b"): "acme.co.uk"}
+    assert method(s, "t1", "a") == "domain"
+
+
+def test_different_labels_never_join_and_same_label_needs_a_name():
+    s = {}
+    put(s, "t1", "a", domains=[("acme.de", "domain")], name="acme", country="DE")
+    put(s, "t1", "b", domains=[("acme-shop.de", "domain")], name="acme", country="DE")
+    put(s, "t1", "c", domains=[("acme.fr", "domain")], name="acme sarl", country="FR")
+    assert [company(s, "t1", r) for r in "abc"] == ["acme.de", "acme-shop.de", "acme.fr"]
+
+
+def test_a_brand_chain_is_one_company_keyed_by_its_smallest_domain():
+    s = {}
+    put(s, "t1", "a", domains=[("acme.de", "domain")], name="acme", country="DE")
+    put(s, "t1", "b", domains=[("acme.fr", "domain")], name="acme", country="FR")
+    put(s, "t1", "b2", domains=[("acme.fr", "domain")], name="acme france", country="FR")
+    put(s, "t1", "c", domains=[("acme.co.uk", "domain")], name="acme france", country="GB")
+    assert {company(s, "t1", r) for r in ("a", "b", "b2", "c")} == {"acme.co.uk"}
+
+
+# -- rule 2: typos -----------------------------------------------------------------------
+
+
+def test_one_character_typos_cluster_per_country_with_long_names_and_equal_digits():
+    s = {}
+    put(s, "t1", "a", name="globex widgets", country="DE")
+    put(s, "t2", "b", name="globex widgest", country="DE")  # transposition
+    put(s, "t3", "c", name="globex widgets", country="FR")  # other country
+    put(s, "t1", "d", name="hooli", country="DE")
+    put(s, "t2", "e", name="hoolo", country="DE")  # too short
+    put(s, "t1", "f", name="route 66 diner", country="DE")
+    put(s, "t2", "g", name="route 67 diner", country="DE")  # digits differ
+    assert company(s, "t1", "a") == company(s, "t2", "b") == "name:globex widgest|DE"
+    assert method(s, "t1", "a") == method(s, "t2", "b") == "name_typo"
+    assert company(s, "t3", "c") == "name:globex widgets|FR"
+    assert method(s, "t3", "c") == "name_country"
+    assert company(s, "t1", "d") != company(s, "t2", "e")
+    assert company(s, "t1", "f") != company(s, "t2", "g")
+
+
+def test_a_typo_cluster_splits_when_the_bridging_name_goes():
+    s = {}
+    put(s, "t1", "a", name="initrode", country="US")
+    put(s, "t1", "b", name="initrodes", country="US")
+    put(s, "t1", "c", name="initrodess", country="US")
+    assert {company(s, "t1", r) for r in "abc"} == {"name:initrode|US"}
+    out = put(s, "t1", "b", name=None, country="US")  # the middle name goes
+    assert {a.key: a.company_key for a in out} == {
+        account_key("t1", "b"): None, account_key("t1", "c"): "name:initrodess|US",
+        account_key("t1", "a"): "name:initrode|US"}
+    assert method(s, "t1", "a") == "name_country"
+
+
+# -- rule 3: a name without a domain joins one domain company ----------------------------
+
+
+def test_a_name_joins_the_one_domain_company_with_that_name_and_country():
+    s = {}
+    put(s, "t1", "a", domains=[("acme.de", "domain")], name="acme", country="DE")
+    put(s, "t2", "b", name="acme", country="DE")
+    put(s, "t2", "c", name="acme", country="FR")
+    assert company(s, "t2", "b") == "acme.de" and method(s, "t2", "b") == "name_domain"
+    assert company(s, "t2", "c") == "name:acme|FR"
+
+
+def test_a_name_stays_on_its_own_key_when_two_domain_companies_have_it():
+    s = {}
+    put(s, "t1", "a", domains=[("acme.de", "domain")], name="acme", country="DE")
+    put(s, "t2", "b", name="acme", country="DE")
+    out = put(s, "t3", "c", domains=[("acme-gmbh.de", "domain")], name="acme", country="DE")
+    assert {a.key: a.company_key for a in out} == {account_key("t2", "b"): "name:acme|DE",
+                                                   account_key("t3", "c"): "acme-gmbh.de"}
+    assert "ambiguous between acme-gmbh.de, acme.de" in assignment_of(
+        s, account_key("t2", "b"))[2]
+    put(s, "t3", "c", domains=[], name=None)  # the second one goes: joined again
+    assert company(s, "t2", "b") == "acme.de"
+
+
+def test_a_name_joins_a_domain_company_through_a_typo():
+    s = {}
+    put(s, "t1", "a", domains=[("globex.com", "domain")], name="globex corp", country="US")
+    put(s, "t2", "b", name="globex crop", country="US")
+    assert company(s, "t2", "b") == "globex.com"
+    assert "'globex corp'" in assignment_of(s, account_key("t2", "b"))[2]
+
+
+def test_a_brand_merge_moves_the_names_joined_to_it():
+    s = {}
+    put(s, "t1", "a", domains=[("acme.de", "domain")], name="acme", country="DE")
+    put(s, "t2", "b", name="acme", country="DE")
+    out = put(s, "t3", "c", domains=[("acme.at", "domain")], name="acme", country="AT")
+    assert {a.key: a.company_key for a in out} == {
+        account_key("t1", "a"): "acme.at", account_key("t2", "b"): "acme.at",
+        account_key("t3", "c"): "acme.at"}
+
+
+# -- messages, seqs, settings ------------------------------------------------------------
+
+
+def test_stale_or_repeated_inputs_change_nothing_and_messages_round_trip():
+    s = {}
+    msg = MatchInput(account_key("t1", "a"), "t1", [["acme.de", "domain"]], "acme", "DE", 2)
+    assert apply_input(s, msg)
+    assert apply_input(s, msg) == []
+    older = MatchInput(msg.account_key, "t1", [["other.de", "domain"]], "x", "DE", 1)
+    assert apply_input(s, older) == [] and company(s, "t1", "a") == "acme.de"
+    again = MatchInput.from_json(msg.key, json.loads(json.dumps(msg.to_json())))
+    assert again == msg
+    a = Assignment(msg.key, "acme.de", "domain", "domain acme.de (domain field)", 3)
+    assert Assignment.from_json(a.key, json.loads(json.dumps(a.to_json()))) == a
+    assert all(isinstance(v, (dict, list)) for v in json.loads(json.dumps(s)).values())
+
+
+def test_a_tenants_ignored_domain_never_keys_its_accounts():
+    s = {}
+    put(s, "t1", "a", domains=[("reseller.com", "domain"), ("acme.de", "website")],
+        name="acme", country="DE")
+    put(s, "t2", "b", domains=[("reseller.com", "domain")], name="other", country="DE")
+    assert company(s, "t1", "a") == company(s, "t2", "b") == "reseller.com"
+    out = apply_settings(s, "t1", 1, ["Reseller.com"])
+    assert [(a.key, a.company_key) for a in out] == [(account_key("t1", "a"), "acme.de")]
+    assert "reseller.com ignored by the tenant" in assignment_of(s, account_key("t1", "a"))[2]
+    assert company(s, "t2", "b") == "reseller.com"  # another tenant's account: as it was
+    assert apply_settings(s, "t1", 1, []) == []  # not a newer version
+    apply_settings(s, "t1", 2, [])
+    assert company(s, "t1", "a") == "reseller.com"
+
+
+def test_explain_says_why_or_why_not():
+    s = {}
+    put(s, "t1", "a", domains=[("acme.de", "domain")], name="acme", country="DE")
+    put(s, "t2", "b", domains=[("acme.de", "website")], name="acme", country="DE")
+    put(s, "t2", "c", name="acme", country="DE")
+    put(s, "t2", "d", domains=[("globex.com", "domain")], name="globex", country="US")
+    put(s, "t3", "e", name="acme", country="FR")
+    put(s, "t3", "f", name="hooli xyz", country="US")
+    put(s, "t3", "g", name="hooli abc", country="US")
+    a, b, c, d, e, f, g = (account_key(t, r) for t, r in (
+        ("t1", "a"), ("t2", "b"), ("t2", "c"), ("t2", "d"), ("t3", "e"), ("t3", "f"),
+        ("t3", "g")))
+    assert explain(s, a, b).startswith("matched: same domain acme.de")
+    assert explain(s, a, c).startswith("matched: the account without a domain joined")
+    assert "different domains acme.de and globex.com" in explain(s, a, d)
+    assert "different countries" in explain(s, c, e)
+    assert "more than one character" in explain(s, f, g)
+    assert "is unknown" in explain(s, a, account_key("t9", "z"))
+
+
+# -- the pipeline: merges and splits retract and rebuild ---------------------------------
+
+
+FULL = {(t, p): "FULL" for t in ("acme", "globex")
+        for p in ("CUSTOMER", "PROSPECT", "FORMER_CUSTOMER", "OPEN_OPPORTUNITY")}
+
+
+def overlap_companies(p: Pipeline) -> set[str]:
+    return {r["company_key"] for r in p.current().values() if "tenant_populations" in r}
+
+
+def test_a_later_record_merges_companies_and_an_edit_splits_them_in_the_results():
+    p = Pipeline()
+    p.apply(*partnership("p1", "acme", "globex", FULL))
+    p.apply(*account("acme", "a1", domain="initrode.de", name="Initrode", country="DE"))
+    p.apply(*account("globex", "g1", domain="initrode.co.uk", name="Initrode Retail"))
+    assert overlap_companies(p) == set()
+    # A second globex record names the brand as acme does: initrode.de and .co.uk join.
+    changes = p.apply(*account("globex", "g2", domain="initrode.co.uk", name="Initrode GmbH"))
+    assert overlap_companies(p) == {"initrode.co.uk"}
+    assert any(c.kind == "overlap" for c in changes)
+    snap = p.company_state["initrode.co.uk"]
+    assert snap and p.account_state[account_key("acme", "a1")]["company"] == "initrode.co.uk"
+    # The record is edited: the names no longer agree, the overlap is retracted.
+    changes = p.apply(*account("globex", "g2", version=2, domain="initrode.co.uk",
+                               name="Umbrella"))
+    assert overlap_companies(p) == set()
+    assert p.account_state[account_key("acme", "a1")]["company"] == "initrode.de"
+    # A name-only account joins the domain company; deleting the domain account splits.
+    p.apply(*account("globex", "g3", name="Initrode AG", country="DE"))
+    assert overlap_companies(p) == {"initrode.de"}
+    row = next(r for r in p.current().values() if "tenant_populations" in r)
+    assert {row["match_method"]} <= {"domain", "name_domain"}
+    p.apply(*account("acme", "a1", version=2, op="DELETE"))
+    assert overlap_companies(p) == set()
+    assert p.account_state[account_key("globex", "g3")]["company"] == "name:initrode|DE"
+
+
+def test_tenant_settings_reassign_in_the_pipeline():
+    p = Pipeline()
+    p.apply(*partnership("p1", "acme", "globex", FULL))
+    p.apply(*account("acme", "a1", domain="hosting.example", name="One"))
+    p.apply(*account("globex", "g1", domain="hosting.example", name="Two"))
+    assert overlap_companies(p) == {"hosting.example"}
+    p.apply(TENANT_SETTINGS, {"tenant_id": "acme", "version": 1,
+                              "ignored_domains": ["hosting.example"]})
+    assert overlap_companies(p) == set()
+    snap = [s for s in p.account_state.values() if s.get("company") == "name:one|"]
+    assert snap
+
+
+# -- order independence ------------------------------------------------------------------
+
+
+HISTORY = [
+    partnership("p1", "acme", "globex", FULL),
+    partnership("p2", "acme", "initech", {**FULL, **{("initech", "CUSTOMER"): "FULL"}}),
+    account("acme", "a1", domain="initrode.de", name="Initrode", country="DE"),
+    account("globex", "g1", domain="initrode.co.uk", name="Initrode Ltd", country="GB"),
+    account("globex", "g1", version=2, day=2, domain="initrode.co.uk", name="Initrode Retail",
+            country="GB"),
+    account("initech", "i1", name="Initrode", country="DE"),
+    account("initech", "i2", name="Initrode", country="DE", relationship="PROSPECT"),
+    account("initech", "i2", version=2, day=3, op="DELETE"),
+    account("globex", "g2", name="Globex Widgets", country="US"),
+    account("acme", "a2", name="Globex Widgest", country="US"),
+    account("acme", "a3", domain="globex.com", name="Globex Widgets", country="US"),
+    account("acme", "a3", version=2, day=4, domain="globex.com", name="Globex", country="US"),
+    account("initech", "i3", domain="globex-widgets.com", name="Globex Widgets", country="US"),
+    account("globex", "g3", website="https://initrode.at/x", name="Initrode", country="AT"),
+    account("globex", "g3", version=2, day=1, op="DELETE"),
+    account("acme", "a4", domain="gmail.com", website="initrode.ch", name="Initrode",
+            country="CH"),
+    (TENANT_SETTINGS, {"tenant_id": "acme", "version": 1, "ignored_domains": ["initrode.ch"]}),
+]
+
+
+def _final(events):
+    p = Pipeline()
+    for event in events:
+        p.apply(*event)
+    assignments = {k[2:]: (v["k"], v["m"], v["e"]) for k, v in p.resolver_state.items()
+                   if k.startswith("a:") and v["k"] is not None}
+    companies = {k: v["company"] for k, v in p.account_state.items() if "company" in v}
+    return assignments, companies, p.current()
+
+
+@settings(max_examples=120, deadline=None)
+@given(order=st.permutations(range(len(HISTORY))))
+def test_any_order_of_a_history_with_merges_and_splits_gives_the_same_final_state(order):
+    reference = _final(HISTORY)
+    assert _final([HISTORY[i] for i in order]) == reference
+    assignments, companies, current = reference
+    assert current
+    assert len(set(companies.values())) < len(companies)  # something merged
