@@ -142,6 +142,16 @@ def match_input(state: dict[str, Any], entry: dict[str, Any] | None) -> list[Any
     return inputs
 
 
+def _legacy_assignment(state: dict[str, Any]) -> list[str] | None:
+    """The company a state saved before the resolver existed matched (until assigned).
+
+    Such a state keeps ``"match": [version, key, method]``: the account stays where it
+    was until the resolver's first assignment, rather than leaving its company meanwhile.
+    """
+    match = state.get("match")
+    return [match[1], match[2], ""] if match and len(match) == 3 else None
+
+
 def _live_account(state: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     """(record id, entry) of the account record a key holds, unless deleted or absent."""
     accounts = state["account"]
@@ -159,7 +169,7 @@ def snapshot(state: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
     has not assigned yet (or assigned none) has no snapshot.
     """
     live = _live_account(state)
-    assigned = state.get("assigned")
+    assigned = state.get("assigned") if "assigned" in state else _legacy_assignment(state)
     if live is None or assigned is None:
         return None
     record_id, account_entry = live

@@ -238,9 +238,6 @@ def _drop_name(state, country: str, name: str) -> None:
 def _unindex(state, account: str, rec: dict[str, Any], affected: _Affected) -> None:
     """Take an account's effective inputs out of the indexes."""
     domain, name, country = rec.get("D"), rec.get("n"), rec.get("c", "")
-    for candidate, _ in rec.get("cand", []):
-        key = f"x:{candidate}"
-        state[key] = [a for a in _get(state, key, []) if a != account]
     if domain:
         members = dict(_get(state, f"d:{domain}", {}))
         members.pop(account, None)
@@ -264,11 +261,6 @@ def _unindex(state, account: str, rec: dict[str, Any], affected: _Affected) -> N
 def _index(state, account: str, rec: dict[str, Any], affected: _Affected) -> None:
     """Put an account's effective inputs into the indexes."""
     domain, name, country = rec.get("D"), rec.get("n"), rec.get("c", "")
-    for candidate, _ in rec.get("cand", []):
-        key = f"x:{candidate}"
-        holders = _get(state, key, [])
-        if account not in holders:
-            state[key] = sorted([*holders, account])
     if domain:
         members = dict(_get(state, f"d:{domain}", {}))
         if not members:
@@ -429,14 +421,28 @@ def _resolve(state, affected: _Affected) -> list[Assignment]:
 
 def _reinput(state, account: str, rec: dict[str, Any], new: dict[str, Any],
              affected: _Affected) -> dict[str, Any]:
-    """Replace an account's inputs; return its new record (written)."""
-    _unindex(state, account, rec, affected)
+    """Replace an account's inputs; return its new record (written).
+
+    Only the indexes whose part of the inputs changed are written.
+    """
     new = {**rec, **new}
     domain, source = _effective(new.get("cand", []), _ignored(state, new.get("t", "")))
     new.update(D=domain, dm=source)
+    before = {c for c, _ in rec.get("cand", [])}
+    after = {c for c, _ in new.get("cand", [])}
+    for candidate in sorted(before - after):
+        key = f"x:{candidate}"
+        state[key] = [a for a in _get(state, key, []) if a != account]
+    for candidate in sorted(after - before):
+        key = f"x:{candidate}"
+        state[key] = sorted({*_get(state, key, []), account})
+    if (rec.get("D"), rec.get("n"), rec.get("c", "")) != (domain, new.get("n"), new.get("c", "")):
+        _unindex(state, account, rec, affected)
+        _index(state, account, new, affected)
     state[f"a:{account}"] = new
-    _index(state, account, new, affected)
     affected.accounts.add(account)
+    if new.get("n"):
+        affected.names.add((new.get("c", ""), new["n"]))
     return new
 
 

@@ -306,3 +306,45 @@ def test_any_order_of_a_history_with_merges_and_splits_gives_the_same_final_stat
     assignments, companies, current = reference
     assert current
     assert len(set(companies.values())) < len(companies)  # something merged
+
+
+DOMAINS = (None, "acme.de", "acme.co.uk", "acme.fr", "globex.com", "globex.de")
+NAMES = ("Acme", "Acme GmbH", "Acme Widgets", "Acme Widgest", "Acme Wigdets", "Globex",
+         "Globex Widgets")
+
+
+@st.composite
+def histories(draw):
+    """Account versions over a few tenants, domains and (typo'd) names: merges and splits."""
+    events = [partnership("p1", "acme", "globex", FULL)]
+    for n in range(draw(st.integers(2, 9))):
+        tenant = draw(st.sampled_from(["acme", "globex"]))
+        for version in range(1, draw(st.integers(1, 3)) + 1):
+            if version > 1 and draw(st.booleans()) and draw(st.booleans()):
+                events.append(account(tenant, f"r{n}", version=version, op="DELETE"))
+                continue
+            events.append(account(
+                tenant, f"r{n}", version=version, day=draw(st.integers(0, 5)),
+                domain=draw(st.sampled_from(DOMAINS)), name=draw(st.sampled_from(NAMES)),
+                country=draw(st.sampled_from(["DE", "GB"]))))
+    if draw(st.booleans()):
+        events.append((TENANT_SETTINGS, {"tenant_id": "acme", "version": 1,
+                                         "ignored_domains": ["acme.de"]}))
+    return events
+
+
+def _latest(events):
+    """Each record's highest version only, in a fixed order: the current inputs alone."""
+    latest = {}
+    for event_type, record in events:
+        key = (event_type, record.get("record_id"), record["tenant_id"])
+        if key not in latest or record["version"] > latest[key][1]["version"]:
+            latest[key] = (event_type, record)
+    return [latest[k] for k in sorted(latest, key=str)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(events=histories(), data=st.data())
+def test_the_assignments_are_a_function_of_the_current_inputs_only(events, data):
+    order = data.draw(st.permutations(events))
+    assert _final(order) == _final(_latest(events))
