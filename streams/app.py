@@ -23,9 +23,18 @@ Stages (each an agent with concurrency 1, at-least-once):
      touches to the deal's account (see :mod:`streams.core.homes` and
      :mod:`streams.core.opportunities`); one for a key of the partition that made it is
      applied at once instead (``AccountStage.settle``).
-2. ``control``: control -> every partition of the by-company topic (each company
+   When an account's match inputs change it sends them (:class:`MatchInput`, JSON) to
+   the matching topic, and it reads the resolver's assignments (internal messages, keyed
+   by account) from the by-account topic: an account's snapshot goes to the company the
+   resolver assigned.
+2. ``resolver``: matching topic (ONE partition) -> resolver table (one partition: any
+   account may merge with any other, so the state is global) -> an
+   :class:`Assignment` onto the by-account topic for every account whose company
+   changed (see :mod:`streams.core.resolver`). A batch's assignments are coalesced to
+   the last per account (each is the account's whole assignment).
+3. ``control``: control -> every partition of the by-company topic (each company
    partition keeps its own copy of every partnership).
-3. ``companies``: by-company -> company table -> announced changes to the outbound
+4. ``companies``: by-company -> company table -> announced changes to the outbound
    overlap, intro and attribution topics (Avro) and the result rows no outbound event
    carries whole (overlaps) to the sink topic; ``coselling sink`` writes both into
    ClickHouse (see :mod:`streams.core.outbound`).
@@ -67,6 +76,7 @@ from .core.opportunities import (
 )
 from .core.outbound import ROW_CARRYING_KINDS, outbound_event
 from .core.records import to_plain
+from .core.resolver import Assignment, MatchInput, apply_input, apply_settings
 from .deadletter import dead_letter_headers
 from .exceptions import InternalMessageError
 from .faust_state import BatchState, ChangelogTable
@@ -162,6 +172,8 @@ def create_app(settings: Settings) -> faust.App:
     control = topic(settings.topic_control)
     by_account = topic(settings.topic_by_account)
     by_company = topic(settings.topic_by_company)
+    matching = app.topic(settings.topic_matching, key_type=bytes, value_type=bytes,
+                         partitions=1)
     sink_rows = topic(settings.topic_sink)
     dead_letter = topic(settings.topic_dead_letter)
     outbound = {"overlap": topic(settings.topic_overlaps),
@@ -173,6 +185,7 @@ def create_app(settings: Settings) -> faust.App:
                                partitions=settings.topic_partitions)
     companies_table = app.Table("companies", default=None, key_type=str,
                                 partitions=settings.topic_partitions)
+    resolver_table = app.Table("resolver", default=None, key_type=str, partitions=1)
     account_stage = AccountStage()
     company_stage = CompanyStage(settings.attribution())
 
@@ -321,8 +334,21 @@ def create_app(settings: Settings) -> faust.App:
         return [(by_company, {"key": m.company_key.encode(),
                               "value": json.dumps(m.to_json()).encode()})
                 if isinstance(m, SnapshotMessage) else
-                (by_account, {"key": m.key.encode(), "value": json.dumps(m.to_json()).encode()})
+                (matching if isinstance(m, MatchInput) else by_account,
+                 {"key": m.key.encode(), "value": json.dumps(m.to_json()).encode()})
                 for m in d.messages]
+
+    def resolver_decide(e: Any, state: BatchState | None) -> list[Assignment]:
+        data = json.loads(e.message.value)
+        if "tenant_settings" in data:
+            record = data["tenant_settings"]
+            return apply_settings(state, record["tenant_id"], record["version"],
+                                  record.get("ignored_domains") or [])
+        return apply_input(state, MatchInput.from_json(e.message.key.decode(), data))
+
+    def resolver_emit(e: Any, assignments: list[Assignment]):
+        return [(by_account, {"key": a.key.encode(), "value": json.dumps(a.to_json()).encode()})
+                for a in assignments]
 
     def control_decide(e: Any, state: BatchState | None) -> dict[str, Any]:
         return control_partnership(codec, validator, e.message.value).record
@@ -363,6 +389,12 @@ def create_app(settings: Settings) -> faust.App:
                           "accounts: sending a batch's messages", table=accounts_table,
                           coalesce=latest_applied)
 
+    @app.agent(matching, concurrency=1, name="resolver")
+    async def resolver(stream: faust.StreamT) -> None:
+        await run_batches(stream, resolver_decide, resolver_emit,
+                          "resolver: sending assignments", table=resolver_table,
+                          bad=INTERNAL_MESSAGE_ERRORS, coalesce=latest_assignments)
+
     @app.agent(control, concurrency=1, name="control")
     async def control_agent(stream: faust.StreamT) -> None:
         await run_batches(stream, control_decide, control_emit,
@@ -380,7 +412,7 @@ def create_app(settings: Settings) -> faust.App:
 
     app.coselling_agents = {  # type: ignore[attr-defined]
         "accounts": accounts, "control": control_agent,
-        "companies": companies,
+        "companies": companies, "resolver": resolver,
     }
     return app
 
@@ -408,10 +440,21 @@ def latest_applied(decisions: list[Any]) -> list[Any]:
             for d, kept in zip(decisions, latest_snapshots(applied), strict=True)]
 
 
+def latest_assignments(decisions: list[list[Assignment]]) -> list[list[Assignment]]:
+    """The resolver's decisions without the assignments a later one supersedes.
+
+    An assignment is the account's whole assignment with the next seq, so the account
+    stage ends the same whether or not it saw the earlier ones of a batch.
+    """
+    last = {a.key: (i, j) for i, d in enumerate(decisions) for j, a in enumerate(d)}
+    return [[a for j, a in enumerate(d) if last[a.key] == (i, j)]
+            for i, d in enumerate(decisions)]
+
+
 def _stage(topic: str, settings: Settings) -> str:
     return {settings.topic_inbound: "ingest", settings.topic_by_account: "accounts",
-            settings.topic_control: "control", settings.topic_by_company: "companies"
-            }.get(topic, "other")
+            settings.topic_control: "control", settings.topic_by_company: "companies",
+            settings.topic_matching: "resolver"}.get(topic, "other")
 
 
 def _web_pages(app: faust.App) -> None:

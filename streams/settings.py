@@ -53,6 +53,10 @@ class Settings(BaseSettings):
         "coselling.by-company",
         description="Internal topic: account snapshots and partnerships keyed by company.",
     )
+    topic_matching: str = Field(
+        "coselling.matching",
+        description="Internal topic: accounts' match inputs for the resolver (one partition).",
+    )
     topic_sink: str = Field(
         "coselling.sink-rows",
         description="Internal topic: result rows for the ClickHouse sink (never partner-facing).",

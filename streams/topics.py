@@ -3,8 +3,10 @@
 Created by ``coselling init`` and by every worker at start. Idempotent: existing topics
 are left as they are.
 
-- inbound, internal (by-account, by-company, sink rows) and outbound topics: delete
-  policy, retention ``COSELLING_TOPIC_RETENTION_DAYS``;
+- inbound, internal (by-account, by-company, matching, sink rows) and outbound topics:
+  delete policy, retention ``COSELLING_TOPIC_RETENTION_DAYS``; the matching topic and the
+  resolver's changelog have ONE partition (the resolver's state is global: any account
+  may merge with any other), every other topic ``COSELLING_TOPIC_PARTITIONS``;
 - the dead-letter topic: retention ``COSELLING_DEAD_LETTER_RETENTION_DAYS``;
 - the control topic: kept for ever (``retention.ms=-1``), not compacted. Partnership
   events are few, and a compacted source topic has holes in its offsets, which Faust
@@ -27,7 +29,9 @@ log = logging.getLogger(__name__)
 
 DAY_MS = 24 * 3600 * 1000
 #: Faust tables of the app (streams.app): their changelog topics hold the workers' state.
-TABLES = ("accounts", "companies")
+TABLES = ("accounts", "companies", "resolver")
+#: Tables (and their source topics) with one partition, whatever the topics' setting.
+SINGLE_PARTITION_TABLES = ("resolver",)
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,8 @@ class TopicSpec:
 
     name: str
     config: dict[str, str]
+    #: None: the ``topic_partitions`` setting.
+    partitions: int | None = None
 
 
 def topic_names(settings: Settings) -> list[str]:
@@ -45,6 +51,7 @@ def topic_names(settings: Settings) -> list[str]:
         settings.topic_control,
         settings.topic_by_account,
         settings.topic_by_company,
+        settings.topic_matching,
         settings.topic_sink,
         settings.topic_overlaps,
         settings.topic_intros,
@@ -62,7 +69,8 @@ def sink_topics(settings: Settings) -> list[str]:
 def consumer_groups(settings: Settings) -> dict[str, list[str]]:
     """The pipeline's consumer groups (the workers', ``<app id>-sink``) and what each reads."""
     return {settings.app_id: [settings.topic_inbound, settings.topic_control,
-                              settings.topic_by_account, settings.topic_by_company],
+                              settings.topic_by_account, settings.topic_by_company,
+                              settings.topic_matching],
             f"{settings.app_id}-sink": sink_topics(settings)}
 
 
@@ -79,10 +87,11 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
                       "retention.ms": str(int(settings.dead_letter_retention_days * DAY_MS))}
         else:
             config = retention
-        specs.append(TopicSpec(name, config))
+        specs.append(TopicSpec(name, config, 1 if name == settings.topic_matching else None))
     for table in TABLES:
         specs.append(TopicSpec(f"{settings.app_id}-{table}-changelog",
-                               {"cleanup.policy": "compact"}))
+                               {"cleanup.policy": "compact"},
+                               1 if table in SINGLE_PARTITION_TABLES else None))
     return specs
 
 
@@ -104,8 +113,8 @@ def ensure_topics(settings: Settings, *, timeout_ms: int = 30_000) -> list[str]:
         for spec in topic_specs(settings):
             if spec.name in existing:
                 continue
-            topic = NewTopic(spec.name, settings.topic_partitions, settings.topic_replication,
-                             topic_configs=spec.config)
+            topic = NewTopic(spec.name, spec.partitions or settings.topic_partitions,
+                             settings.topic_replication, topic_configs=spec.config)
             try:
                 admin.create_topics([topic], timeout_ms=timeout_ms)
                 created.append(spec.name)

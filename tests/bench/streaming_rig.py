@@ -41,6 +41,7 @@ def bench_settings(bootstrap: str, work: Path, partitions: int, **extra) -> Sett
         kafka_bootstrap_servers=bootstrap, app_id=f"bench-{run}",
         topic_inbound=f"b{run}.crm-events", topic_control=f"b{run}.control",
         topic_by_account=f"b{run}.by-account", topic_by_company=f"b{run}.by-company",
+        topic_matching=f"b{run}.matching",
         topic_sink=f"b{run}.sink-rows", topic_overlaps=f"b{run}.overlaps",
         topic_intros=f"b{run}.intros", topic_attributions=f"b{run}.attributions",
         topic_dead_letter=f"b{run}.dead-letter", topic_partitions=partitions,

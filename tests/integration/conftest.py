@@ -45,6 +45,7 @@ def new_settings(bootstrap: str, folder: Path, **update) -> Settings:
         topic_by_account=f"t{run}.by-account",
         topic_dead_letter=f"t{run}.dead-letter",
         topic_by_company=f"t{run}.by-company",
+        topic_matching=f"t{run}.matching",
         topic_sink=f"t{run}.sink-rows",
         topic_overlaps=f"t{run}.overlaps",
         topic_intros=f"t{run}.intros",

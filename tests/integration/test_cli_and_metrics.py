@@ -163,6 +163,7 @@ def test_init_creates_configured_topics_registers_schemas_and_migrates(
     settings = Settings(kafka_bootstrap_servers=kafka_bootstrap, app_id=f"init-{run}",
                         topic_inbound=f"i{run}.in", topic_control=f"i{run}.control",
                         topic_by_account=f"i{run}.acc", topic_by_company=f"i{run}.co",
+                        topic_matching=f"i{run}.match",
                         topic_sink=f"i{run}.sink", topic_overlaps=f"i{run}.ov",
                         topic_intros=f"i{run}.intro", topic_attributions=f"i{run}.attr",
                         topic_dead_letter=f"i{run}.dlq", topic_partitions=3,
@@ -172,11 +173,11 @@ def test_init_creates_configured_topics_registers_schemas_and_migrates(
         monkeypatch.setenv(name, value)
     assert main(["init"]) == 0
     out = capsys.readouterr().out
-    assert "11 topics (11 created, 0 already there), 3 partitions" in out
+    assert "13 topics (13 created, 0 already there), 3 partitions" in out
     assert f"{len(default_catalog().event_types)} schemas registered" in out
     assert f"{len(discover())} migrations applied" in out
     assert main(["init"]) == 0
-    assert "(0 created, 11 already there)" in capsys.readouterr().out
+    assert "(0 created, 13 already there)" in capsys.readouterr().out
 
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     try:
@@ -186,11 +187,15 @@ def test_init_creates_configured_topics_registers_schemas_and_migrates(
         [by_name] = answers.values()
         configs = {name: {k: v["value"] if isinstance(v, dict) else v
                           for k, v in values.items()} for name, values in by_name.items()}
+        partitions = {t["topic"]: len(t["partitions"]) for t in admin.describe_topics(
+            [settings.topic_matching, f"init-{run}-resolver-changelog", settings.topic_inbound])}
     finally:
         admin.close()
     assert configs[settings.topic_inbound]["retention.ms"] == str(2 * 24 * 3600 * 1000)
     assert configs[settings.topic_control]["retention.ms"] == "-1"
     assert configs[settings.topic_control]["cleanup.policy"] == "delete"
     assert configs[f"init-{run}-companies-changelog"]["cleanup.policy"] == "compact"
+    assert partitions == {settings.topic_matching: 1, f"init-{run}-resolver-changelog": 1,
+                          settings.topic_inbound: 3}
     assert sorted(registry_server.subjects) == sorted(
         default_catalog().current(t).full_name for t in default_catalog().event_types)
