@@ -187,7 +187,7 @@ def test_init_creates_configured_topics_registers_schemas_and_migrates(
         [by_name] = answers.values()
         configs = {name: {k: v["value"] if isinstance(v, dict) else v
                           for k, v in values.items()} for name, values in by_name.items()}
-        partitions = {t["topic"]: len(t["partitions"]) for t in admin.describe_topics(
+        partitions = {t["name"]: len(t["partitions"]) for t in admin.describe_topics(
             [settings.topic_matching, f"init-{run}-resolver-changelog", settings.topic_inbound])}
     finally:
         admin.close()
