@@ -20,7 +20,7 @@ from .accounts import AccountStage, SnapshotMessage, stored_entry
 from .attribution import AttributionConfig
 from .companies import CompanyStage, ResultChange, partnerships_key
 from .records import same_version
-from .resolver import MatchInput, apply_input, apply_settings
+from .resolver import MatchInput, apply_input, apply_settings, settings_version
 
 #: The control event with a tenant's settings (its ignored domains), applied by the resolver.
 TENANT_SETTINGS = "tenant_settings"
@@ -88,6 +88,9 @@ class Pipeline:
         Applying such an event again changes nothing, wherever it falls in event-time
         order. An event the core rejects (no account to route by) also changes nothing.
         """
+        if event_type == TENANT_SETTINGS:
+            return settings_version(self.resolver_state, record["tenant_id"]) == \
+                record["version"]
         if event_type in CONTROL_TYPES:
             entry = (self.company_state.get(partnerships_key(0)) or {}).get(record["record_id"])
         else:

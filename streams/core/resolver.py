@@ -59,11 +59,12 @@ from typing import Any
 
 from rapidfuzz.distance import DamerauLevenshtein
 
-from .companykey import METHOD_NAME_COUNTRY, _psl
+from .companykey import METHOD_NAME_COUNTRY, _psl, registrable_domain
 
 __all__ = [
     "METHOD_BRAND", "METHOD_NAME_DOMAIN", "METHOD_NAME_TYPO", "TYPO_MIN_LENGTH", "Assignment",
     "MatchInput", "apply_input", "apply_settings", "assignment_of", "explain",
+    "settings_version",
 ]
 
 METHOD_BRAND = "brand"
@@ -466,15 +467,18 @@ def apply_settings(state: MutableMapping[str, Any], tenant_id: str, version: int
                    ignored_domains: Iterable[str]) -> list[Assignment]:
     """Apply a tenant's settings (its ignored domains); return the assignments that changed.
 
-    Settings with a version no higher than the tenant's last are ignored. Only the
-    tenant's accounts that list a domain added to or removed from the list are looked at.
+    Settings with a version no higher than the tenant's last are ignored. A listed
+    domain, host or URL counts as its registrable domain (``www.acme.com/x`` ignores
+    ``acme.com``). Only the tenant's accounts that list a domain added to or removed from
+    the list are looked at.
     """
     key = f"t:{tenant_id}"
     current = _get(state, key, {})
     if version <= current.get("v", 0):
         return []
     before = set(current.get("ignored", []))
-    after = {d.strip().lower() for d in ignored_domains if d and d.strip()}
+    after = {registrable_domain(d) or d.strip().lower() for d in ignored_domains
+             if d and d.strip()}
     state[key] = {"v": version, "ignored": sorted(after)}
     affected = _Affected()
     accounts = {a for d in before ^ after for a in _get(state, f"x:{d}", [])}
@@ -485,6 +489,12 @@ def apply_settings(state: MutableMapping[str, Any], tenant_id: str, version: int
         if _effective(rec["cand"], sorted(after)) != (rec.get("D"), rec.get("dm")):
             _reinput(state, account, rec, {}, affected)
     return _resolve(state, affected)
+
+
+def settings_version(state: MutableMapping[str, Any], tenant_id: str) -> int | None:
+    """The version of the tenant's settings applied now (None: none yet)."""
+    current = state.get(f"t:{tenant_id}")
+    return None if current is None else current["v"]
 
 
 def assignment_of(state: MutableMapping[str, Any], account_key: str

@@ -38,7 +38,11 @@ WORDS = ("north", "blue", "river", "stone", "pixel", "solar", "quantum", "harbor
 
 
 def company_name(rnd: random.Random, i: int) -> str:
-    return f"{rnd.choice(WORDS)} {rnd.choice(WORDS)} {i}"
+    """A word of the list and a made-up one (distinct companies mostly differ by more
+    than a character, as real ones do)."""
+    made_up = "".join(rnd.choice("bcdfghklmnprstvz") + rnd.choice("aeiou")
+                      for _ in range(rnd.randint(3, 5)))
+    return f"{rnd.choice(WORDS)} {made_up}"
 
 
 def typo(rnd: random.Random, name: str) -> str:

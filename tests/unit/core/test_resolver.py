@@ -255,8 +255,11 @@ def test_tenant_settings_reassign_in_the_pipeline():
     p.apply(*account("acme", "a1", domain="hosting.example", name="One"))
     p.apply(*account("globex", "g1", domain="hosting.example", name="Two"))
     assert overlap_companies(p) == {"hosting.example"}
-    p.apply(TENANT_SETTINGS, {"tenant_id": "acme", "version": 1,
-                              "ignored_domains": ["hosting.example"]})
+    settings_event = {"tenant_id": "acme", "version": 1,
+                      "ignored_domains": ["https://www.hosting.example/"]}
+    assert not p.holds(TENANT_SETTINGS, settings_event)
+    p.apply(TENANT_SETTINGS, settings_event)
+    assert p.holds(TENANT_SETTINGS, settings_event)
     assert overlap_companies(p) == set()
     snap = [s for s in p.account_state.values() if s.get("company") == "name:one|"]
     assert snap
