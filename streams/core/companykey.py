@@ -76,7 +76,7 @@ EXTRA_LEGAL_FORMS = (
     "aps", "pty", "pty ltd", "kk", "kg", "gmbh co kg", "ohg", "se", "lp", "llp", "pllc", "pc",
     "ltda", "sl", "s l", "sro", "s r o", "sp z o o", "spzoo", "bhd", "sdn bhd", "pte",
     "pvt", "pvt ltd", "ag co kg", "holding", "holdings", "group",
-    "co ltd", "co inc", "company limited", "private limited", "pvt ltd",
+    "co ltd", "co inc", "company limited", "private limited",
     "kabushiki kaisha", "kabushiki gaisha", "kabushikikaisha", "kabushikigaisha",
     "yugen kaisha", "yugen gaisha", "godo kaisha", "godo gaisha", "gomei kaisha",
     "goshi kaisha", "veř obch spol", "s de rl de cv", "sa de cv", "sapi de cv",
@@ -87,12 +87,13 @@ EXTRA_LEGAL_FORMS = (
     "jsc", "pjsc", "ojsc", "cjsc",
 )
 
-#: cleanco terms that are ordinary words or country codes in company names ("Fitness
-#: Unlimited", "Acme UK", "Acme Private Equity"): stripping them would merge companies.
+#: cleanco terms that are ordinary words or place codes in company names ("Fitness
+#: Unlimited", "Acme UK", "Acme CA", "Acme Private Equity"): stripping them would merge
+#: companies. The last one is a mis-encoded copy of "veř. obch. spol." (added correctly).
 _NOT_LEGAL_FORMS = frozenset({
-    "uk", "at", "e g", "ent", "etat", "private", "unlimited", "sem", "sep", "ok", "ba",
+    "uk", "at", "ca", "eu", "ent", "etat", "private", "unlimited", "sem", "sep", "ok", "ba",
     "bl", "fa", "ec", "ps", "ud", "pt", "ee", "et", "ei", "ij", "da", "sd", "ks", "kt", "mb",
-    "pp", "ve a obch spol",
+    "pp", "vea obch spol",
 })
 
 #: Legal forms that are written before the name in their countries ("AB Volvo",

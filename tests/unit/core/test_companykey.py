@@ -238,6 +238,8 @@ def test_spellings_of_one_name_fold_together(a, b):
         ("Ромашка", "Romashka"),  # other scripts are not transliterated
         ("Fitness Unlimited", "Fitness Inc"),  # words cleanco lists that are not forms
         ("Acme UK", "Acme Ltd"),
+        ("Acme CA", "Acme Inc"),
+        ("Acme EU", "Acme Inc"),
         ("Acme Private Equity", "Acme Equity"),
         ("A.O. Smith", "Smith Inc"),  # "AO" is only a prefix form in Cyrillic
         ("Da Vinci Labs", "Vinci Labs"),  # short words start names
