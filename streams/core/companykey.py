@@ -213,20 +213,31 @@ _MARKS_DROPPED = ("LATIN ", "GREEK ", "HEBREW ", "ARABIC ")
 
 @cache
 def _fold_char(c: str) -> tuple[str, bool]:
-    # Latin letters to ASCII, decimal digits of any script to ASCII digits, every other
-    # character casefolded (letters of other scripts stay letters). The flag says whether
-    # combining marks after this character are dropped.
-    if c.isdecimal():
-        return str(unicodedata.decimal(c)), False
-    name = unicodedata.name(c, "")
-    if c.isalpha() and name.startswith("LATIN "):
-        ascii_ = anyascii(c).lower()
-        if ascii_.isalnum():  # not for the click letters, which anyascii makes "!" or "|"
-            return ascii_, True
-    if name.startswith(_MARKS_DROPPED):
-        base = unicodedata.normalize("NFD", c)
-        return "".join(m for m in base if not unicodedata.combining(m)).casefold(), True
-    return c.casefold(), False
+    # Casefolded; then Latin letters to ASCII, decimal digits of any script to ASCII
+    # digits, every other character kept (letters of other scripts stay letters). The
+    # flag says whether combining marks after this character are dropped.
+    out = []
+    marks_dropped = False
+    for f in c.casefold():
+        if unicodedata.combining(f):  # casefold("İ") is "i" and a combining dot
+            if not marks_dropped:
+                out.append(f)
+            continue
+        marks_dropped = False
+        name = unicodedata.name(f, "")
+        if f.isdecimal():
+            f = str(unicodedata.decimal(f))
+        elif f.isalpha() and name.startswith("LATIN "):
+            ascii_ = anyascii(f).lower()
+            if ascii_.isalnum():  # not for the click letters, which anyascii makes "!"
+                f = ascii_
+            marks_dropped = True
+        elif name.startswith(_MARKS_DROPPED):
+            f = "".join(m for m in unicodedata.normalize("NFD", f)
+                        if not unicodedata.combining(m))
+            marks_dropped = True
+        out.append(f)
+    return "".join(out), marks_dropped
 
 
 def _fold(text: str) -> str:

@@ -216,6 +216,7 @@ def test_domain_label_drops_the_public_suffix(registrable, label):
         ("Łódź Logistics", "Lodz Logistics"),
         ("Société Générale", "Societe Generale"),
         ("Nguyễn Văn An", "Nguyen Van An"),
+        ("İstanbul Gıda", "ISTANBUL GIDA"),  # Turkish dotted and dotless i
         ("Ελληνική Εταιρεία", "ΕΛΛΗΝΙΚΗ ΕΤΑΙΡΕΙΑ"),  # Greek accents and case
         ("Ромашка", "РОМАШКА"),  # Cyrillic case
         ("مُحَمَّد للتجارة", "محمد للتجارة"),  # optional Arabic vowel points
@@ -294,11 +295,13 @@ def test_quotes_around_words_are_separators():
 
 _PARTS = ["株式会社", "有限公司", "(株)", "㈱", "AB", "ООО", "the", "and", "&", "Ltd",
           "G.m.b.H.", "J.", "P.", "O'", "Brien", "Acme", "トヨタ", "주식회사", " ", ".",
-          "Kabushiki", "Kaisha", "Holdings", "Co", "ß", "ø", "ि", "श", "ＡＢ", "-"]
+          "Kabushiki", "Kaisha", "Holdings", "Co", "ß", "ø", "ि", "श", "ＡＢ", "-",
+          "İ", "Ↄ", "ǃ", "Ά", "ّ"]
 
 
 @settings(max_examples=500, deadline=None)
 @given(st.text(max_size=30)
+       | st.text(st.characters(categories=["L", "M", "N", "P", "Zs", "S"]), max_size=12)
        | st.lists(st.sampled_from(_PARTS), max_size=8).map("".join)
        | st.lists(st.sampled_from(_PARTS), max_size=8).map(" ".join))
 def test_normalize_name_is_idempotent_and_keys_every_name_with_a_letter_or_digit(name):
