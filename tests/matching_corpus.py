@@ -160,10 +160,12 @@ _JP_INDUSTRY = ("ソリューションズ", "エナジー", "商事", "電機", 
 _KANJI = "山田中村川本大東西北南日光星新明和栄富松竹梅桜青金銀高石岡島森林平安福丸岩橋沢野原井谷宮城"
 _HANZI = "华中国东方海天金龙凤长城宏达信恒泰安盛鑫新美佳百联创智云祥瑞通远光明"
 _CN_INDUSTRY = ("科技", "贸易", "电子", "物流", "实业", "软件", "医药", "机械", "化工", "能源")
-_CYR = ("ка ло ми ра со ве ни та ду ре ко ба ли на ро зе лу ва гор мир тех стр вол"
-        ).split()
+_CYR = [c + v for c in "бвгдзклмнпрстф" for v in "аеиоуя"]
 _RU_INDUSTRY = ("", "", "Технологии", "Логистика", "Строй", "Трейд", "Софт", "Энерго")
-_HANGUL = "가나다라마바사아자차카타파하한성영진현우동서남북대신미래"
+#: Hangul syllables of 14 initial consonants and 10 vowels, without a final consonant
+_HANGUL = [chr(0xAC00 + (initial * 21 + vowel) * 28)
+           for initial in (0, 2, 3, 5, 6, 7, 9, 11, 12, 14, 15, 16, 17, 18)
+           for vowel in (0, 1, 4, 5, 8, 12, 13, 17, 18, 20)]
 _KR_INDUSTRY = ("전자", "테크", "물산", "건설", "제약", "화학", "소프트", "통신")
 
 
@@ -905,6 +907,8 @@ def report(ev: Evaluation, merges: int = 10, per_merge: int = 6) -> list[str]:
             out.append(f"    ... and {len(picked) - per_merge} more companies")
     out.append("")
     out.extend(table(ev))
+    out.append("A true pair counts for its company's kind; a false pair against the kinds of "
+               "both its accounts.")
     out.append("")
     out.append("Missed pairs (two accounts of one company under different keys), per kind:")
     for kind, score in ev.kinds.items():
