@@ -6,7 +6,9 @@ flavours (Salesforce-like: the company's site in ``website`` as a URL, often wit
 id of the company it TRULY belongs to and the KIND of variation it was generated for
 (:data:`KINDS`). Several tenants hold most companies (that makes the pairs to find); some
 companies are held by one tenant only. Hard negatives are built in: companies that must
-stay apart although their names, domains or providers look alike.
+stay apart although their names, domains or providers look alike. Some accounts also get an
+earlier version (no site yet, a mailbox provider's domain, a typo, no country) applied
+before the final one; the labels describe the final versions.
 
 :func:`run_matcher` applies the events to a fresh :class:`~streams.core.pipeline.Pipeline`
 (every tenant pair partnered, all populations shared at FULL) and reads each account's
@@ -206,14 +208,27 @@ class LabelledAccount:
 
 @dataclass
 class Corpus:
-    """The generated accounts, in the order their events are applied."""
+    """The generated accounts (their final versions) and the events that build them.
+
+    ``history`` holds earlier versions of some accounts, each placed somewhere before its
+    account's final version: the labels are those of the final versions, so a matcher
+    that depends on the current records only gives the same keys with or without them.
+    """
 
     seed: int
     accounts: list[LabelledAccount]
+    history: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (before, rec)
 
     def events(self) -> list[tuple[str, dict[str, Any]]]:
-        """The account events, in application order."""
-        return [("account", a.record) for a in self.accounts]
+        """The account events in application order, earlier versions included."""
+        before = defaultdict(list)
+        for index, record in self.history:
+            before[index].append(record)
+        out = []
+        for n, acc in enumerate(self.accounts):
+            out.extend(("account", r) for r in before.get(n, ()))
+            out.append(("account", acc.record))
+        return out
 
 
 def _neighbourhood(token: str) -> list[str]:
@@ -689,8 +704,12 @@ def _render(site: Site | None, flavour: str, rng: random.Random) -> tuple[str | 
         f"www.{host}" if not sub and rng.random() < 0.1 else host)
 
 
-def generate(size: int = 20_000, seed: int = SEED) -> Corpus:
-    """At least ``size`` labelled accounts, the same for the same ``size`` and ``seed``."""
+def generate(size: int = 20_000, seed: int = SEED, history: float = 0.1) -> Corpus:
+    """At least ``size`` labelled accounts, the same for the same ``size`` and ``seed``.
+
+    A share ``history`` of the accounts also gets an earlier version (see
+    :func:`_earlier`); the accounts themselves do not depend on ``history``.
+    """
     rng = random.Random(seed)
     g = _Gen(rng)
     kinds = list(KINDS)
@@ -716,9 +735,37 @@ def generate(size: int = 20_000, seed: int = SEED) -> Corpus:
                                          variant, rng))
             total += len(variants)
     rng.shuffle(accounts)  # tenants' events interleave, as on the topic
-    for n, acc in enumerate(accounts):
-        acc.record["occurred_at"] = T0 + dt.timedelta(seconds=n)
-    return Corpus(seed, accounts)
+    past = random.Random(seed + 1)  # the history draws apart: the accounts stay the same
+    earlier = [(past.randrange(n + 1), _earlier(acc, past))
+               for n, acc in enumerate(accounts) if past.random() < history]
+    corpus = Corpus(seed, accounts, earlier)
+    for n, (_, record) in enumerate(corpus.events()):
+        record["occurred_at"] = T0 + dt.timedelta(seconds=n)
+    return corpus
+
+
+def _earlier(acc: LabelledAccount, rng: random.Random) -> dict[str, Any]:
+    """An earlier version of an account, as CRMs hold them before someone fixes them: no
+    site yet, a mailbox provider's domain taken from a contact's address, a typo in the
+    name, or no country."""
+    final = acc.record
+    record = dict(final, version=1,
+                  event_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)))
+    for how in rng.sample(range(4), 4):
+        if how == 0:
+            record["website"] = record["domain"] = None
+        elif how == 1:
+            provider = rng.choice(FREE_MAIL)[0]
+            record["website"], record["domain"] = _render(Site("host", provider),
+                                                          TENANTS[acc.tenant], rng)
+        elif how == 2 and sum(c.isalpha() for c in record["name"]) >= 4:
+            record["name"] = _typo(record["name"], rng)
+        else:
+            record["country"] = None
+        if any(record[f] != final[f] for f in ("name", "website", "domain", "country")):
+            return record
+    record["name"] = f"{final['name']} (old)"
+    return record
 
 
 def _account(tenant: str, n: int, company: str, kind: str, negative: bool,
@@ -728,7 +775,7 @@ def _account(tenant: str, n: int, company: str, kind: str, negative: bool,
     website, domain = _render(variant.site, flavour, rng)
     record = {
         "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-        "tenant_id": tenant, "source": flavour, "record_id": record_id, "version": 1,
+        "tenant_id": tenant, "source": flavour, "record_id": record_id, "version": 2,
         "occurred_at": T0, "op": "UPSERT", "name": variant.name, "website": website,
         "domain": domain, "country": variant.country,
         "relationship": rng.choice(RELATIONSHIPS),
@@ -757,7 +804,8 @@ class Run:
     """Predicted company keys and what applying the events cost."""
 
     predicted: dict[tuple[str, str], str | None]
-    seconds: float  # applying the account events
+    events: int  # account events applied (final and earlier versions)
+    seconds: float  # applying them
     quarter_seconds: list[float] = field(default_factory=list)  # per quarter of the events
 
 
@@ -776,7 +824,7 @@ def run_matcher(corpus: Corpus) -> Run:
         laps.append(time.perf_counter() - started)
     predicted = {(a.tenant, a.record_id): company_of(pipeline, a.tenant, a.record_id)
                  for a in corpus.accounts}
-    return Run(predicted, sum(laps), laps)
+    return Run(predicted, len(events), sum(laps), laps)
 
 
 # -- scoring ----------------------------------------------------------------------------

@@ -68,6 +68,7 @@ def test_generation_is_deterministic(corpus):
     again = generate(SIZE)
     assert [(a.tenant, a.record_id, a.company, a.kind, a.record) for a in again.accounts] == \
         [(a.tenant, a.record_id, a.company, a.kind, a.record) for a in corpus.accounts]
+    assert again.events() == corpus.events()
     other = generate(SIZE, seed=7)
     assert [a.record["name"] for a in other.accounts] != \
         [a.record["name"] for a in corpus.accounts]
@@ -78,14 +79,36 @@ def test_every_record_is_a_valid_account_event(big):
     validator = EventValidator()
     ids = set()
     for a in big.accounts:
-        check_record(schema, a.record)
-        validator.check("account", a.record)
-        country = a.record["country"]
-        assert country is None or ISO_ALPHA2.match(country), country
         assert (a.record["tenant_id"], a.record["record_id"]) == (a.tenant, a.record_id)
         ids.add((a.tenant, a.record_id))
     assert len(ids) == len(big.accounts) >= 20_000
-    assert len({a.record["event_id"] for a in big.accounts}) == len(big.accounts)
+    events = big.events()
+    assert len(events) == len(big.accounts) + len(big.history)
+    for event_type, record in events:
+        assert event_type == "account"
+        check_record(schema, record)
+        validator.check("account", record)
+        country = record["country"]
+        assert country is None or ISO_ALPHA2.match(country), country
+    assert len({r["event_id"] for _, r in events}) == len(events)
+    times = [r["occurred_at"] for _, r in events]
+    assert times == sorted(times) and len(set(times)) == len(times)
+
+
+def test_earlier_versions_come_first_and_differ_from_the_final_ones(big):
+    assert len(big.history) > len(big.accounts) / 20
+    final = {(a.tenant, a.record_id): a.record for a in big.accounts}
+    seen = set()
+    for _, record in big.events():
+        key = (record["tenant_id"], record["record_id"])
+        if record["version"] == 1:
+            assert key not in seen and record != final[key]
+            assert {f for f in record if record[f] != final[key][f]} - {
+                "event_id", "occurred_at", "version"}
+        else:
+            assert record is final[key] and record["version"] == 2
+            seen.add(key)
+    assert len(seen) == len(final)
 
 
 def test_both_crm_flavours_and_all_tenants(big):
@@ -209,7 +232,11 @@ def test_pair_counts_equal_enumerating_every_pair(how):
 
 
 def test_todays_matcher_meets_the_floors(corpus):
-    ev = evaluate(corpus, run_matcher(corpus).predicted)
+    run = run_matcher(corpus)
+    assert run.events == len(corpus.accounts) + len(corpus.history)
+    # the earlier versions change nothing: the keys are those of the final versions
+    assert run.predicted == run_matcher(generate(SIZE, history=0)).predicted
+    ev = evaluate(corpus, run.predicted)
     text = "\n".join(report(ev))
     assert ev.overall.precision >= OVERALL_FLOOR[0] and ev.overall.recall >= OVERALL_FLOOR[1], \
         text
