@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 
 from schemas.epoch import epoch_millis
 from schemas.textformat import write_jsonl
 from sinks.columns import table_columns
+from sinks.migrate import Target, discover, migrate
 from sinks.rows import table_rows
 from sinks.tables import OVERLAPS
 from streams.replay import replay
@@ -14,6 +16,10 @@ from tests.factories import account, partnership, tenant_settings
 
 NOW = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 NEW_COLUMNS = ("match_evidence", "partner_match_method", "partner_match_evidence")
+OLD_COLUMNS = ("tenant_id", "partner_tenant_id", "company_key", "partnership_id",
+               "match_method", "tenant_populations", "partner_populations",
+               "counted_partner_populations", "visible", "partner_account_name",
+               "occurred_at")
 
 
 def old_overlap_message() -> dict:
@@ -69,3 +75,20 @@ def test_replay_writes_the_evidence_to_overlaps_current_and_logs_tenant_settings
         "SELECT tenant_id, record_id, record_version, JSONExtract(record, 'ignored_domains', "
         "'Array(String)') FROM crm_events FINAL WHERE event_type = 'tenant_settings'")
     assert logged == [("acme", "acme", 1, ["acme.com"])]
+
+
+def test_rows_written_before_the_migration_show_empty_evidence_after_it(chdb_writer, tmp_path):
+    deployed = tmp_path / "deployed"
+    deployed.mkdir()
+    for m in discover():
+        if m.version < 7:
+            shutil.copy(m.path, deployed / m.path.name)
+    migrate(chdb_writer.client, Target(), ttl_days=0, directory=deployed)
+    old = old_overlap_message()["row"]
+    chdb_writer.client.insert(  # a row as the sink of the previous version wrote it
+        "overlap_state", [[old[c] for c in OLD_COLUMNS] + [1, 3]],
+        column_names=[*OLD_COLUMNS, "active", "version"])
+    assert "0007_overlap_match_evidence.sql" in chdb_writer.migrate(ttl_days=0).applied
+    assert chdb_writer.query(
+        "SELECT tenant_id, partner_account_name, match_evidence, partner_match_method, "
+        "partner_match_evidence FROM overlaps_current") == [("acme", None, "", None, None)]
