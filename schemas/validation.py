@@ -8,8 +8,7 @@ decoded event, so the same rows are rejected everywhere, with the same field and
 Rules:
 
 - only inbound CRM events and control events (partnerships, tenant settings) are input;
-  result types
-  (``overlap``, ``intro``, ``attribution``) are pipeline output;
+  result types (``overlap``, ``intro``, ``attribution``) are pipeline output;
 - ids (event, tenant, record, account, opportunity, partnership ids) are non-empty, at most
   :attr:`EventLimits.max_id_length` characters, without control characters or surrounding
   blanks;
