@@ -6,7 +6,7 @@ Stages (each an agent with concurrency 1, at-least-once):
    with its account table: partition p of each belongs to the same worker).
 
    - An inbound message is decoded and checked (:func:`streams.ingest.triage`); a bad
-     one goes to the dead letter, a partnership to the control topic. An accepted event
+     one goes to the dead letter, a control event to the control topic. An accepted event
      whose route key (see :func:`streams.routing.route`) belongs to the partition it was
      read from is applied to the account table at once (:func:`streams.ingest.place`);
      any other is re-keyed by (tenant, account) to the by-account topic, where this stage
@@ -24,7 +24,8 @@ Stages (each an agent with concurrency 1, at-least-once):
      :mod:`streams.core.opportunities`); one for a key of the partition that made it is
      applied at once instead (``AccountStage.settle``).
 2. ``control``: control -> every partition of the by-company topic (each company
-   partition keeps its own copy of every partnership).
+   partition keeps its own copy of every partnership). Tenant settings travel the same
+   way; the company stage does not use them (they are for account matching).
 3. ``companies``: by-company -> company table -> announced changes to the outbound
    overlap, intro and attribution topics (Avro) and the result rows no outbound event
    carries whole (overlaps) to the sink topic; ``coselling sink`` writes both into
@@ -76,7 +77,7 @@ from .ingest import (
     DeadLetter,
     Forward,
     RawMessage,
-    control_partnership,
+    control_event,
     place,
     triage,
 )
@@ -324,11 +325,11 @@ def create_app(settings: Settings) -> faust.App:
                 (by_account, {"key": m.key.encode(), "value": json.dumps(m.to_json()).encode()})
                 for m in d.messages]
 
-    def control_decide(e: Any, state: BatchState | None) -> dict[str, Any]:
-        return control_partnership(codec, validator, e.message.value).record
+    def control_decide(e: Any, state: BatchState | None) -> Decoded:
+        return control_event(codec, validator, e.message.value)
 
-    def control_emit(e: Any, record: dict[str, Any]):
-        value = json.dumps({"partnership": to_plain(record)}).encode()
+    def control_emit(e: Any, decoded: Decoded):
+        value = json.dumps({decoded.event_type: to_plain(decoded.record)}).encode()
         return [(by_company, {"key": e.message.key, "value": value, "partition": p})
                 for p in range(settings.topic_partitions)]
 
@@ -337,6 +338,8 @@ def create_app(settings: Settings) -> faust.App:
         data = json.loads(e.message.value)
         if "partnership" in data:
             return company_stage.apply_partnership(state, partition, data["partnership"])
+        if "tenant_settings" in data:  # for account matching: nothing here derives from it
+            return []
         msg = SnapshotMessage.from_json(e.message.key.decode(), data)
         return company_stage.apply_snapshot(state, partition, msg)
 
@@ -366,7 +369,7 @@ def create_app(settings: Settings) -> faust.App:
     @app.agent(control, concurrency=1, name="control")
     async def control_agent(stream: faust.StreamT) -> None:
         await run_batches(stream, control_decide, control_emit,
-                          "control: broadcasting partnerships")
+                          "control: broadcasting control events")
 
     @app.agent(by_company, concurrency=1, name="companies")
     async def companies(stream: faust.StreamT) -> None:

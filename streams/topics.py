@@ -6,7 +6,7 @@ are left as they are.
 - inbound, internal (by-account, by-company, sink rows) and outbound topics: delete
   policy, retention ``COSELLING_TOPIC_RETENTION_DAYS``;
 - the dead-letter topic: retention ``COSELLING_DEAD_LETTER_RETENTION_DAYS``;
-- the control topic: kept for ever (``retention.ms=-1``), not compacted. Partnership
+- the control topic: kept for ever (``retention.ms=-1``), not compacted. Control
   events are few, and a compacted source topic has holes in its offsets, which Faust
   cannot tell from skipped messages (see ``streams.offset_guard``);
 - the workers' state (table changelog) topics: compacted, as Faust expects.

@@ -20,7 +20,8 @@ from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from .companykey import company_key
+from .companykey import CompanyMatch, company_key
+from .evidence import match_evidence
 from .homes import RecordPlacement, apply_at_home, home_entry, new_home_state
 from .opportunities import (
     InternalMessage,
@@ -186,6 +187,7 @@ def snapshot(state: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
         "name": account["name"],
         "relationship": account["relationship"],
         "match_method": method,
+        "match_evidence": match_evidence(CompanyMatch(key, method), account),
         "opportunities": opps,
         "touches": touches,
         "contacts": contacts,

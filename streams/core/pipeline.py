@@ -19,7 +19,10 @@ from ..exceptions import NotAnInboundEventError, UnroutableEventError
 from .accounts import AccountStage, SnapshotMessage, stored_entry
 from .attribution import AttributionConfig
 from .companies import CompanyStage, ResultChange, partnerships_key
-from .records import same_version
+from .records import apply_versioned, same_version
+
+#: What the settings state keeps of a tenant_settings event (its record id is the tenant).
+_SETTINGS_FIELDS = ("tenant_id", "ignored_domains")
 
 
 class Pipeline:
@@ -30,14 +33,19 @@ class Pipeline:
         attribution: AttributionConfig | None = None,
         account_state: MutableMapping[str, Any] | None = None,
         company_state: MutableMapping[str, Any] | None = None,
+        settings_state: MutableMapping[str, Any] | None = None,
     ):
         self.accounts = AccountStage()
         self.companies = CompanyStage(attribution)
         self.account_state = account_state if account_state is not None else {}
         self.company_state = company_state if company_state is not None else {}
+        #: Tenant id -> versioned entry of its latest settings event (see .records).
+        self.settings_state = settings_state if settings_state is not None else {}
 
     def apply(self, event_type: str, record: dict[str, Any]) -> list[ResultChange]:
         """Apply one decoded inbound or control event; return the result changes."""
+        if event_type == "tenant_settings":
+            return self.resolver_settings(record)
         if event_type in CONTROL_TYPES:
             return self.companies.apply_partnership(self.company_state, 0, record)
         if event_type not in INBOUND_TYPES:
@@ -57,13 +65,23 @@ class Pipeline:
                 messages += apply_internal(accounts, msg)
         return changes
 
+    def resolver_settings(self, record: dict[str, Any]) -> list[ResultChange]:
+        """Apply a tenant's settings (its latest version is kept); return the result changes.
+
+        Kept for account matching, which does not use them yet: no result changes.
+        """
+        apply_versioned(self.settings_state, record, _SETTINGS_FIELDS)
+        return []
+
     def holds(self, event_type: str, record: dict[str, Any]) -> bool:
         """True if this very version of the event's record is the one applied now.
 
         Applying such an event again changes nothing, wherever it falls in event-time
         order. An event the core rejects (no account to route by) also changes nothing.
         """
-        if event_type in CONTROL_TYPES:
+        if event_type == "tenant_settings":
+            entry = self.settings_state.get(record["record_id"])
+        elif event_type in CONTROL_TYPES:
             entry = (self.company_state.get(partnerships_key(0)) or {}).get(record["record_id"])
         else:
             try:

@@ -9,7 +9,7 @@ from sinks.tables import CURRENT_STATE_VIEWS
 from streams.core.companykey import company_key
 from streams.deadletter import HEADER_ERROR_TYPE
 from streams.replay import replay
-from tests.factories import touch
+from tests.factories import tenant_settings, touch
 from tests.integration.conftest import (
     consume_until,
     inbound_key,
@@ -33,6 +33,10 @@ def test_two_workers_give_the_same_views_as_replay(pipeline_settings, start_work
                  if t == "partner_touch" and r["account_record_id"] is None}
     nowhere = touch("acme", "touch-on-nothing", "globex")
     events.insert(len(events) // 2, nowhere)
+    # A control event besides partnerships: logged, kept for matching, derives nothing yet.
+    settings_events = [tenant_settings("acme", ["acme.com"], version=2, day=1),
+                       tenant_settings("acme", ["old.example.com"], version=1)]
+    events[len(events) // 3:len(events) // 3] = settings_events
 
     # Oracle: the replay path over the same events, into its own chDB.
     path = tmp_path / "events.jsonl"
@@ -82,6 +86,8 @@ def test_two_workers_give_the_same_views_as_replay(pipeline_settings, start_work
     streamed = ClickHouseWriter(settings.clickhouse_dsn.get_secret_value())
     actual = views_snapshot(streamed, CURRENT_STATE_VIEWS)
     assert streamed.query("SELECT count() FROM crm_events FINAL") == expected_events
+    assert streamed.query("SELECT record_version FROM crm_events FINAL "
+                          "WHERE event_type = 'tenant_settings' ORDER BY 1") == [(1,), (2,)]
     streamed.close()
     for view in expected:
         assert actual[view] == expected[view], f"{view} differs between streaming and replay"
