@@ -24,7 +24,7 @@ from .logical import converter, strip_logical_types
 SCHEMA_DIR = Path(__file__).with_name("avro")
 
 INBOUND_TYPES: tuple[str, ...] = ("account", "opportunity", "contact", "partner_touch")
-CONTROL_TYPES: tuple[str, ...] = ("partnership",)
+CONTROL_TYPES: tuple[str, ...] = ("partnership", "tenant_settings")
 OUTBOUND_TYPES: tuple[str, ...] = ("overlap", "intro", "attribution")
 EVENT_TYPES: tuple[str, ...] = INBOUND_TYPES + CONTROL_TYPES + OUTBOUND_TYPES
 

@@ -7,8 +7,8 @@ decoded event, so the same rows are rejected everywhere, with the same field and
 
 Rules:
 
-- only inbound CRM events and partnership control events are input; result types
-  (``overlap``, ``intro``, ``attribution``) are pipeline output;
+- only inbound CRM events and control events (partnerships, tenant settings) are input;
+  result types (``overlap``, ``intro``, ``attribution``) are pipeline output;
 - ids (event, tenant, record, account, opportunity, partnership ids) are non-empty, at most
   :attr:`EventLimits.max_id_length` characters, without control characters or surrounding
   blanks;
@@ -17,6 +17,10 @@ Rules:
 - versions are 0 or more;
 - timestamps and dates lie in ``[earliest_event_time, latest_event_time)``;
 - a contact names its account; a partner touch names its opportunity, its account or both;
+- tenant settings are the tenant's own (``record_id`` is the ``tenant_id``), and each of
+  their ``ignored_domains`` is a plausible host name (``acme.com``, ``shop.acme.co.uk``;
+  not a URL, an address, an IP address or a single label), at most
+  :data:`MAX_IGNORED_DOMAINS` of them;
 - a ``DELETE`` is checked on its envelope (event and tenant id, record id, version, event
   time, source) and the ids it is routed by only (an opportunity's or contact's account; a
   touch's opportunity or account): its other fields carry no data and may be left empty.
@@ -28,6 +32,7 @@ is a few comparisons per field.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +55,10 @@ DELETE_ROUTING_IDS: dict[str, tuple[str, ...]] = {
     "partner_touch": ("opportunity_record_id", "account_record_id"),
 }
 _DELETE_IDS = ("event_id", "tenant_id", "record_id")
+
+#: The most domains one tenant's settings may ignore.
+MAX_IGNORED_DOMAINS = 1000
+_HOST_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 _UTC = dt.UTC
 
@@ -100,6 +109,7 @@ class EventValidator:
         self._extra: dict[str, Callable[[dict[str, Any]], None]] = {
             "contact": _contact_names_account,
             "partner_touch": _touch_names_opportunity_or_account,
+            "tenant_settings": self._tenant_settings,
         }
 
     def check(self, event_type: str, record: dict[str, Any]) -> None:
@@ -155,6 +165,23 @@ class EventValidator:
         extra = self._extra.get(event_type)
         if extra is not None:
             extra(record)
+
+    def _tenant_settings(self, record: dict[str, Any]) -> None:
+        if record.get("record_id") != record.get("tenant_id"):
+            raise InvalidEventError("record_id", "tenant settings are the tenant's own: "
+                                    "record_id must be the tenant_id")
+        domains = record.get("ignored_domains", [])
+        if not isinstance(domains, list):
+            raise InvalidEventError("ignored_domains", "must be an array")
+        if len(domains) > MAX_IGNORED_DOMAINS:
+            raise InvalidEventError("ignored_domains", f"lists {len(domains)} domains; at most "
+                                    f"{MAX_IGNORED_DOMAINS}")
+        for i, domain in enumerate(domains):
+            name = f"ignored_domains[{i}]"
+            self._text(name, domain)
+            problem = host_name_problem(domain)
+            if problem:
+                raise InvalidEventError(name, f"{domain!r} is not a host name: {problem}")
 
     def _id(self, name: str, value: Any) -> None:
         if type(value) is not str:
@@ -213,6 +240,32 @@ def _check_unicode(name: str, value: str) -> None:
     except UnicodeEncodeError as exc:
         raise InvalidEventError(name, "is not valid UTF-8 text (undecodable byte or lone "
                                 f"surrogate at character {exc.start + 1})") from None
+
+
+def host_name_problem(value: Any) -> str | None:
+    """What keeps ``value`` from being a plausible host name (``acme.com``); None: nothing.
+
+    Letters outside ASCII are accepted as an internationalized name (IDNA).
+    """
+    if type(value) is not str or not value:
+        return "expected a non-empty host name such as acme.com"
+    if any(c in value for c in "/:@ ?#") or value != value.strip():
+        return "a bare host name such as acme.com, without scheme, path, port or address"
+    labels = value.removesuffix(".").lower().split(".")
+    if len(labels) < 2:
+        return "needs at least two labels, such as acme.com"
+    if "" in labels:
+        return "an empty label (two dots in a row, or a leading dot)"
+    try:
+        labels = [label if label.isascii() else label.encode("idna").decode("ascii")
+                  for label in labels]
+    except UnicodeError:
+        return "not a valid internationalized domain name"
+    if len(".".join(labels)) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+        return "labels are 1 to 63 letters, digits or inner hyphens, 253 characters in all"
+    if labels[-1].isdigit():
+        return "an IP address names no company"
+    return None
 
 
 def _contact_names_account(record: dict[str, Any]) -> None:

@@ -56,8 +56,13 @@ def _column(table: Table, name: str, ch_type: str, messages: list[dict[str, Any]
         return [written_ms] * len(messages)
     if result and name == "active":
         return [1 if m["active"] else 0 for m in messages]
-    values = [m["version"] for m in messages] if result and name == "version" \
-        else [m["row"][name] for m in messages]
+    if name in table.default_values:  # messages made before the column was added lack it
+        default = table.default_values[name]
+        values = [m["row"].get(name, default) for m in messages]
+    elif result and name == "version":
+        values = [m["version"] for m in messages]
+    else:
+        values = [m["row"][name] for m in messages]
     if ch_type.startswith("DateTime64(3"):
         millis = [int(v) for v in values]
         if millis and not _MIN_MS <= min(millis) <= max(millis) <= _MAX_MS:

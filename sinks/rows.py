@@ -49,8 +49,10 @@ def _value(table: Table, name: str, row: dict, meta: dict, written: dt.datetime)
         value = meta[name]
     elif name == "written_at":
         return written
-    else:
+    elif name in row or name not in table.default_values:
         value = row[name]
+    else:  # a message made before the column was added
+        return table.default_values[name]
     if name in _TIME_COLUMNS:
         return from_millis(int(value))
     if name in _DECIMAL_COLUMNS:

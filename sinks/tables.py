@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -19,10 +20,18 @@ class Table:
 
     The DDL lives in the migrations; a test checks these columns against the migrated
     tables, so the writer always names columns and types explicitly and correctly.
+    ``defaults``: (column, value) for columns added after the table was first written,
+    the value a sink message made before then (without the column) writes.
     """
 
     name: str
     columns: tuple[tuple[str, str], ...]
+    defaults: tuple[tuple[str, Any], ...] = ()
+
+    @cached_property
+    def default_values(self) -> dict[str, Any]:
+        """``defaults`` as a mapping."""
+        return dict(self.defaults)
 
     @cached_property
     def column_names(self) -> list[str]:
@@ -55,8 +64,13 @@ OVERLAPS = Table(
         ("counted_partner_populations", "Array(LowCardinality(String))"),
         ("visible", "UInt8"),
         ("partner_account_name", "Nullable(String)"),
+        ("match_evidence", "String"),
+        ("partner_match_method", "LowCardinality(Nullable(String))"),
+        ("partner_match_evidence", "Nullable(String)"),
         *_COMMON_TAIL,
     ),
+    defaults=(("match_evidence", ""), ("partner_match_method", None),
+              ("partner_match_evidence", None)),
 )
 
 INTROS = Table(

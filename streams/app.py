@@ -6,7 +6,7 @@ Stages (each an agent with concurrency 1, at-least-once):
    with its account table: partition p of each belongs to the same worker).
 
    - An inbound message is decoded and checked (:func:`streams.ingest.triage`); a bad
-     one goes to the dead letter, a partnership to the control topic. An accepted event
+     one goes to the dead letter, a control event to the control topic. An accepted event
      whose route key (see :func:`streams.routing.route`) belongs to the partition it was
      read from is applied to the account table at once (:func:`streams.ingest.place`);
      any other is re-keyed by (tenant, account) to the by-account topic, where this stage
@@ -33,7 +33,9 @@ Stages (each an agent with concurrency 1, at-least-once):
    changed (see :mod:`streams.core.resolver`). A batch's assignments are coalesced to
    the last per account (each is the account's whole assignment).
 3. ``control``: control -> every partition of the by-company topic (each company
-   partition keeps its own copy of every partnership).
+   partition keeps its own copy of every partnership). Tenant settings travel the same
+   way (the company stage does not use them) and to the matching topic, where the
+   resolver applies them (a tenant's ignored domains).
 4. ``companies``: by-company -> company table -> announced changes to the outbound
    overlap, intro and attribution topics (Avro) and the result rows no outbound event
    carries whole (overlaps) to the sink topic; ``coselling sink`` writes both into
@@ -76,7 +78,7 @@ from .core.opportunities import (
 )
 from .core.outbound import ROW_CARRYING_KINDS, outbound_event
 from .core.records import to_plain
-from .core.resolver import Assignment, MatchInput, apply_input, apply_settings
+from .core.resolver import Assignment, MatchInput, apply_input, apply_settings_event
 from .deadletter import dead_letter_headers
 from .exceptions import InternalMessageError
 from .faust_state import BatchState, ChangelogTable
@@ -86,7 +88,7 @@ from .ingest import (
     DeadLetter,
     Forward,
     RawMessage,
-    control_partnership,
+    control_event,
     place,
     triage,
 )
@@ -341,28 +343,31 @@ def create_app(settings: Settings) -> faust.App:
     def resolver_decide(e: Any, state: BatchState | None) -> list[Assignment]:
         data = json.loads(e.message.value)
         if "tenant_settings" in data:
-            record = data["tenant_settings"]
-            return apply_settings(state, record["tenant_id"], record["version"],
-                                  record.get("ignored_domains") or [])
+            return apply_settings_event(state, data["tenant_settings"])
         return apply_input(state, MatchInput.from_json(e.message.key.decode(), data))
 
     def resolver_emit(e: Any, assignments: list[Assignment]):
         return [(by_account, {"key": a.key.encode(), "value": json.dumps(a.to_json()).encode()})
                 for a in assignments]
 
-    def control_decide(e: Any, state: BatchState | None) -> dict[str, Any]:
-        return control_partnership(codec, validator, e.message.value).record
+    def control_decide(e: Any, state: BatchState | None) -> Decoded:
+        return control_event(codec, validator, e.message.value)
 
-    def control_emit(e: Any, record: dict[str, Any]):
-        value = json.dumps({"partnership": to_plain(record)}).encode()
-        return [(by_company, {"key": e.message.key, "value": value, "partition": p})
-                for p in range(settings.topic_partitions)]
+    def control_emit(e: Any, decoded: Decoded):
+        value = json.dumps({decoded.event_type: to_plain(decoded.record)}).encode()
+        sends = [(by_company, {"key": e.message.key, "value": value, "partition": p})
+                 for p in range(settings.topic_partitions)]
+        if decoded.event_type == "tenant_settings":  # the resolver applies them
+            sends.append((matching, {"key": e.message.key, "value": value}))
+        return sends
 
     def companies_decide(e: Any, state: BatchState | None) -> list[ResultChange]:
         partition = e.message.partition
         data = json.loads(e.message.value)
         if "partnership" in data:
             return company_stage.apply_partnership(state, partition, data["partnership"])
+        if "tenant_settings" in data:  # for account matching: nothing here derives from it
+            return []
         msg = SnapshotMessage.from_json(e.message.key.decode(), data)
         return company_stage.apply_snapshot(state, partition, msg)
 
@@ -398,7 +403,7 @@ def create_app(settings: Settings) -> faust.App:
     @app.agent(control, concurrency=1, name="control")
     async def control_agent(stream: faust.StreamT) -> None:
         await run_batches(stream, control_decide, control_emit,
-                          "control: broadcasting partnerships")
+                          "control: broadcasting control events")
 
     @app.agent(by_company, concurrency=1, name="companies")
     async def companies(stream: faust.StreamT) -> None:

@@ -8,7 +8,7 @@ prospects, closed deals (won and lost) spread over the past year, partners touch
 (intros, referrals, co-marketing, deal registrations) before they close, contacts are
 hashed, and some records are edited later (higher versions) or deleted. Partnerships
 between tenants carry different sharing policies; one is narrowed half-way through and
-one ends.
+one ends. Each tenant's settings name its own domain as one that never keys a company.
 
 Pure: returns decoded events (the form the codec takes); nothing is written here.
 """
@@ -120,6 +120,7 @@ class _Generator:
 
     def run(self, companies: int) -> list[Event]:
         self.partnerships()
+        self.tenant_settings()
         for c in range(companies):
             self.company(c)
         self.events.sort(key=lambda e: (e[1]["occurred_at"], e[1]["event_id"]))
@@ -136,6 +137,11 @@ class _Generator:
                                                                           narrowed))
         a, b, rules = PARTNERSHIPS[4]
         self.emit("partnership", a, f"{a}-{b}", self.at(300), _partnership(a, b, "ENDED", {}))
+
+    def tenant_settings(self) -> None:
+        for spec in TENANTS:  # a tenant's own domain: its staff's accounts name it
+            self.emit("tenant_settings", spec.tenant_id, spec.tenant_id, self.at(0),
+                      {"ignored_domains": [f"{spec.tenant_id}.com"]})
 
     def company(self, c: int) -> None:
         rng = self.rng

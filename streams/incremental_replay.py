@@ -265,13 +265,13 @@ class IncrementalReplay:
             self.decision = Decision(FRESH, "the database holds no results yet")
             self._file_events = len(events)
             self.events = events
-            self._pipeline = _pipeline(self.attribution, {})
+            self._pipeline = _tracked_pipeline(self.attribution)
             return self.decision
         assert self.lock is not None, "use IncrementalReplay in a with block"
         last = self.lock.last
         tables = self.store.fingerprints()
         state = self.store.load_state(last.generation) if last else {}
-        pipeline = _pipeline(self.attribution, state)
+        pipeline = _tracked_pipeline(self.attribution, state)
         late = self._late(events, last.summary.get("watermark") if last else None, pipeline)
         self.decision = decide(last, self.lock.interrupted, tables, late,
                                recorded_attribution(self.attribution))
@@ -283,7 +283,7 @@ class IncrementalReplay:
             logged = [_logged_event(t, r) for t, r in self.store.logged_events()]
             self._logged = {_identity(t, r) for t, r in logged}
             events = sorted(logged + events, key=event_time_order)
-            pipeline = _pipeline(self.attribution, {})
+            pipeline = _tracked_pipeline(self.attribution)
         self.events, self._pipeline = events, pipeline
         return self.decision
 
@@ -322,7 +322,7 @@ class IncrementalReplay:
             generation = (last.generation if last else 0) + 1
             saved = self.store.save_states([(store, _changed_items(state)) for store, state in (
                 ("account", pipeline.account_state), ("company", pipeline.company_state),
-                ("resolver", pipeline.resolver_state))],
+                ("settings", pipeline.settings_state), ("resolver", pipeline.resolver_state))],
                 generation, writes)
             writes.wait()
         report.rows_written += writes.rows - saved
@@ -395,10 +395,13 @@ class _RunWriter:
         return self.writer.write(messages)
 
 
-def _pipeline(attribution: AttributionConfig, state: dict[str, dict[str, Any]]) -> Pipeline:
-    """A pipeline on the saved state's stores (empty ones for ``{}``), tracking changes."""
+def _tracked_pipeline(attribution: AttributionConfig | None,
+                      state: dict[str, dict[str, Any]] | None = None) -> Pipeline:
+    """A pipeline over tracked copies of saved state (store -> key -> value; none: empty)."""
+    state = state or {}
     return Pipeline(attribution, TrackedState(state.get("account")),
-                    TrackedState(state.get("company")), TrackedState(state.get("resolver")))
+                    TrackedState(state.get("company")), TrackedState(state.get("settings")),
+                    TrackedState(state.get("resolver")))
 
 
 def _changed_items(state) -> Iterator[tuple[str, Any]]:

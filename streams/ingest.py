@@ -6,7 +6,7 @@ accounts stage in :mod:`streams.app` feeds it batches and performs the sends it 
 belongs to the very partition it was read from (:class:`ApplyHere`), else forwarded. A decoded
 event is checked by the same :class:`~schemas.validation.EventValidator` as ``publish``
 and ``replay`` use, so a row they reject is dead-lettered here with the same reason.
-:func:`control_partnership` is the same decision for the control topic.
+:func:`control_event` is the same decision for the control topic.
 
 The sink (:mod:`streams.sink_inputs`) makes these same decisions on the same messages to
 log the accepted events in ``crm_events``: an event the worker dead-letters is never
@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from schemas.catalog import CONTROL_TYPES
 from schemas.codec import Codec, Decoded
 from schemas.exceptions import CosellingError, TruncatedPayloadError
 from schemas.raw_message import RawMessage
@@ -27,7 +28,7 @@ from .deadletter import dead_letter_headers
 from .routing import Destination, Route, route
 
 #: Header of a message the accounts stage forwards from the inbound topic (to the
-#: by-account or control topic): the topic it was read from. The sink logs a partnership
+#: by-account or control topic): the topic it was read from. The sink logs a control event
 #: from the inbound topic and skips the copy forwarded to the control topic.
 HEADER_FORWARDED_FROM = "coselling.forwarded-from"
 
@@ -93,17 +94,17 @@ def triage(codec: Codec, validator: EventValidator, message: RawMessage
         return DeadLetter(message.key, message.value or b"", headers, exc)
 
 
-def control_partnership(codec: Codec, validator: EventValidator, value: bytes | None
-                        ) -> Decoded:
-    """The partnership a control-topic message carries, checked like an inbound one.
+def control_event(codec: Codec, validator: EventValidator, value: bytes | None
+                  ) -> Decoded:
+    """The control event (a partnership or tenant settings) a control-topic message carries.
 
-    Raises a :class:`~schemas.exceptions.CosellingError` when the message is not a valid
-    partnership event (the message is dead-lettered).
+    Checked like an inbound one. Raises a :class:`~schemas.exceptions.CosellingError` when
+    the message is not a valid control event (the message is dead-lettered).
     """
     if value is None:
         raise TruncatedPayloadError("message has no value (tombstone)")
     decoded = codec.decode(value)
-    if decoded.event_type != "partnership":
+    if decoded.event_type not in CONTROL_TYPES:
         raise CosellingError(f"{decoded.event_type} on the control topic")
     validator.check(decoded.event_type, decoded.record)  # also when sent here directly
     return decoded

@@ -4,8 +4,8 @@ Stage one of the pipeline re-keys CRM events by (tenant, account) so an account 
 opportunities are handled by one partition; a contact or partner touch is keyed by its own
 home (tenant, event type, record id) instead, because a later version may name another
 account or deal (stage two places it at the key its latest version names, see
-:mod:`streams.core.homes`); partnership control events go to the control topic keyed by
-partnership id.
+:mod:`streams.core.homes`); control events go to the control topic, a partnership keyed by
+its partnership id, a tenant's settings by its tenant id.
 """
 
 from __future__ import annotations
@@ -42,12 +42,18 @@ def route(event_type: str, record: dict[str, Any]) -> Route:
     an opportunity nor an account) raise :class:`UnroutableEventError` (dead-lettered).
     """
     if event_type in CONTROL_TYPES:
-        return Route(Destination.CONTROL, record["partnership_id"].encode())
+        return Route(Destination.CONTROL, control_key(event_type, record))
     if event_type not in INBOUND_TYPES:
         raise NotAnInboundEventError(
             f"{event_type} events are pipeline output; they cannot be published as input"
         )
     return Route(Destination.BY_ACCOUNT, state_key(event_type, record).encode())
+
+
+def control_key(event_type: str, record: dict[str, Any]) -> bytes:
+    """The control-topic key of a control event: partnership id, or tenant id."""
+    return (record["partnership_id"] if event_type == "partnership"
+            else record["tenant_id"]).encode()
 
 
 def message_key(event_type: str, record: dict[str, Any]) -> bytes:

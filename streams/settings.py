@@ -43,7 +43,7 @@ class Settings(BaseSettings):
         "contact and partner-touch events to.",
     )
     topic_control: str = Field(
-        "coselling.control", description="Topic for partnership control events."
+        "coselling.control", description="Topic for control events: partnerships, tenant settings."
     )
     topic_by_account: str = Field(
         "coselling.by-account",

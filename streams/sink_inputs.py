@@ -6,10 +6,10 @@ pipeline already has in Kafka is written to Kafka a second time:
 - the inbound topic: the raw event log (``crm_events``). The sink makes the accounts
   stage's own decision on it (:func:`streams.ingest.triage`: decode and validate); an
   event the worker dead-letters gives no row and is not dead-lettered again here;
-- the control topic: partnerships (:func:`streams.ingest.control_partnership`, the
-  control stage's decision). A partnership the worker forwarded there from the inbound
-  topic (header ``coselling.forwarded-from``) was logged from the inbound topic and is
-  skipped, so a partnership gives one row whichever topic it was published to;
+- the control topic: partnerships and tenant settings (:func:`streams.ingest.control_event`,
+  the control stage's decision). A control event the worker forwarded there from the
+  inbound topic (header ``coselling.forwarded-from``) was logged from the inbound topic
+  and is skipped, so a control event gives one row whichever topic it was published to;
 - the intro and attribution topics: their result rows, which the outbound events carry
   whole (:func:`streams.core.outbound.result_message`);
 - the sink topic: everything else the workers derive (overlap rows), JSON as before.
@@ -34,7 +34,7 @@ from sinks.exceptions import SinkDataError
 
 from .core.eventlog import event_log_entry
 from .core.outbound import result_message
-from .ingest import HEADER_FORWARDED_FROM, Forward, control_partnership, triage
+from .ingest import HEADER_FORWARDED_FROM, Forward, control_event, triage
 from .settings import Settings
 
 Reader = Callable[[RawMessage], list[dict[str, Any]]]
@@ -86,14 +86,14 @@ class SinkInputs:
         return [event_log_entry(decoded.event_type, decoded.record, ingest_time(message))]
 
     def control(self, message: RawMessage) -> list[dict[str, Any]]:
-        """The event log entry of a partnership the control stage accepts.
+        """The event log entry of a control event the control stage accepts.
 
         Nothing for one the worker forwarded from the inbound topic: logged from there.
         """
         if any(name == HEADER_FORWARDED_FROM for name, _ in message.headers):
             return []
         try:
-            decoded = control_partnership(self.codec, self.validator, message.value)
+            decoded = control_event(self.codec, self.validator, message.value)
         except CosellingError:
             return []  # dead-lettered by the worker
         return [event_log_entry(decoded.event_type, decoded.record, ingest_time(message))]

@@ -8,7 +8,7 @@ are left as they are.
   resolver's changelog have ONE partition (the resolver's state is global: any account
   may merge with any other), every other topic ``COSELLING_TOPIC_PARTITIONS``;
 - the dead-letter topic: retention ``COSELLING_DEAD_LETTER_RETENTION_DAYS``;
-- the control topic: kept for ever (``retention.ms=-1``), not compacted. Partnership
+- the control topic: kept for ever (``retention.ms=-1``), not compacted. Control
   events are few, and a compacted source topic has holes in its offsets, which Faust
   cannot tell from skipped messages (see ``streams.offset_guard``);
 - the workers' state (table changelog) topics: compacted, as Faust expects.

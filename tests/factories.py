@@ -58,3 +58,9 @@ def partnership(pid, a, b, rules, *, version=1, day=0, status="ACTIVE", op="UPSE
         "tenant_b": b, "status": status,
         "sharing": [{"from_tenant": f, "population": p, "level": lvl}
                     for (f, p), lvl in rules.items()]}
+
+
+def tenant_settings(tenant, ignored_domains=(), *, version=1, day=0, op="UPSERT"):
+    """A tenant's settings: the domains that must never key a company for its accounts."""
+    return "tenant_settings", {**_envelope(tenant, tenant, version, day, op),
+                               "ignored_domains": list(ignored_domains)}

@@ -44,6 +44,10 @@ def tenants_at(accounts: dict[str, dict[str, Any]]):
             (snap["account_record_id"], touch) for touch in snap["touches"])
         t.contacts += snap["contacts"]
         t.last_activity = max(t.last_activity, snap["last_activity"])
+    for tid, t in tenants.items():  # the first account (by key) matched the tenant's way
+        t.match_evidence = next(
+            (snap.get("match_evidence") or "" for _, snap in sorted(accounts.items())
+             if snap["tenant_id"] == tid and snap["match_method"] == t.match_method), "")
     return tenants, opps, touches
 
 

@@ -120,7 +120,8 @@ _TOUCH_FIELDS = KEPT_FIELDS["partner_touch"][:6]  # what a snapshot shows of a t
 def match_input(state: dict[str, Any], entry: dict[str, Any] | None) -> list[Any]:
     """[domains, name, country]: the match inputs of an account entry (None: deleted).
 
-    ``domains``: [registrable domain, field] pairs, ``domain`` before ``website``. Domain
+    ``domains``: [registrable domain, field] pairs, ``domain`` before ``website`` (a
+    website's with its text as a third item, for the evidence). Domain
     parsing is the dearest step of an update, and most updates (deals, touches, contacts)
     leave the account record as it was: the inputs are kept in the state beside the
     version they were computed from (``"inputs": [version, domains, name, country]``).
@@ -134,8 +135,10 @@ def match_input(state: dict[str, Any], entry: dict[str, Any] | None) -> list[Any
     domains: list[list[str]] = []
     for field in ("domain", "website"):
         found = registrable_domain(account.get(field))
-        if found and all(found != d for d, _ in domains):
-            domains.append([found, field])
+        if found and all(found != d[0] for d in domains):
+            # A website's own text is quoted in the evidence: kept beside its domain.
+            domains.append([found, field] if field == "domain" else
+                           [found, field, str(account[field])[:_QUOTED_WEBSITE]])
     country = (account.get("country") or "").strip().upper().replace(KEY_SEPARATOR, "")
     inputs = [domains, normalize_name(account.get("name")), country]
     state["inputs"] = [entry["v"], *inputs]
@@ -343,3 +346,5 @@ def _snapshots(key: str, st: dict[str, Any]) -> list[SnapshotMessage | MatchInpu
 
 
 _NO_INPUTS: list[Any] = [[], None, ""]
+#: How much of a website's text the match inputs keep (the evidence quotes less).
+_QUOTED_WEBSITE = 200

@@ -46,6 +46,7 @@ from .statekeys import KEY_SEPARATOR
 from .tenants import (
     TenantAtCompany,
     replace_account,
+    same_match,
     same_named,
     same_view,
     shown,
@@ -165,9 +166,10 @@ class CompanyStage:
             known = policies.partners.get(tenant)
             partners = [x for x in holdings if x in known] if known else None
             was_present = tenant in holdings
-            # The same account, named the same: the tenant's shown name (its first
-            # account's) stays, so the views compare without finding it.
-            named = old is None or new is None or old["name"] != new["name"]
+            # The same account, named and matched the same: the tenant's shown name (its
+            # first account's) and evidence stay, so the views compare without finding them.
+            named = old is None or new is None or old["name"] != new["name"] \
+                or not same_match(old, new)
             unchanged = not named and same_view(old, new)
             before = shown(holdings, accounts, tenant, named) \
                 if partners and not unchanged else None

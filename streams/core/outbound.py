@@ -59,6 +59,10 @@ def outbound_event(change: ResultChange) -> tuple[str, dict[str, Any]] | None:
             "tenant_populations": row["tenant_populations"],
             "partner_populations": row["partner_populations"] if visible else [],
             "partner_account_name": row["partner_account_name"] if visible else None,
+            # rows derived before overlap rows carried match evidence have none
+            "match_evidence": row.get("match_evidence") or "",
+            "partner_match_method": row.get("partner_match_method") if visible else None,
+            "partner_match_evidence": row.get("partner_match_evidence") if visible else None,
         }
     if change.kind == "intro":
         return "intro", {

@@ -4,7 +4,8 @@ An overlap row exists for (T, P, K) when P shares at least one of the population
 K in with T at COUNTS or better. It is *visible* to T (overlaps_current, outbound events)
 only for the populations P shares at ACCOUNTS or FULL; COUNTS-only populations count
 toward aggregate overlap counts and nothing else; HIDDEN counts nowhere. The partner's
-account name is shown only when one of its visible populations is shared at FULL.
+account name, match method and match evidence are shown only when one of its visible
+populations is shared at FULL; the tenant's own match method and evidence always.
 """
 
 from __future__ import annotations
@@ -44,11 +45,14 @@ def overlap_row(
         "company_key": company_key,
         "partnership_id": partnership.partnership_id,
         "match_method": tenant.match_method,
+        "match_evidence": tenant.match_evidence,
         "tenant_populations": _sorted(frozenset(tenant.populations)),
         "partner_populations": visible,
         "counted_partner_populations": counted,
         "visible": bool(visible),
         "partner_account_name": partner.name if full else None,
+        "partner_match_method": partner.match_method if full else None,
+        "partner_match_evidence": partner.match_evidence if full else None,
         "occurred_at": max(tenant.last_activity, partner.last_activity),
     }
 

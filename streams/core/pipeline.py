@@ -19,11 +19,11 @@ from ..exceptions import NotAnInboundEventError, UnroutableEventError
 from .accounts import AccountStage, SnapshotMessage, stored_entry
 from .attribution import AttributionConfig
 from .companies import CompanyStage, ResultChange, partnerships_key
-from .records import same_version
-from .resolver import MatchInput, apply_input, apply_settings, settings_version
+from .records import apply_versioned, same_version
+from .resolver import MatchInput, apply_input, apply_settings_event
 
-#: The control event with a tenant's settings (its ignored domains), applied by the resolver.
-TENANT_SETTINGS = "tenant_settings"
+#: What the settings state keeps of a tenant_settings event (its record id is the tenant).
+_SETTINGS_FIELDS = ("tenant_id", "ignored_domains")
 
 
 class Pipeline:
@@ -34,20 +34,22 @@ class Pipeline:
         attribution: AttributionConfig | None = None,
         account_state: MutableMapping[str, Any] | None = None,
         company_state: MutableMapping[str, Any] | None = None,
+        settings_state: MutableMapping[str, Any] | None = None,
         resolver_state: MutableMapping[str, Any] | None = None,
     ):
         self.accounts = AccountStage()
         self.companies = CompanyStage(attribution)
         self.account_state = account_state if account_state is not None else {}
         self.company_state = company_state if company_state is not None else {}
+        #: Tenant id -> versioned entry of its latest settings event (see .records).
+        self.settings_state = settings_state if settings_state is not None else {}
+        #: Account matching's state (see .resolver).
         self.resolver_state = resolver_state if resolver_state is not None else {}
 
     def apply(self, event_type: str, record: dict[str, Any]) -> list[ResultChange]:
         """Apply one decoded inbound or control event; return the result changes."""
-        if event_type == TENANT_SETTINGS:
-            return self._work(list(apply_settings(
-                self.resolver_state, record["tenant_id"], record["version"],
-                record.get("ignored_domains") or [])))
+        if event_type == "tenant_settings":
+            return self.resolver_settings(record)
         if event_type in CONTROL_TYPES:
             return self.companies.apply_partnership(self.company_state, 0, record)
         if event_type not in INBOUND_TYPES:
@@ -82,16 +84,25 @@ class Pipeline:
                 messages += apply_internal(accounts, msg)
         return changes
 
+    def resolver_settings(self, record: dict[str, Any]) -> list[ResultChange]:
+        """Apply a tenant's settings (its latest version is kept); return the result changes.
+
+        The resolver re-assigns the tenant's accounts whose domains it now ignores or no
+        longer ignores; what moves is retracted and rebuilt.
+        """
+        if not apply_versioned(self.settings_state, record, _SETTINGS_FIELDS):
+            return []
+        return self._work(list(apply_settings_event(self.resolver_state, record)))
+
     def holds(self, event_type: str, record: dict[str, Any]) -> bool:
         """True if this very version of the event's record is the one applied now.
 
         Applying such an event again changes nothing, wherever it falls in event-time
         order. An event the core rejects (no account to route by) also changes nothing.
         """
-        if event_type == TENANT_SETTINGS:
-            return settings_version(self.resolver_state, record["tenant_id"]) == \
-                record["version"]
-        if event_type in CONTROL_TYPES:
+        if event_type == "tenant_settings":
+            entry = self.settings_state.get(record["record_id"])
+        elif event_type in CONTROL_TYPES:
             entry = (self.company_state.get(partnerships_key(0)) or {}).get(record["record_id"])
         else:
             try:

@@ -19,11 +19,12 @@ Rules (precision first):
    non-empty N (any country): a *brand*. The key of a connected set of domains is its
    smallest domain (a lone domain keeps key = domain).
 2. *Typo clusters.* Names (N, C) of one country at Damerau-Levenshtein distance 1, both
-   at least :data:`TYPO_MIN_LENGTH` characters long (spaces not counted) and with the
-   same digits, are one name cluster (connected sets; key ``name:<smallest name>|C``, a
-   lone name keeps ``name:N|C``). Candidates come from a deletion-neighbourhood index per
-   country (a name and every string one deletion away), so finding a name's neighbours
-   costs the same however many names there are.
+   at least :data:`TYPO_MIN_LENGTH` characters long (spaces not counted), with the same
+   digits and differing in letters of an alphabet (a CJK ideograph, kana or Hangul
+   syllable is a word of its own, not a typo), are one name cluster (connected sets; key
+   ``name:<smallest name>|C``, a lone name keeps ``name:N|C``). Candidates come from a
+   deletion-neighbourhood index per country (a name and every string one deletion
+   away), so finding a name's neighbours costs the same however many names there are.
 3. *Name joins.* An account without D joins a domain company when exactly ONE domain
    company has an account whose (N, C) is in the account's name cluster; with none or
    several it stays on its name cluster's key.
@@ -53,18 +54,21 @@ and the table's changelog keep only what is written.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from rapidfuzz.distance import DamerauLevenshtein
 
-from .companykey import METHOD_NAME_COUNTRY, _psl, registrable_domain
+from .companykey import METHOD_NAME_COUNTRY, CompanyMatch, _psl, registrable_domain
+from .evidence import match_evidence
 
 __all__ = [
     "METHOD_BRAND", "METHOD_NAME_DOMAIN", "METHOD_NAME_TYPO", "TYPO_MIN_LENGTH", "Assignment",
-    "MatchInput", "apply_input", "apply_settings", "assignment_of", "explain",
-    "settings_version",
+    "MatchInput", "apply_input", "apply_settings", "apply_settings_event", "assignment_of",
+    "explain",
 ]
 
 METHOD_BRAND = "brand"
@@ -74,6 +78,8 @@ METHOD_NAME_TYPO = "name_typo"
 #: Names shorter than this (spaces not counted) never join by a typo.
 TYPO_MIN_LENGTH = 6
 _SEP = "\x1f"
+#: Scripts (Unicode name prefixes) whose letters a typo may change.
+_ALPHABETS = ("LATIN", "CYRILLIC", "GREEK", "ARMENIAN", "GEORGIAN", "HEBREW", "ARABIC")
 #: How many other names or domains an evidence text lists.
 _LISTED = 3
 
@@ -83,7 +89,8 @@ class MatchInput:
     """Account stage -> resolver: an account's current match inputs (or none: deleted).
 
     ``domains``: [registrable domain, field] pairs in order of preference (field
-    ``"domain"`` or ``"website"``); ``name``: the normalized name; ``country``: stripped,
+    ``"domain"`` or ``"website"``; a website's with its text as a third item, which the
+    evidence quotes); ``name``: the normalized name; ``country``: stripped,
     upper case. ``seq`` grows with every input the account sends (the highest wins).
     """
 
@@ -161,7 +168,31 @@ def _variants(name: str) -> set[str]:
 
 def _is_typo(a: str, b: str) -> bool:
     return (a != b and _typo_eligible(a) and _typo_eligible(b) and _digits(a) == _digits(b)
-            and DamerauLevenshtein.distance(a, b, score_cutoff=1) == 1)
+            and DamerauLevenshtein.distance(a, b, score_cutoff=1) == 1
+            and all(_spellable(c) for c in _differing(a, b)))
+
+
+def _differing(a: str, b: str) -> str:
+    """The characters of ``a`` and ``b`` between their common prefix and suffix."""
+    start = 0
+    while start < min(len(a), len(b)) and a[start] == b[start]:
+        start += 1
+    end = 0
+    while end < min(len(a), len(b)) - start and a[-1 - end] == b[-1 - end]:
+        end += 1
+    return a[start:len(a) - end] + b[start:len(b) - end]
+
+
+@cache
+def _spellable(c: str) -> bool:
+    """A letter one can mistype without naming another word (a space too).
+
+    Letters of alphabets are; a CJK ideograph, kana or Hangul syllable is a word or
+    syllable of its own ("ＦＢＢＭ精機" and "ＦＢＢＭ電機" are two companies).
+    """
+    if c == " " or c.isascii():
+        return c == " " or c.isalpha()
+    return c.isalpha() and unicodedata.name(c, "").startswith(_ALPHABETS)
 
 
 def _name_key(country: str, name: str) -> str:
@@ -190,7 +221,7 @@ def _ignored(state: MutableMapping[str, Any], tenant: str) -> list[str]:
 
 
 def _effective(domains: list[list[str]], ignored: list[str]) -> tuple[str | None, str | None]:
-    for domain, source in domains:
+    for domain, source, *_ in domains:
         if domain not in ignored:
             return domain, source
     return None, None
@@ -334,14 +365,14 @@ def _cluster(state, country: str, name: str) -> list[str]:
 
 
 def _domain_assignment(state, rec: dict[str, Any]) -> tuple[str, str, str]:
-    domain = rec["D"]
+    domain, source = rec["D"], rec["dm"]
     company = _get(state, f"c:{domain}", {"k": domain, "e": None})
-    source = rec["dm"]
-    skipped = [c for c, _ in rec["cand"][:rec["cand"].index([domain, source])] if c != domain]
-    evidence = f"domain {domain} ({source} field"
+    used = next(c for c in rec["cand"] if c[0] == domain)
+    skipped = [c[0] for c in rec["cand"][:rec["cand"].index(used)]]
+    website = {"website": used[2]} if len(used) > 2 else {}
+    evidence = match_evidence(CompanyMatch(domain, source), website)
     if skipped:
-        evidence += f"; {_list(skipped)} ignored by the tenant"
-    evidence += ")"
+        evidence += f" ({_list(skipped)} ignored by the tenant)"
     if company["e"]:
         return company["k"], METHOD_BRAND, f"{evidence}; {company['e']}"
     return company["k"], source, evidence
@@ -429,8 +460,8 @@ def _reinput(state, account: str, rec: dict[str, Any], new: dict[str, Any],
     new = {**rec, **new}
     domain, source = _effective(new.get("cand", []), _ignored(state, new.get("t", "")))
     new.update(D=domain, dm=source)
-    before = {c for c, _ in rec.get("cand", [])}
-    after = {c for c, _ in new.get("cand", [])}
+    before = {c[0] for c in rec.get("cand", [])}
+    after = {c[0] for c in new.get("cand", [])}
     for candidate in sorted(before - after):
         key = f"x:{candidate}"
         state[key] = [a for a in _get(state, key, []) if a != account]
@@ -491,10 +522,11 @@ def apply_settings(state: MutableMapping[str, Any], tenant_id: str, version: int
     return _resolve(state, affected)
 
 
-def settings_version(state: MutableMapping[str, Any], tenant_id: str) -> int | None:
-    """The version of the tenant's settings applied now (None: none yet)."""
-    current = state.get(f"t:{tenant_id}")
-    return None if current is None else current["v"]
+def apply_settings_event(state: MutableMapping[str, Any], record: dict[str, Any]
+                         ) -> list[Assignment]:
+    """:func:`apply_settings` for a ``tenant_settings`` event (a DELETE ignores nothing)."""
+    ignored = [] if record.get("op") == "DELETE" else record.get("ignored_domains") or []
+    return apply_settings(state, record["tenant_id"], record["version"], ignored)
 
 
 def assignment_of(state: MutableMapping[str, Any], account_key: str
@@ -539,7 +571,7 @@ def explain(state: MutableMapping[str, Any], account_a: str, account_b: str) -> 
 def _why_not(state, a: dict[str, Any], b: dict[str, Any]) -> str:
     notes = []
     for rec in (a, b):
-        ignored = [c for c, _ in rec.get("cand", []) if c in _ignored(state, rec["t"])]
+        ignored = [c[0] for c in rec.get("cand", []) if c[0] in _ignored(state, rec["t"])]
         if ignored:
             notes.append(f"tenant {rec['t']} ignores {_list(ignored)}")
     note = f" ({'; '.join(notes)})" if notes else ""

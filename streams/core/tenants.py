@@ -11,6 +11,7 @@ it lives in a Faust table.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,8 @@ class TenantAtCompany:
     methods: set[str] = field(default_factory=set)
     contacts: int = 0
     last_activity: int = 0
+    #: The evidence of the account :attr:`match_method` comes from (see :func:`evidence`).
+    match_evidence: str = ""
 
     @property
     def name(self) -> str:
@@ -46,7 +49,27 @@ class TenantAtCompany:
     @property
     def match_method(self) -> str:
         """The strongest method by which any of the tenant's accounts matched."""
-        return next(m for m in _METHOD_ORDER if m in self.methods)
+        return strongest_method(self.methods)
+
+
+def strongest_method(methods: Iterable[str]) -> str:
+    """The strongest of ``methods`` (the tenant's match method, see :class:`TenantAtCompany`)."""
+    return next(m for m in _METHOD_ORDER if m in methods)
+
+
+def evidence(accounts: dict[str, dict[str, Any]], account_keys: Iterable[str],
+             method: str) -> str:
+    """The match evidence a tenant shows: its first account (by key) matched by ``method``.
+
+    ``method`` is the tenant's match method, so the evidence explains it. A snapshot
+    stored before snapshots carried evidence has none (``""``).
+    """
+    first = None
+    for account_key in account_keys:
+        if accounts[account_key]["match_method"] == method and (
+                first is None or account_key < first):
+            first = account_key
+    return "" if first is None else accounts[first].get("match_evidence") or ""
 
 
 def new_holding() -> dict[str, Any]:
@@ -152,7 +175,17 @@ def same_view(old: dict[str, Any], new: dict[str, Any]) -> bool:
     holding.
     """
     return (old["name"] == new["name"] and old["last_activity"] == new["last_activity"]
-            and old["tenant_id"] == new["tenant_id"] and contribution(old) == contribution(new))
+            and old["tenant_id"] == new["tenant_id"] and contribution(old) == contribution(new)
+            and old.get("match_evidence") == new.get("match_evidence"))
+
+
+def same_match(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether two snapshots of one account matched by the same method and evidence.
+
+    When not, the tenant's shown evidence (see :func:`evidence`) may change.
+    """
+    return (old["match_method"] == new["match_method"]
+            and old.get("match_evidence") == new.get("match_evidence"))
 
 
 def same_named(old: dict[str, Any], new: dict[str, Any]) -> bool:
@@ -188,32 +221,40 @@ def view(
 ) -> TenantAtCompany | None:
     """The merged view of what ``tenant_id`` holds (None: nothing), for the result rows.
 
-    ``named=False``: without the account name (no names), which costs the tenant's number
-    of accounts to find; only to compare two views where the name cannot differ.
+    ``named=False``: without the account name and match evidence (no names, ``""``),
+    which cost the tenant's number of accounts to find; only to compare two views where
+    neither can differ.
     """
     held = holdings.get(tenant_id)
     if held is None:
         return None
+    methods = held["methods"]
     return TenantAtCompany(
         tenant_id, populations=set(held["pops"]),
         account_names=[accounts[min(held["accounts"])]["name"]] if named else [],
-        methods=set(held["methods"]), contacts=held["contacts"], last_activity=held["last"])
+        methods=set(methods), contacts=held["contacts"], last_activity=held["last"],
+        match_evidence=evidence(accounts, held["accounts"], strongest_method(methods))
+        if named else "")
 
 
 def shown(
     holdings: dict[str, dict[str, Any]], accounts: dict[str, dict[str, Any]], tenant_id: str,
     named: bool = True,
-) -> tuple[frozenset[str], frozenset[str], int, int, str | None] | None:
+) -> tuple[frozenset[str], frozenset[str], int, int, str | None, str | None] | None:
     """What :func:`view` shows of ``tenant_id``, as a plain value.
 
-    Two are equal exactly when the views are (``named`` as there); cheaper to build when
-    the views are only compared.
+    Two are equal exactly when the views are (``named`` as there: name and evidence);
+    cheaper to build when the views are only compared.
     """
     held = holdings.get(tenant_id)
     if held is None:
         return None
+    if not named:
+        return (frozenset(held["pops"]), frozenset(held["methods"]), held["contacts"],
+                held["last"], None, None)
     return (frozenset(held["pops"]), frozenset(held["methods"]), held["contacts"], held["last"],
-            accounts[min(held["accounts"])]["name"] if named else None)
+            accounts[min(held["accounts"])]["name"],
+            evidence(accounts, held["accounts"], strongest_method(held["methods"])))
 
 
 def _bump(counts: dict[str, int], name: str, step: int) -> None:

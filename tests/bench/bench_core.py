@@ -4,7 +4,7 @@ Run by hand (not collected by pytest):
 
     python tests/bench/bench_core.py [--sizes 10000,100000,1000000] [--updates 5000]
                                      [--state dict|packed|rocksdb] [--gc paced|default]
-                                     [--stage all|accounts]
+                                     [--stage all|accounts] [--events opportunity|account]
 
 Part 1, state size: each size runs in a fresh process. A history of that many accounts
 (four tenants sharing a market of companies, partnered two by two at FULL, each account
@@ -20,6 +20,11 @@ keeps the state in dicts (the default), packed as bytes in a dict, or packed in 
 settings (:class:`streams.gc_tuning.Pacer`), ``--gc default`` CPython's own.
 ``--stage accounts`` times stage two alone: the same pipeline with a company stage that
 drops every snapshot (what the account stage costs and holds, the company stage aside).
+``--events account`` times account updates instead of opportunity updates, each changing
+what the account is matched by, in turn: its relationship only (the match inputs stay),
+its domain removed (matched by name and country), and its name with a one-letter typo
+and no domain; the history's accounts then carry a country. That is the per-event cost of
+matching as accounts grow.
 
 Company size, partnership changes and many deals on one account: bench_company.py.
 """
@@ -110,7 +115,22 @@ class _NoCompanies:
     apply_partnership = apply_snapshot
 
 
-def one_size(size: int, updates: int, state: str, gc_mode: str, stage: str) -> dict:
+def _account_update(tenant: str, acc: str, company: int, version: int) -> tuple:
+    """A new version of an account of ``company`` changing what it is matched by."""
+    relationship = ("CUSTOMER", "PROSPECT")[version % 2]
+    turn = version % 3
+    if turn == 0:  # the match inputs stay
+        return account(tenant, acc, version=version, day=2, domain=f"company{company}.com",
+                       name=f"Company {company}", country="US", relationship=relationship)
+    if turn == 1:  # no domain: the name and country are left
+        return account(tenant, acc, version=version, day=2, name=f"Company {company}",
+                       country="US", relationship=relationship)
+    return account(tenant, acc, version=version, day=2, name=f"Compnay {company}",
+                   country="US", relationship=relationship)
+
+
+def one_size(size: int, updates: int, state: str, gc_mode: str, stage: str,
+             kind: str = "opportunity") -> dict:
     """Part 1 for one size, in this process: what :func:`part1` prints for it."""
     with tempfile.TemporaryDirectory(prefix="bench-core-") as folder:
         stores = {"dict": lambda name: {}, "packed": lambda name: PackedState(),
@@ -126,11 +146,14 @@ def one_size(size: int, updates: int, state: str, gc_mode: str, stage: str) -> d
         before = _rss()
         loading = _GcClock()
         companies = max(1, int(size / 1.5))
+        homes: dict[str, int] = {}
         for n in range(size):
             tenant, acc = _target(n)
             company = rng.randrange(companies)
             pipeline.apply(*account(tenant, acc, domain=f"company{company}.com",
-                                    name=f"Company {company}", relationship="CUSTOMER"))
+                                    name=f"Company {company}", relationship="CUSTOMER",
+                                    country="US" if kind == "account" else None))
+            homes[acc] = company
             pipeline.apply(*opportunity(tenant, f"{acc}-o", acc, day=1, amount="10000"))
             tick(2)
         grown = _rss() - before
@@ -138,8 +161,11 @@ def one_size(size: int, updates: int, state: str, gc_mode: str, stage: str) -> d
         events = []
         for v in range(updates + 200):
             tenant, acc = _target(rng.randrange(size))
-            events.append(opportunity(tenant, f"{acc}-o", acc, version=2 + v, day=2,
-                                      amount=str(Decimal(10000 + v))))
+            if kind == "account":
+                events.append(_account_update(tenant, acc, homes[acc], 2 + v))
+            else:
+                events.append(opportunity(tenant, f"{acc}-o", acc, version=2 + v, day=2,
+                                          amount=str(Decimal(10000 + v))))
         for event in events[:200]:  # warm up
             pipeline.apply(*event)
             tick()
@@ -167,13 +193,14 @@ def one_size(size: int, updates: int, state: str, gc_mode: str, stage: str) -> d
 
 def part1(args: argparse.Namespace) -> None:
     """Per-event cost, longest event and memory per account, one fresh process per size."""
-    print(f"Part 1: per-event cost as accounts in state grow (stages: {args.stage}, "
-          f"state: {args.state}, collector: {args.gc})")
+    print(f"Part 1: per-event cost of {args.events} updates as accounts in state grow "
+          f"(stages: {args.stage}, state: {args.state}, collector: {args.gc})")
     base = None
     for size in [int(s) for s in args.sizes.split(",")]:
         child = subprocess.run(
             [sys.executable, __file__, "--one", str(size), "--updates", str(args.updates),
-             "--state", args.state, "--gc", args.gc, "--stage", args.stage],
+             "--state", args.state, "--gc", args.gc, "--stage", args.stage,
+             "--events", args.events],
             check=True, capture_output=True, text=True)
         found = json.loads(child.stdout.splitlines()[-1])
         base = base or found["cost"]
@@ -194,10 +221,13 @@ def main() -> None:
     parser.add_argument("--state", choices=("dict", "packed", "rocksdb"), default="dict")
     parser.add_argument("--gc", choices=("paced", "default"), default="paced")
     parser.add_argument("--stage", choices=("all", "accounts"), default="all")
+    parser.add_argument("--events", choices=("opportunity", "account"), default="opportunity",
+                        help="what the timed updates change (see above)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # one size, JSON out
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one_size(args.one, args.updates, args.state, args.gc, args.stage)))
+        print(json.dumps(one_size(args.one, args.updates, args.state, args.gc, args.stage,
+                                  args.events)))
         return
     part1(args)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import tempfile
 import threading
 import time
 import uuid
@@ -130,22 +131,25 @@ def read_faust(bootstrap: str, topic: str, count: int) -> float:
 
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    child = ctx.Process(target=_faust_reader, args=(bootstrap, topic, count, out), daemon=True)
-    child.start()
-    try:
-        return out.get(timeout=600)
-    finally:
-        child.kill()
-        child.join()
+    # Faust makes its data folder under the current directory unless given one.
+    with tempfile.TemporaryDirectory(prefix="bench-faust-") as datadir:
+        child = ctx.Process(target=_faust_reader, args=(bootstrap, topic, count, out, datadir),
+                            daemon=True)
+        child.start()
+        try:
+            return out.get(timeout=600)
+        finally:
+            child.kill()
+            child.join()
 
 
-def _faust_reader(bootstrap: str, topic: str, count: int, out) -> None:
+def _faust_reader(bootstrap: str, topic: str, count: int, out, datadir: str) -> None:
     import faust
 
     codec = Codec()
     app = faust.App(f"bench-faust-{uuid.uuid4().hex[:8]}", broker=f"kafka://{bootstrap}",
                     store="memory://", web_enabled=False, topic_disable_leader=True,
-                    consumer_auto_offset_reset="earliest")
+                    consumer_auto_offset_reset="earliest", datadir=datadir)
     source = app.topic(topic, key_serializer="raw", value_serializer="raw")
     seen = [0, 0.0]
 

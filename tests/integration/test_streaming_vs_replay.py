@@ -11,7 +11,7 @@ from sinks.tables import CURRENT_STATE_VIEWS
 from streams.core.statekeys import account_key
 from streams.deadletter import HEADER_ERROR_TYPE
 from streams.replay import replay
-from tests.factories import account, touch
+from tests.factories import account, tenant_settings, touch
 from tests.integration.conftest import (
     consume_until,
     inbound_key,
@@ -35,8 +35,12 @@ def test_two_workers_give_the_same_views_as_replay(pipeline_settings, start_work
                  if t == "partner_touch" and r["account_record_id"] is None}
     nowhere = touch("acme", "touch-on-nothing", "globex")
     events.insert(len(events) // 2, nowhere)
-    # Accounts whose companies merge and split (brands, name joins, typos), delivered out
-    # of order among the rest.
+    # Tenant settings (control events): a tenant's ignored domains re-assign its accounts.
+    settings_events = [tenant_settings("acme", ["acme.com"], version=2, day=1),
+                       tenant_settings("acme", ["old.example.com"], version=1)]
+    events[len(events) // 3:len(events) // 3] = settings_events
+    # Accounts whose companies merge and split (brands, name joins, typos, an ignored
+    # domain), delivered out of order among the rest.
     rng = random.Random(11)
     for event in merges_and_splits():
         events.insert(rng.randrange(len(events) + 1), event)
@@ -91,6 +95,8 @@ def test_two_workers_give_the_same_views_as_replay(pipeline_settings, start_work
     streamed = ClickHouseWriter(settings.clickhouse_dsn.get_secret_value())
     actual = views_snapshot(streamed, CURRENT_STATE_VIEWS)
     assert streamed.query("SELECT count() FROM crm_events FINAL") == expected_events
+    assert streamed.query("SELECT record_version FROM crm_events FINAL "
+                          "WHERE event_type = 'tenant_settings' ORDER BY 1") == [(1,), (2,)]
     streamed.close()
     for view in expected:
         assert actual[view] == expected[view], f"{view} differs between streaming and replay"
@@ -151,4 +157,10 @@ def merges_and_splits():
         account("globex", "m-g5", domain="solo.de", name="Solo", country="DE",
                 relationship="CUSTOMER"),
         account("globex", "m-g5", version=2, day=9, op="DELETE"),
+        # acme.com is acme's own domain (ignored by the settings above): its account keys
+        # by its website; globex's account on acme.com stays there.
+        account("acme", "m-a6", domain="acme.com", website="https://www.hooli-labs.com/",
+                name="Hooli Labs", relationship="CUSTOMER"),
+        account("globex", "m-g6", domain="hooli-labs.com", name="Hooli", relationship="CUSTOMER"),
+        account("globex", "m-g7", domain="acme.com", name="Acme", relationship="CUSTOMER"),
     ]

@@ -17,7 +17,8 @@ def test_the_demo_data_is_valid_varied_and_yields_every_kind_of_result():
     assert events == generate(companies=300, seed=3, now=NOW)
     assert events != generate(companies=300, seed=4, now=NOW)
     kinds = Counter(t for t, _ in events)
-    assert set(kinds) == {"partnership", "account", "opportunity", "contact", "partner_touch"}
+    assert set(kinds) == {"partnership", "tenant_settings", "account", "opportunity", "contact",
+                          "partner_touch"}
     assert kinds["account"] > 300
     assert {r["tenant_id"] for _, r in events} == {t.tenant_id for t in TENANTS}
     assert all(r["occurred_at"] <= NOW for _, r in events)

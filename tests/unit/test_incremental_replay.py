@@ -7,6 +7,7 @@ and restarted, deleted accounts and deals, out-of-order versions and duplicates.
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,7 +29,7 @@ from streams.core.eventlog import event_log_entry
 from streams.exceptions import ReplayRefusedError
 from streams.incremental_replay import CONTINUE, FRESH, REBUILD, IncrementalReplay
 from streams.replay import event_time_order, replay_events
-from tests.factories import account, partnership
+from tests.factories import account, partnership, tenant_settings
 from tests.scenario import scenario
 
 EVENTS = scenario(companies=30)  # once: event ids come from a global counter
@@ -427,3 +428,20 @@ def test_a_database_taken_as_new_but_written_meanwhile_is_refused_before_any_wri
         assert statuses == [FINISHED, WITHDRAWN]
     finally:
         writer.close()
+
+
+def test_tenant_settings_are_kept_in_the_saved_state_between_pieces(tmp_path):
+    settings_v2 = tenant_settings("acme", ["acme.com"], version=2, day=1)
+    first = [settings_v2, account("acme", "a1", domain="initrode.com", day=2)]
+    second = [tenant_settings("globex", ["globex.com"], day=5),
+              account("acme", "a2", domain="hooli.com", day=6)]
+    assert replay_pieces(tmp_path / "chdb", [first, second]) == [FRESH, CONTINUE]
+    writer = ClickHouseWriter(f"chdb://{tmp_path / 'chdb'}")
+    try:
+        saved = writer.query("SELECT key, argMax(value, generation) FROM replay_state "
+                             "WHERE store = 'settings' GROUP BY key ORDER BY key")
+    finally:
+        writer.close()
+    assert [(key, json.loads(value)["v"], json.loads(value)["d"]["ignored_domains"])
+            for key, value in saved] == [("acme", 2, ["acme.com"]),
+                                         ("globex", 1, ["globex.com"])]

@@ -20,7 +20,7 @@ def test_the_pipeline_on_packed_state_yields_the_same_changes_and_state(tmp_path
     accounts = PackedState(str(tmp_path / "accounts") if on_disk else None)
     companies = PackedState(str(tmp_path / "companies") if on_disk else None)
     resolver = PackedState(str(tmp_path / "resolver") if on_disk else None)
-    packed = Pipeline(None, accounts, companies, resolver)
+    packed = Pipeline(None, accounts, companies, resolver_state=resolver)
     for event in events:
         # A partnership event visits companies in key order in RocksDB, in insertion
         # order in a dict: the same changes, one per result key, in another order.

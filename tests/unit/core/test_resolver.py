@@ -7,7 +7,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.core.pipeline import TENANT_SETTINGS, Pipeline
+from streams.core.pipeline import Pipeline
 from streams.core.resolver import (
     Assignment,
     MatchInput,
@@ -17,7 +17,7 @@ from streams.core.resolver import (
     explain,
 )
 from streams.core.statekeys import account_key
-from tests.factories import account, partnership
+from tests.factories import account, partnership, tenant_settings
 
 SEQ: dict[str, int] = {}
 
@@ -255,14 +255,15 @@ def test_tenant_settings_reassign_in_the_pipeline():
     p.apply(*account("acme", "a1", domain="hosting.example", name="One"))
     p.apply(*account("globex", "g1", domain="hosting.example", name="Two"))
     assert overlap_companies(p) == {"hosting.example"}
-    settings_event = {"tenant_id": "acme", "version": 1,
-                      "ignored_domains": ["https://www.hosting.example/"]}
-    assert not p.holds(TENANT_SETTINGS, settings_event)
-    p.apply(TENANT_SETTINGS, settings_event)
-    assert p.holds(TENANT_SETTINGS, settings_event)
+    settings_event = tenant_settings("acme", ["www.Hosting.example"])
+    assert not p.holds(*settings_event)
+    p.apply(*settings_event)
+    assert p.holds(*settings_event)
     assert overlap_companies(p) == set()
     snap = [s for s in p.account_state.values() if s.get("company") == "name:one|"]
     assert snap
+    p.apply(*tenant_settings("acme", version=2, op="DELETE"))  # back to no settings
+    assert overlap_companies(p) == {"hosting.example"}
 
 
 # -- order independence ------------------------------------------------------------------
@@ -287,7 +288,7 @@ HISTORY = [
     account("globex", "g3", version=2, day=1, op="DELETE"),
     account("acme", "a4", domain="gmail.com", website="initrode.ch", name="Initrode",
             country="CH"),
-    (TENANT_SETTINGS, {"tenant_id": "acme", "version": 1, "ignored_domains": ["initrode.ch"]}),
+    tenant_settings("acme", ["initrode.ch"]),
 ]
 
 
@@ -331,8 +332,7 @@ def histories(draw):
                 domain=draw(st.sampled_from(DOMAINS)), name=draw(st.sampled_from(NAMES)),
                 country=draw(st.sampled_from(["DE", "GB"]))))
     if draw(st.booleans()):
-        events.append((TENANT_SETTINGS, {"tenant_id": "acme", "version": 1,
-                                         "ignored_domains": ["acme.de"]}))
+        events.append(tenant_settings("acme", ["acme.de"]))
     return events
 
 
@@ -351,3 +351,13 @@ def _latest(events):
 def test_the_assignments_are_a_function_of_the_current_inputs_only(events, data):
     order = data.draw(st.permutations(events))
     assert _final(order) == _final(_latest(events))
+
+
+def test_a_typo_is_in_letters_of_an_alphabet_not_in_ideographs():
+    s = {}
+    put(s, "t1", "a", name="ｆｂｂｍ精機".lower(), country="JP")
+    put(s, "t2", "b", name="ｆｂｂｍ電機".lower(), country="JP")
+    put(s, "t1", "c", name="волати софт", country="RU")
+    put(s, "t2", "d", name="волати соф", country="RU")
+    assert company(s, "t1", "a") != company(s, "t2", "b")
+    assert company(s, "t1", "c") == company(s, "t2", "d")
