@@ -23,8 +23,9 @@ Rules (precision first):
    digits and differing in letters of an alphabet (a CJK ideograph, kana or Hangul
    syllable is a word of its own, not a typo), are one name cluster (connected sets; key
    ``name:<smallest name>|C``, a lone name keeps ``name:N|C``). Candidates come from a
-   deletion-neighbourhood index per country (a name and every string one deletion
-   away), so finding a name's neighbours costs the same however many names there are.
+   deletion-neighbourhood index per country (a name and every string one deletion of a
+   letter away), so finding a name's neighbours costs the same however many names there
+   are.
 3. *Name joins.* An account without D joins a domain company when exactly ONE domain
    company has an account whose (N, C) is in the account's name cluster; with none or
    several it stays on its name cluster's key.
@@ -158,12 +159,18 @@ def _typo_eligible(name: str) -> bool:
 
 
 def _digits(name: str) -> str:
-    return "".join(c for c in name if c.isdigit())
+    return "".join(filter(str.isdigit, name))
 
 
 def _variants(name: str) -> set[str]:
-    """The name and every string one deletion away (a deletion neighbourhood)."""
-    return {name} | {name[:i] + name[i + 1:] for i in range(len(name))}
+    """The name and every string one deletion of a non-digit away.
+
+    Two names one typo apart with the same digits share one: a substituted letter
+    deleted from both, an inserted one from the longer, a transposed pair's letter from
+    both. Digits are never deleted, so names whose digits differ ("Route 66 Diner", "Route
+    67 Diner") never meet in the index, however many such names a country has.
+    """
+    return {name} | {name[:i] + name[i + 1:] for i, c in enumerate(name) if not c.isdigit()}
 
 
 def _is_typo(a: str, b: str) -> bool:
@@ -185,13 +192,13 @@ def _differing(a: str, b: str) -> str:
 
 @cache
 def _spellable(c: str) -> bool:
-    """A letter one can mistype without naming another word (a space too).
+    """A letter one can mistype without naming another word (a space or digit too).
 
     Letters of alphabets are; a CJK ideograph, kana or Hangul syllable is a word or
     syllable of its own ("ＦＢＢＭ精機" and "ＦＢＢＭ電機" are two companies).
     """
-    if c == " " or c.isascii():
-        return c == " " or c.isalpha()
+    if c.isascii():  # a digit only moves: the digits of both names are the same
+        return c == " " or c.isalnum()
     return c.isalpha() and unicodedata.name(c, "").startswith(_ALPHABETS)
 
 

@@ -135,7 +135,8 @@ def one_size(size: int, updates: int, state: str, gc_mode: str, stage: str,
     with tempfile.TemporaryDirectory(prefix="bench-core-") as folder:
         stores = {"dict": lambda name: {}, "packed": lambda name: PackedState(),
                   "rocksdb": lambda name: PackedState(os.path.join(folder, name))}[state]
-        pipeline = Pipeline(None, stores("accounts"), stores("companies"))
+        pipeline = Pipeline(None, stores("accounts"), stores("companies"),
+                            resolver_state=stores("resolver"))
         if stage == "accounts":
             pipeline.companies = _NoCompanies()
         partnered(pipeline)
@@ -183,7 +184,7 @@ def one_size(size: int, updates: int, state: str, gc_mode: str, stage: str,
             tick()
             longest = max(longest, time.perf_counter() - at)
         elapsed = time.perf_counter() - started
-        for store in (pipeline.account_state, pipeline.company_state):
+        for store in (pipeline.account_state, pipeline.company_state, pipeline.resolver_state):
             if isinstance(store, PackedState):
                 store.close()
         return {"size": size, "cost": elapsed / updates, "decode": decoding, "longest": longest,

@@ -361,3 +361,40 @@ def test_a_typo_is_in_letters_of_an_alphabet_not_in_ideographs():
     put(s, "t2", "d", name="волати соф", country="RU")
     assert company(s, "t1", "a") != company(s, "t2", "b")
     assert company(s, "t1", "c") == company(s, "t2", "d")
+
+
+def test_a_transposed_digit_and_letter_is_a_typo():
+    s = {}
+    put(s, "t1", "a", name="acme5x widgets", country="US")
+    put(s, "t2", "b", name="acmex5 widgets", country="US")
+    assert company(s, "t1", "a") == company(s, "t2", "b")
+
+
+@settings(max_examples=200, deadline=None)
+@given(names=st.lists(st.text(alphabet="ab1 ", min_size=5, max_size=8), min_size=2,
+                      max_size=12, unique=True))
+def test_the_index_finds_every_typo_pair(names):
+    """Clusters through the deletion index equal clusters over every pair of names."""
+    from streams.core.resolver import _is_typo
+
+    s = {}
+    for n, name in enumerate(names):
+        put(s, "t1", f"r{n}", name=name, country="US")
+    parent = list(range(len(names)))
+
+    def root(i):
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            if _is_typo(names[i], names[j]):
+                parent[root(j)] = root(i)
+    expected = {}
+    for i in range(len(names)):
+        expected.setdefault(root(i), set()).add(i)
+    found = {}
+    for i in range(len(names)):
+        found.setdefault(company(s, "t1", f"r{i}"), set()).add(i)
+    assert sorted(map(sorted, found.values())) == sorted(map(sorted, expected.values()))
