@@ -63,7 +63,7 @@ from typing import Any
 
 from rapidfuzz.distance import DamerauLevenshtein
 
-from .companykey import METHOD_NAME_COUNTRY, CompanyMatch, _psl, registrable_domain
+from .companykey import METHOD_NAME_COUNTRY, CompanyMatch, domain_label, registrable_domain
 from .evidence import match_evidence
 
 __all__ = [
@@ -144,14 +144,6 @@ class Assignment:
 
 
 # -- helpers ---------------------------------------------------------------------------
-
-
-def _label(domain: str) -> str:
-    """The registrable domain without its public suffix (``acme.co.uk`` -> ``acme``)."""
-    suffix = _psl().publicsuffix(domain)
-    if suffix and len(domain) > len(suffix) and domain.endswith("." + suffix):
-        return domain[: -len(suffix) - 1]
-    return domain.split(".", 1)[0]
 
 
 def _typo_eligible(name: str) -> bool:
@@ -281,7 +273,7 @@ def _unindex(state, account: str, rec: dict[str, Any], affected: _Affected) -> N
         members = dict(_get(state, f"d:{domain}", {}))
         members.pop(account, None)
         state[f"d:{domain}"] = members
-        label = _label(domain)
+        label = domain_label(domain)
         affected.labels.add(label)
         if not members:
             state[f"l:{label}"] = [d for d in _get(state, f"l:{label}", []) if d != domain]
@@ -303,11 +295,11 @@ def _index(state, account: str, rec: dict[str, Any], affected: _Affected) -> Non
     if domain:
         members = dict(_get(state, f"d:{domain}", {}))
         if not members:
-            label = _label(domain)
+            label = domain_label(domain)
             state[f"l:{label}"] = sorted({*_get(state, f"l:{label}", []), domain})
         members[account] = [name or "", country]
         state[f"d:{domain}"] = members
-        affected.labels.add(_label(domain))
+        affected.labels.add(domain_label(domain))
     if name:
         key = _name_key(country, name)
         holders = dict(_get(state, key, {}))
@@ -583,7 +575,7 @@ def _why_not(state, a: dict[str, Any], b: dict[str, Any]) -> str:
             notes.append(f"tenant {rec['t']} ignores {_list(ignored)}")
     note = f" ({'; '.join(notes)})" if notes else ""
     if a.get("D") and b.get("D"):
-        if _label(a["D"]) == _label(b["D"]):
+        if domain_label(a["D"]) == domain_label(b["D"]):
             return (f"different domains {a['D']} and {b['D']} of one label, but no account "
                     f"of one has a name an account of the other has{note}")
         return (f"different domains {a['D']} and {b['D']} (names '{a.get('n')}' and "
