@@ -56,7 +56,7 @@ def test_no_commit_passes_an_unprocessed_event(pipeline_settings, start_worker, 
     for e in commits:
         last[e.topic][e.partition] = e.offset
     sources = [settings.topic_inbound, settings.topic_control, settings.topic_by_account,
-               settings.topic_by_company]
+               settings.topic_by_company, settings.topic_matching]
     assert set(last) == set(sources)
     for topic in sources:
         assert sum(last[topic].values()) == topic_size(settings.kafka_bootstrap_servers,
