@@ -56,12 +56,12 @@ METHOD_NAME_COUNTRY = "name_country"
 #: mailbox domains of ISPs and mail services in Mozilla Thunderbird's ISP database
 #: (the ``ispdb`` of github.com/thundernest/autoconfig: each provider lists the domains
 #: its users' addresses end in), without its web hosts, whose customers mail from their
-#: own domains. Then the mailbox domains telcos and cable ISPs give their subscribers,
-#: as their own mail-setup pages name them (Telia, Com Hem, Bredbandsbolaget, Get,
-#: Stofa, TDC, Elisa/Saunalahti, NOS/Clix, PCCW, StarHub, TM, PLDT, Oi, Telmex, Telecom
-#: Argentina, VTR, Entel, Chunghwa, Bezeq, T-Com, Telekom Slovenije, Vodacom, Telkom,
-#: MWEB, Cogeco, SaskTel, ...). A few are also the telco's own site (``telia.com``): an
-#: account of the telco itself then falls through to its name, like one of Gmail's.
+#: own domains. Then, listed by hand, the mailbox domains telcos and cable ISPs give
+#: their subscribers (Telia, Com Hem, Bredbandsbolaget, Get, Stofa, TDC, Saunalahti,
+#: NOS/Clix, PCCW, StarHub, TM, PLDT, Oi, Telmex, Telecom Argentina, VTR, Entel,
+#: Chunghwa, Bezeq, T-Com, Telekom Slovenije, Vodacom, Telkom, MWEB, Cogeco, SaskTel, ...).
+#: A few are also the telco's own site (``telia.com``): an account of the telco itself
+#: then falls through to its name, as Google's would with ``gmail.com``.
 #: ``onmicrosoft.com`` holds every Microsoft 365 tenant's default mail domain.
 EXTRA_MAIL_DOMAINS = frozenset({
     "sympatico.ca", "sfr.fr", "neuf.fr", "club-internet.fr", "numericable.fr", "bbox.fr",
@@ -123,6 +123,14 @@ HOSTING_DOMAINS = frozenset({
 })
 HOSTING_HOSTS = frozenset({"sites.google.com"})
 
+#: Russian and Ukrainian legal forms spelled out (ООО, АО, ПАО, ЗАО, ОАО, ТОВ), written
+#: before the name in quotes: "Общество с ограниченной ответственностью «Ромашка»".
+_SPELLED_PREFIX_FORMS = (
+    "общество с ограниченной ответственностью", "акционерное общество",
+    "публичное акционерное общество", "закрытое акционерное общество",
+    "открытое акционерное общество", "товариство з обмеженою відповідальністю",
+)
+
 #: Legal forms the project strips besides cleanco's: the ones it stripped before it used
 #: cleanco (so existing keys stay), spelled-out and romanized Japanese forms, and forms in
 #: other scripts (Japanese, Chinese, Korean, Russian/Ukrainian/Kazakh).
@@ -155,10 +163,7 @@ EXTRA_LEGAL_FORMS = (
     "société à responsabilité limitée", "société par actions simplifiée", "société anonyme",
     "società a responsabilità limitata", "società per azioni",
     "spółka z ograniczoną odpowiedzialnością", "spółka akcyjna",
-    *(_SPELLED_PREFIX_FORMS := (
-        "общество с ограниченной ответственностью", "акционерное общество",
-        "публичное акционерное общество", "закрытое акционерное общество",
-        "открытое акционерное общество", "товариство з обмеженою відповідальністю")),
+    *_SPELLED_PREFIX_FORMS,
 )
 
 #: cleanco terms that are ordinary words or place codes in company names ("Fitness
