@@ -19,7 +19,10 @@ from streams.core.companykey import (
         ("http://user@eu.app.initrode.com:8443/path?q=1", "initrode.com"),
         ("jane@Initrode.com", "initrode.com"),
         ("initrode.com.au", "initrode.com.au"),
-        ("acme.herokuapp.com", "acme.herokuapp.com"),  # private suffix: one company per app
+        # second registries in the list's private section sell domains like any TLD
+        ("www.acme.uk.com", "acme.uk.com"),
+        ("acme.com.de", "acme.com.de"),
+        ("acme.co.nl", "acme.co.nl"),
         ("bücher.de", "xn--bcher-kva.de"),
     ],
 )
@@ -31,7 +34,11 @@ def test_registrable_domain_folds_subdomains_and_www(text, expected):
     "text",
     ["gmail.com", "mail.Google.com@gmail.com", "https://outlook.com", "hotmail.co.uk",
      "co.uk", "herokuapp.com", "localhost", "10.1.2.3", "https://linkedin.com/company/acme",
-     "https://sites.google.com/view/acme", "", None, "http://"],
+     "https://sites.google.com/view/acme", "", None, "http://",
+     # pages on a hosting platform: names under a private suffix of the list
+     "acme.herokuapp.com", "https://acmestore.wixsite.com/home", "acme.myshopify.com",
+     "http://acme.blogspot.com", "https://acme.github.io/", "acme.netlify.app",
+     "https://www.facebook.com/acme", "acme.squarespace.com", "acme.business.site"],
 )
 def test_free_mail_hosting_and_unusable_domains_never_key(text):
     assert registrable_domain(text) is None
@@ -128,6 +135,35 @@ def test_free_mail_hosting_and_unusable_domains_never_key(text):
         ("株式会社", "株式会社"),
         ("ООО", "ооо"),
         ("The Ltd", "ltd"),
+        # legal forms spelled out as in the ISO 20275 code list, after or before the name
+        ("Acme Aktiengesellschaft", "acme"),
+        ("Acme Gesellschaft mit beschränkter Haftung", "acme"),
+        ("Acme Ges.m.b.H.", "acme"),
+        ("Acme Ges.mbH", "acme"),
+        ("Acme Aktiebolag", "acme"),
+        ("Acme akciová společnost", "acme"),
+        ("Acme spol. s r.o.", "acme"),
+        ("Acme Besloten Vennootschap", "acme"),
+        ("Acme Sociedad Limitada", "acme"),
+        ("Acme Limitada", "acme"),
+        ("Acme Public Limited Company", "acme"),
+        ("Acme Pty. Limited", "acme"),
+        ("Общество с ограниченной ответственностью «Ромашка»", "ромашка"),
+        ("Акционерное общество «Ромашка»", "ромашка"),
+        # abbreviated business words folded to the full word
+        ("Acme Intl", "acme international"),
+        ("Acme Int'l Inc.", "acme international"),
+        ("Acme Mfg. Co.", "acme manufacturing"),
+        ("Acme Bros.", "acme brothers"),
+        ("Acme Svcs", "acme services"),
+        ("Acme Assoc.", "acme associates"),
+        ("Acme Labs", "acme laboratories"),
+        ("Acme Tech.", "acme technologies"),
+        ("Natl Acme Mgmt Ctr", "national acme management center"),
+        ("Acme Hldgs", "acme"),
+        # a letter left of a lost apostrophe joins its word
+        ("O Brien Consulting", "obrien consulting"),
+        ("Vitamin D Labs", "vitamin d laboratories"),
     ],
 )
 def test_normalize_name(name, expected):
@@ -162,6 +198,8 @@ def test_company_key_prefers_domain_then_website_then_name_country():
      "mailinator.com", "https://www.guerrillamail.com/inbox",
      # the project's additions (ISP mail the packaged lists miss)
      "sympatico.ca", "sfr.fr", "ocn.ne.jp", "docomo.ne.jp", "tutanota.com", "hey.com",
+     "telia.com", "comhem.se", "hinet.net", "gmx.co.uk", "skynet.be", "proximus.be",
+     "walla.co.il", "mweb.co.za", "acme.onmicrosoft.com",
      # as an address or a subdomain of the provider
      "jane.doe@btinternet.com", "https://mail.yahoo.co.jp/", "smtp.comcast.net"],
 )
@@ -249,6 +287,13 @@ def test_spellings_of_one_name_fold_together(a, b):
         ("J.P. Morgan", "Morgan"),
         ("Acme Foundation", "Acme"),
         ("Acme Credit Union", "Acme"),
+        # abbreviations are folded only to the word they stand for
+        ("Acme Service", "Acme Services"),
+        ("Acme Int", "Acme International"),
+        ("Acme Associates", "Acme Association"),
+        ("Acme Foundation", "Acme Fdn"),
+        ("Acme Technical", "Acme Technologies"),
+        ("O Group", "Group"),
     ],
 )
 def test_different_companies_keep_different_names(a, b):
@@ -280,6 +325,8 @@ def test_legal_forms_come_from_cleanco_term_data():
         ("Procter & Gamble", "Procter and Gamble", "Procter + Gamble", "PROCTER&GAMBLE"),
         ("McDonald's", "McDonalds", "MCDONALD’S"),
         ("U.S. Steel", "US Steel"),
+        ("O'Brien Consulting", "O Brien Consulting"),
+        ("L'Oréal", "L Oreal", "LOreal"),
     ],
 )
 def test_punctuation_variants_fold_together(spellings):
@@ -296,7 +343,8 @@ def test_quotes_around_words_are_separators():
 _PARTS = ["株式会社", "有限公司", "(株)", "㈱", "AB", "ООО", "the", "and", "&", "Ltd",
           "G.m.b.H.", "J.", "P.", "O'", "Brien", "Acme", "トヨタ", "주식회사", " ", ".",
           "Kabushiki", "Kaisha", "Holdings", "Co", "ß", "ø", "ि", "श", "ＡＢ", "-",
-          "İ", "Ↄ", "ǃ", "Ά", "ّ"]
+          "İ", "Ↄ", "ǃ", "Ά", "ّ", "O", "D", "L", "Labs", "Intl", "td", "ept", "Hldgs",
+          "Акционерное", "общество", "Ges.m.b.H."]
 
 
 @settings(max_examples=500, deadline=None)

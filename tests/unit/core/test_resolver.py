@@ -252,10 +252,10 @@ def test_a_later_record_merges_companies_and_an_edit_splits_them_in_the_results(
 def test_tenant_settings_reassign_in_the_pipeline():
     p = Pipeline()
     p.apply(*partnership("p1", "acme", "globex", FULL))
-    p.apply(*account("acme", "a1", domain="hosting.example", name="One"))
-    p.apply(*account("globex", "g1", domain="hosting.example", name="Two"))
-    assert overlap_companies(p) == {"hosting.example"}
-    settings_event = tenant_settings("acme", ["www.Hosting.example"])
+    p.apply(*account("acme", "a1", domain="reseller-hub.com", name="One"))
+    p.apply(*account("globex", "g1", domain="reseller-hub.com", name="Two"))
+    assert overlap_companies(p) == {"reseller-hub.com"}
+    settings_event = tenant_settings("acme", ["www.Reseller-Hub.com"])
     assert not p.holds(*settings_event)
     p.apply(*settings_event)
     assert p.holds(*settings_event)
@@ -263,7 +263,7 @@ def test_tenant_settings_reassign_in_the_pipeline():
     snap = [s for s in p.account_state.values() if s.get("company") == "name:one|"]
     assert snap
     p.apply(*tenant_settings("acme", version=2, op="DELETE"))  # back to no settings
-    assert overlap_companies(p) == {"hosting.example"}
+    assert overlap_companies(p) == {"reseller-hub.com"}
 
 
 # -- order independence ------------------------------------------------------------------
