@@ -19,10 +19,10 @@ from tests.integration.conftest import wait_for_no_lag, wait_until_assigned
 
 ACME_ACCOUNTS = """Id,Name,Website,Type,Industry,BillingCountry,SystemModstamp,IsDeleted
 001A000001,Initrode Ltd,https://www.initrode.co.uk/about,Customer - Direct,Software,GB,2026-10-02T10:15:00.000Z,false
-001A000002,,https://nameless.example,Prospect,,US,2026-10-02T10:15:00.000Z,false
-001A000003,Umbrella Corp,https://umbrella.example,Prospect,,US,yesterday,false
-001A000004,Hooli,https://hooli.example,Customer,,US,2026-10-03T11:00:00Z,false
-001A000005,Vandelay Industries,https://vandelay.example,Prospect,,US,2026-10-03T11:00:00Z,false
+001A000002,,https://nameless-example.com,Prospect,,US,2026-10-02T10:15:00.000Z,false
+001A000003,Umbrella Corp,https://umbrella-example.com,Prospect,,US,yesterday,false
+001A000004,Hooli,https://hooli-example.com,Customer,,US,2026-10-03T11:00:00Z,false
+001A000005,Vandelay Industries,https://vandelay-example.com,Prospect,,US,2026-10-03T11:00:00Z,false
 """
 
 ACME_OPPORTUNITIES = """Id,AccountId,Name,StageName,IsClosed,IsWon,Amount,CurrencyIsoCode,CloseDate,CreatedDate,SystemModstamp
@@ -32,8 +32,8 @@ ACME_OPPORTUNITIES = """Id,AccountId,Name,StageName,IsClosed,IsWon,Amount,Curren
 
 GLOBEX_COMPANIES = """Record ID,Company name,Company Domain Name,Website URL,Lifecycle Stage,Industry,Country/Region,Last Modified Date
 501,Initrode,initrode.co.uk,,customer,Software,GB,2026-10-05 08:00
-502,Hooli Inc,hooli.example,,lead,,US,2026-10-05 08:00
-503,Vandelay,vandelay.example,,customer,,US,2026-10-05 08:00
+502,Hooli Inc,hooli-example.com,,lead,,US,2026-10-05 08:00
+503,Vandelay,vandelay-example.com,,customer,,US,2026-10-05 08:00
 """
 
 
@@ -129,7 +129,7 @@ def test_csv_exports_published_with_the_cli_arrive_and_the_metrics_count_them(
         ("globex", "account", "501"), ("globex", "account", "502"),
         ("globex", "account", "503")]
     assert ("acme", "globex", "initrode.co.uk") in overlaps
-    assert ("globex", "acme", "vandelay.example") in overlaps
+    assert ("globex", "acme", "vandelay-example.com") in overlaps
     assert intros == [("acme", "globex", "006A000001")]  # globex's customer Vandelay
 
 
