@@ -20,6 +20,7 @@ from schemas.exceptions import CosellingError, RetryableError
 from .commands.clickhouse import cmd_migrate, cmd_report, cmd_tenant_access
 from .commands.data import cmd_publish, cmd_replay, cmd_roundtrip
 from .commands.demo import cmd_demo
+from .commands.matching import cmd_explain_match
 from .commands.partnership import cmd_partnership
 from .commands.pipeline import cmd_init, cmd_sink, cmd_status, cmd_worker
 from .settings import Settings
@@ -251,6 +252,26 @@ def build_parser() -> argparse.ArgumentParser:
     _file_options(rp)
     _clickhouse_option(rp)
     rp.set_defaults(func=cmd_replay)
+
+    em = sub.add_parser(
+        "explain-match", help="why two accounts did or did not match one company",
+        description="Say how two accounts were matched to one company (method and "
+        "evidence), or why they were not (different domains whose names differ, a name "
+        "that could join several domain companies, names more than one letter apart, "
+        "another country, a domain the tenant ignores ...). Reads the live matching state "
+        "from Kafka (the resolver's changelog topic), or with --events replays the account "
+        "and tenant_settings events of an event file.",
+        epilog="Exit status: 0 the two accounts are matched to one company; 1 they are not "
+        "(or one is unknown); 2 an error stopped it (one line on stderr); 130 interrupted.")
+    em.add_argument("tenant_a", metavar="TENANT_A", help="tenant of the first account")
+    em.add_argument("account_a", metavar="ACCOUNT_A", help="its account record id")
+    em.add_argument("tenant_b", metavar="TENANT_B", help="tenant of the second account")
+    em.add_argument("account_b", metavar="ACCOUNT_B", help="its account record id")
+    em.add_argument("--events", metavar="FILE",
+                    help="explain from this event file instead of the live state")
+    _file_options(em)
+    _kafka_option(em)
+    em.set_defaults(func=cmd_explain_match)
 
     rep = sub.add_parser(
         "report", help="overlap matrix, top intros, influenced revenue (terminal + HTML)",

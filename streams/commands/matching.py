@@ -1,0 +1,84 @@
+"""``explain-match``: why two accounts did or did not match one company."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from schemas.exceptions import CosellingError, RetryableError
+
+from ..core.resolver import assignment_of, explain
+from ..core.statekeys import account_key
+from .output import out
+
+
+def cmd_explain_match(args: argparse.Namespace, settings) -> int:
+    """Print why two accounts did or did not match, from the live state or an event file."""
+    first = account_key(args.tenant_a, args.account_a)
+    second = account_key(args.tenant_b, args.account_b)
+    state = state_from_file(args, settings) if args.events else state_from_kafka(settings)
+    out.print(explain(state, first, second), markup=False)
+    companies = [assignment_of(state, key)[0] for key in (first, second)]
+    return 0 if companies[0] and companies[0] == companies[1] else 1
+
+
+def state_from_file(args: argparse.Namespace, settings) -> dict[str, Any]:
+    """The resolver's state after the account and tenant settings events of a file.
+
+    The events are applied in event-time order, as ``coselling replay`` applies them;
+    the file's other events do not change how accounts match.
+    """
+    from ..core.pipeline import TENANT_SETTINGS, Pipeline
+    from ..replay import event_time_order
+    from .data import event_file, good_rows, report_rejects
+
+    args.file = args.events
+    source = event_file(args, settings.event_validator)
+    rejects: list = []
+    events = sorted((item[1:] for item in good_rows(source, f"reading {source.path.name}",
+                                                    rejects)
+                     if item[1] in ("account", TENANT_SETTINGS)), key=event_time_order)
+    report_rejects(source.path, rejects)
+    pipeline = Pipeline()
+    pipeline.run(events)
+    return pipeline.resolver_state
+
+
+def state_from_kafka(settings) -> dict[str, Any]:
+    """The live resolver's state, read from its table's changelog topic to its end."""
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.errors import KafkaError
+
+    topic = f"{settings.app_id}-resolver-changelog"
+    try:
+        consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers.split(","),
+                                 enable_auto_commit=False, request_timeout_ms=15_000)
+    except KafkaError as exc:
+        raise RetryableError(f"cannot reach Kafka at {settings.kafka_bootstrap_servers}: "
+                             f"{exc}") from None
+    state: dict[str, Any] = {}
+    try:
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not tps:
+            raise CosellingError(f"no topic {topic}: no worker has run with app id "
+                                 f"{settings.app_id!r} (COSELLING_APP_ID), or use --events")
+        ends = consumer.end_offsets(tps)
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        idle = 0
+        while any(consumer.position(tp) < ends[tp] for tp in tps) and idle < 20:
+            batch = consumer.poll(timeout_ms=500)
+            idle = 0 if batch else idle + 1
+            for records in batch.values():
+                for r in records:
+                    key = json.loads(r.key)
+                    if r.value is None:
+                        state.pop(key, None)
+                    else:
+                        state[key] = json.loads(r.value)
+        if any(consumer.position(tp) < ends[tp] for tp in tps):
+            raise RetryableError(f"{topic} was not read to its end within 10 s of silence")
+    finally:
+        consumer.close()
+    return state
