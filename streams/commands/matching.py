@@ -6,11 +6,10 @@ import argparse
 import json
 from typing import Any
 
-from schemas.exceptions import CosellingError, RetryableError
-
 from ..core.resolver import assignment_of, explain
 from ..core.statekeys import account_key
 from .output import out
+from .topic_reader import read_to_end
 
 
 def cmd_explain_match(args: argparse.Namespace, settings) -> int:
@@ -47,38 +46,13 @@ def state_from_file(args: argparse.Namespace, settings) -> dict[str, Any]:
 
 def state_from_kafka(settings) -> dict[str, Any]:
     """The live resolver's state, read from its table's changelog topic to its end."""
-    from kafka import KafkaConsumer, TopicPartition
-    from kafka.errors import KafkaError
-
-    topic = f"{settings.app_id}-resolver-changelog"
-    try:
-        consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers.split(","),
-                                 enable_auto_commit=False, request_timeout_ms=15_000)
-    except KafkaError as exc:
-        raise RetryableError(f"cannot reach Kafka at {settings.kafka_bootstrap_servers}: "
-                             f"{exc}") from None
     state: dict[str, Any] = {}
-    try:
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not tps:
-            raise CosellingError(f"no topic {topic}: no worker has run with app id "
-                                 f"{settings.app_id!r} (COSELLING_APP_ID), or use --events")
-        ends = consumer.end_offsets(tps)
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        idle = 0
-        while any(consumer.position(tp) < ends[tp] for tp in tps) and idle < 20:
-            batch = consumer.poll(timeout_ms=500)
-            idle = 0 if batch else idle + 1
-            for records in batch.values():
-                for r in records:
-                    key = json.loads(r.key)
-                    if r.value is None:
-                        state.pop(key, None)
-                    else:
-                        state[key] = json.loads(r.value)
-        if any(consumer.position(tp) < ends[tp] for tp in tps):
-            raise RetryableError(f"{topic} was not read to its end within 10 s of silence")
-    finally:
-        consumer.close()
+    topic = f"{settings.app_id}-resolver-changelog"
+    for r in read_to_end(settings, topic, f"no worker has run with app id "
+                         f"{settings.app_id!r} (COSELLING_APP_ID); or use --events FILE"):
+        key = json.loads(r.key)
+        if r.value is None:
+            state.pop(key, None)
+        else:
+            state[key] = json.loads(r.value)
     return state

@@ -22,6 +22,7 @@ from schemas.exceptions import CosellingError
 
 from ..exceptions import RetryableError
 from .output import out
+from .topic_reader import read_to_end
 
 
 def _enum(name: str) -> list[str]:
@@ -56,43 +57,19 @@ def parse_rules(items: list[str], tenants: tuple[str, str]) -> list[dict[str, st
 
 def current_partnerships(settings) -> dict[str, dict[str, Any]]:
     """The newest version of every partnership on the control topic."""
-    from kafka import KafkaConsumer, TopicPartition
-    from kafka.errors import KafkaError
-
     codec = settings.codec()
-    try:
-        consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers.split(","),
-                                 enable_auto_commit=False, request_timeout_ms=15_000)
-    except KafkaError as exc:
-        raise RetryableError(f"cannot reach Kafka at {settings.kafka_bootstrap_servers}: "
-                             f"{exc}") from None
     found: dict[str, dict[str, Any]] = {}
-    try:
-        tps = [TopicPartition(settings.topic_control, p)
-               for p in consumer.partitions_for_topic(settings.topic_control) or ()]
-        if not tps:
-            raise CosellingError(f"no topic {settings.topic_control}: run `coselling init`")
-        ends = consumer.end_offsets(tps)
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        idle = 0
-        while any(consumer.position(tp) < ends[tp] for tp in tps) and idle < 20:
-            batch = consumer.poll(timeout_ms=500)
-            idle = 0 if batch else idle + 1
-            for records in batch.values():
-                for r in records:
-                    try:
-                        decoded = codec.decode(r.value)
-                    except CosellingError:
-                        continue  # dead-lettered by the workers; not a partnership
-                    record = decoded.record
-                    if decoded.event_type != "partnership":
-                        continue
-                    pid = record["partnership_id"]
-                    if pid not in found or record["version"] > found[pid]["version"]:
-                        found[pid] = record
-    finally:
-        consumer.close()
+    for r in read_to_end(settings, settings.topic_control, "run `coselling init`"):
+        try:
+            decoded = codec.decode(r.value)
+        except CosellingError:
+            continue  # dead-lettered by the workers; not a partnership
+        record = decoded.record
+        if decoded.event_type != "partnership":
+            continue
+        pid = record["partnership_id"]
+        if pid not in found or record["version"] > found[pid]["version"]:
+            found[pid] = record
     return found
 
 
