@@ -94,6 +94,17 @@ def test_csv_exports_published_with_the_cli_arrive_and_the_metrics_count_them(
     assert main(["partnership", "list"]) == 0
     assert re.search(r"acme-globex .*acme .*globex .*ACTIVE", capsys.readouterr().out)
 
+    # Why accounts matched, from the live matching state (the resolver's changelog).
+    assert main(["explain-match", "acme", "001A000001", "globex", "501"]) == 0
+    explained = capsys.readouterr().out
+    assert explained.startswith("matched: same domain initrode.co.uk")
+    assert "acme/001A000001: initrode.co.uk by website" in explained
+    assert "globex/501: initrode.co.uk by domain" in explained
+    assert main(["explain-match", "acme", "001A000004", "globex", "503"]) == 1
+    explained = capsys.readouterr().out
+    assert explained.startswith("not matched:")
+    assert "acme/001A000004: hooli.example" in explained
+
     for page in ("healthz", "readyz"):
         with urllib.request.urlopen(f"http://127.0.0.1:{worker.web_port}/{page}") as r:
             assert r.status == 200, page
