@@ -28,7 +28,7 @@ def state_from_file(args: argparse.Namespace, settings) -> dict[str, Any]:
     The events are applied in event-time order, as ``coselling replay`` applies them;
     the file's other events do not change how accounts match.
     """
-    from ..core.pipeline import TENANT_SETTINGS, Pipeline
+    from ..core.pipeline import Pipeline
     from ..replay import event_time_order
     from .data import event_file, good_rows, report_rejects
 
@@ -37,7 +37,7 @@ def state_from_file(args: argparse.Namespace, settings) -> dict[str, Any]:
     rejects: list = []
     events = sorted((item[1:] for item in good_rows(source, f"reading {source.path.name}",
                                                     rejects)
-                     if item[1] in ("account", TENANT_SETTINGS)), key=event_time_order)
+                     if item[1] in ("account", "tenant_settings")), key=event_time_order)
     report_rejects(source.path, rejects)
     pipeline = Pipeline()
     pipeline.run(events)

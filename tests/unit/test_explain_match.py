@@ -7,7 +7,7 @@ import json
 import pytest
 
 from streams.cli import main
-from tests.factories import account
+from tests.factories import account, tenant_settings
 
 
 @pytest.fixture(autouse=True)
@@ -70,3 +70,16 @@ def test_an_unknown_account_is_not_matched(events_file, capsys):
     code, text = _explain(capsys, "acme", "a3", "globex", "nobody", "--events", events_file)
     assert code == 1
     assert "globex/nobody is unknown" in text
+
+
+def test_a_domain_the_tenant_ignores_keys_nothing_and_the_explanation_says_so(tmp_path, capsys):
+    events = _write(tmp_path / "ignored.jsonl", [
+        account("acme", "a1", name="Reseller Partner", domain="bigreseller.com", country="US"),
+        account("globex", "g1", name="Big Reseller", domain="bigreseller.com", country="US"),
+        tenant_settings("acme", ["www.bigreseller.com"], day=1),
+    ])
+    code, text = _explain(capsys, "acme", "a1", "globex", "g1", "--events", events)
+    assert code == 1
+    assert text.startswith("not matched:")
+    assert "tenant acme ignores bigreseller.com" in text
+    assert "globex/g1: bigreseller.com by domain" in text
