@@ -103,7 +103,7 @@ def test_csv_exports_published_with_the_cli_arrive_and_the_metrics_count_them(
     assert main(["explain-match", "acme", "001A000004", "globex", "503"]) == 1
     explained = capsys.readouterr().out
     assert explained.startswith("not matched:")
-    assert "acme/001A000004: hooli.example" in explained
+    assert "acme/001A000004: hooli-example.com by website" in explained
 
     for page in ("healthz", "readyz"):
         with urllib.request.urlopen(f"http://127.0.0.1:{worker.web_port}/{page}") as r:
