@@ -287,8 +287,10 @@ def registrable_domain(text: str | None) -> str | None:
     """eTLD+1 of the host in ``text`` (``shop.initrode.co.uk`` -> ``initrode.co.uk``).
 
     None for IP addresses, single labels, public suffixes themselves, mailbox
-    (free-mail, ISP, disposable) and hosting domains, and names under a hosting
-    platform's suffix in the list's private section (``acme.wixsite.com``).
+    (free-mail, ISP, disposable) and hosting domains, names under a hosting
+    platform's suffix in the list's private section (``acme.wixsite.com``), and hosts
+    under a top-level domain the list's ICANN section does not know (reserved or internal
+    names: ``acme.example``, ``acme.test``, ``acme.local``).
     """
     host = host_of(text)
     if not host or "." not in host or host in HOSTING_HOSTS:

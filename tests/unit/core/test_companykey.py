@@ -369,3 +369,11 @@ def test_company_key_of_names_in_other_scripts_and_of_mail_domains():
     m = company_key(domain=None, website="http://www.btinternet.com", name="Initrode Ltd",
                     country="GB")
     assert (m.key, m.method) == ("name:initrode|GB", "name_country")
+
+
+@pytest.mark.parametrize("host", ["hooli.example", "acme.test", "intranet.acme.local",
+                                  "acme.internal", "acme.corp", "acme.invalid"])
+def test_reserved_and_internal_top_level_domains_key_no_company(host):
+    assert registrable_domain(host) is None
+    assert company_key(domain=host, website=None, name="Acme Inc", country="US") == \
+        company_key(domain=None, website=None, name="Acme Inc", country="US")
