@@ -33,9 +33,8 @@ Stages (each an agent with concurrency 1, at-least-once):
    changed (see :mod:`streams.core.resolver`). A batch's assignments are coalesced to
    the last per account (each is the account's whole assignment).
 3. ``control``: control -> every partition of the by-company topic (each company
-   partition keeps its own copy of every partnership). Tenant settings travel the same
-   way (the company stage does not use them) and to the matching topic, where the
-   resolver applies them (a tenant's ignored domains).
+   partition keeps its own copy of every partnership). Tenant settings go to the
+   matching topic only, where the resolver applies them (a tenant's ignored domains).
 4. ``companies``: by-company -> company table -> announced changes to the outbound
    overlap, intro and attribution topics (Avro) and the result rows no outbound event
    carries whole (overlaps) to the sink topic; ``coselling sink`` writes both into
@@ -355,18 +354,17 @@ def create_app(settings: Settings) -> faust.App:
 
     def control_emit(e: Any, decoded: Decoded):
         value = json.dumps({decoded.event_type: to_plain(decoded.record)}).encode()
-        sends = [(by_company, {"key": e.message.key, "value": value, "partition": p})
-                 for p in range(settings.topic_partitions)]
-        if decoded.event_type == "tenant_settings":  # the resolver applies them
-            sends.append((matching, {"key": e.message.key, "value": value}))
-        return sends
+        if decoded.event_type == "tenant_settings":  # the resolver alone applies them
+            return [(matching, {"key": e.message.key, "value": value})]
+        return [(by_company, {"key": e.message.key, "value": value, "partition": p})
+                for p in range(settings.topic_partitions)]
 
     def companies_decide(e: Any, state: BatchState | None) -> list[ResultChange]:
         partition = e.message.partition
         data = json.loads(e.message.value)
         if "partnership" in data:
             return company_stage.apply_partnership(state, partition, data["partnership"])
-        if "tenant_settings" in data:  # for account matching: nothing here derives from it
+        if "tenant_settings" in data:  # sent here by earlier versions; nothing derives from it
             return []
         msg = SnapshotMessage.from_json(e.message.key.decode(), data)
         return company_stage.apply_snapshot(state, partition, msg)
