@@ -41,16 +41,20 @@ small JSON values, every index a key of its own (no value grows with the number 
 accounts, only with the accounts of one domain or name). Keys, by their first letters:
 
 - ``a:<account key>``: the account's inputs, its effective domain and its assignment;
-- ``d:<domain>``: the accounts whose D is the domain, with their (N, C);
-- ``x:<domain>``: the accounts that list the domain among their candidates at all;
+- ``d:<domain>``: one record per domain, its three parts written together: ``m`` the
+  accounts whose D is the domain, with their (N, C); ``x`` the accounts that list the
+  domain among their candidates at all; ``c`` the domain's company (key and brand
+  evidence), kept to see changes;
 - ``l:<label>``: the domains with that label that some account has as D;
-- ``c:<domain>``: the domain's company (key and brand evidence), kept to see changes;
 - ``n:<C> US <N>``: the accounts with that name and country, with their D;
 - ``v:<C> US <variant>``: the names of that country one deletion away from the variant;
 - ``t:<tenant>``: the tenant's settings (version, ignored domains).
 
 Keys are never deleted (an emptied index keeps an empty value): the replay's saved state
-and the table's changelog keep only what is written.
+and the table's changelog keep only what is written. A key is written only when its value
+changes (every write is a changelog message in the stream). State of the earlier layout,
+where ``d:`` held only the accounts and ``x:<domain>`` and ``c:<domain>`` were keys of
+their own, is read as it is and written in this layout when the domain next changes.
 """
 
 from __future__ import annotations
@@ -215,6 +219,37 @@ def _get(state: MutableMapping[str, Any], key: str, default: Any) -> Any:
     return default if value is None else value
 
 
+def _put(state: MutableMapping[str, Any], key: str, value: Any) -> None:
+    """Write ``value`` unless the key holds it already."""
+    if state.get(key) != value:
+        state[key] = value
+
+
+def _domain(state: MutableMapping[str, Any], domain: str) -> dict[str, Any]:
+    """The domain's record: ``m`` accounts with D = domain, ``x`` listers, ``c`` company.
+
+    A ``d:`` value of the earlier layout (only the accounts) takes ``x`` and ``c`` from
+    the keys that held them then.
+    """
+    value = state.get(f"d:{domain}")
+    if value is not None and "m" in value:
+        return value
+    return {"m": value or {}, "x": _get(state, f"x:{domain}", []),
+            "c": state.get(f"c:{domain}")}
+
+
+def _put_domain(state: MutableMapping[str, Any], domain: str, **parts: Any) -> None:
+    """Replace parts of the domain's record (written once, if anything changed)."""
+    current = _domain(state, domain)
+    new = {**current, **parts}
+    if new != current:
+        state[f"d:{domain}"] = new
+
+
+def _company(state: MutableMapping[str, Any], domain: str) -> dict[str, Any]:
+    return _domain(state, domain)["c"] or {"k": domain, "e": None}
+
+
 def _ignored(state: MutableMapping[str, Any], tenant: str) -> list[str]:
     return _get(state, f"t:{tenant}", {}).get("ignored", [])
 
@@ -270,18 +305,18 @@ def _unindex(state, account: str, rec: dict[str, Any], affected: _Affected) -> N
     """Take an account's effective inputs out of the indexes."""
     domain, name, country = rec.get("D"), rec.get("n"), rec.get("c", "")
     if domain:
-        members = dict(_get(state, f"d:{domain}", {}))
+        members = dict(_domain(state, domain)["m"])
         members.pop(account, None)
-        state[f"d:{domain}"] = members
+        _put_domain(state, domain, m=members)
         label = domain_label(domain)
         affected.labels.add(label)
         if not members:
-            state[f"l:{label}"] = [d for d in _get(state, f"l:{label}", []) if d != domain]
+            _put(state, f"l:{label}", [d for d in _get(state, f"l:{label}", []) if d != domain])
     if name:
         key = _name_key(country, name)
         holders = dict(_get(state, key, {}))
         holders.pop(account, None)
-        state[key] = holders
+        _put(state, key, holders)
         affected.names.add((country, name))
         if not holders:
             # The name's cluster may split: every part holds one of its neighbours.
@@ -293,12 +328,12 @@ def _index(state, account: str, rec: dict[str, Any], affected: _Affected) -> Non
     """Put an account's effective inputs into the indexes."""
     domain, name, country = rec.get("D"), rec.get("n"), rec.get("c", "")
     if domain:
-        members = dict(_get(state, f"d:{domain}", {}))
+        members = dict(_domain(state, domain)["m"])
         if not members:
             label = domain_label(domain)
-            state[f"l:{label}"] = sorted({*_get(state, f"l:{label}", []), domain})
+            _put(state, f"l:{label}", sorted({*_get(state, f"l:{label}", []), domain}))
         members[account] = [name or "", country]
-        state[f"d:{domain}"] = members
+        _put_domain(state, domain, m=members)
         affected.labels.add(domain_label(domain))
     if name:
         key = _name_key(country, name)
@@ -306,7 +341,7 @@ def _index(state, account: str, rec: dict[str, Any], affected: _Affected) -> Non
         if not holders:
             _add_name(state, country, name)
         holders[account] = domain or ""
-        state[key] = holders
+        _put(state, key, holders)
         affected.names.add((country, name))
 
 
@@ -316,7 +351,7 @@ def _index(state, account: str, rec: dict[str, Any], affected: _Affected) -> Non
 def _brand_groups(state, label: str) -> dict[str, dict[str, Any]]:
     """Domain -> its company (key, brand evidence) for every domain of ``label``."""
     domains = _get(state, f"l:{label}", [])
-    names_of = {d: {m[0] for m in _get(state, f"d:{d}", {}).values() if m[0]}
+    names_of = {d: {m[0] for m in _domain(state, d)["m"].values() if m[0]}
                 for d in domains}
     parent = {d: d for d in domains}
 
@@ -365,7 +400,7 @@ def _cluster(state, country: str, name: str) -> list[str]:
 
 def _domain_assignment(state, rec: dict[str, Any]) -> tuple[str, str, str]:
     domain, source = rec["D"], rec["dm"]
-    company = _get(state, f"c:{domain}", {"k": domain, "e": None})
+    company = _company(state, domain)
     used = next(c for c in rec["cand"] if c[0] == domain)
     skipped = [c[0] for c in rec["cand"][:rec["cand"].index(used)]]
     website = {"website": used[2]} if len(used) > 2 else {}
@@ -385,7 +420,7 @@ def _cluster_assignments(state, country: str, names: list[str]
     for n, accounts in holders.items():
         for domain in accounts.values():
             if domain:
-                company = _get(state, f"c:{domain}", {"k": domain})["k"]
+                company = _company(state, domain)["k"]
                 companies.setdefault(company, set()).add(n)
     out = {}
     for n, accounts in holders.items():
@@ -415,9 +450,10 @@ def _resolve(state, affected: _Affected) -> list[Assignment]:
     """Recompute what ``affected`` touched; the assignments that changed."""
     for label in sorted(affected.labels):
         for domain, company in _brand_groups(state, label).items():
-            if state.get(f"c:{domain}") != company:
-                state[f"c:{domain}"] = company
-                for account, (name, country) in _get(state, f"d:{domain}", {}).items():
+            record = _domain(state, domain)
+            if record["c"] != company:
+                _put_domain(state, domain, c=company)
+                for account, (name, country) in record["m"].items():
                     affected.accounts.add(account)
                     if name:
                         affected.names.add((country, name))
@@ -462,11 +498,10 @@ def _reinput(state, account: str, rec: dict[str, Any], new: dict[str, Any],
     before = {c[0] for c in rec.get("cand", [])}
     after = {c[0] for c in new.get("cand", [])}
     for candidate in sorted(before - after):
-        key = f"x:{candidate}"
-        state[key] = [a for a in _get(state, key, []) if a != account]
+        listers = _domain(state, candidate)["x"]
+        _put_domain(state, candidate, x=[a for a in listers if a != account])
     for candidate in sorted(after - before):
-        key = f"x:{candidate}"
-        state[key] = sorted({*_get(state, key, []), account})
+        _put_domain(state, candidate, x=sorted({*_domain(state, candidate)["x"], account}))
     if (rec.get("D"), rec.get("n"), rec.get("c", "")) != (domain, new.get("n"), new.get("c", "")):
         _unindex(state, account, rec, affected)
         _index(state, account, new, affected)
@@ -509,9 +544,9 @@ def apply_settings(state: MutableMapping[str, Any], tenant_id: str, version: int
     before = set(current.get("ignored", []))
     after = {registrable_domain(d) or d.strip().lower() for d in ignored_domains
              if d and d.strip()}
-    state[key] = {"v": version, "ignored": sorted(after)}
+    _put(state, key, {"v": version, "ignored": sorted(after)})
     affected = _Affected()
-    accounts = {a for d in before ^ after for a in _get(state, f"x:{d}", [])}
+    accounts = {a for d in before ^ after for a in _domain(state, d)["x"]}
     for account in sorted(accounts):
         rec = state.get(f"a:{account}")
         if rec is None or rec.get("t") != tenant_id:

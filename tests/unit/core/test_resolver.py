@@ -448,3 +448,72 @@ def test_any_delivery_of_the_streams_messages_gives_what_the_replay_gives(events
     assert streamed.current() == expected.current()
     assert {k: v["company"] for k, v in streamed.account_state.items()} == \
         {k: v["company"] for k, v in expected.account_state.items()}
+
+
+# -- the state's writes ------------------------------------------------------------------
+
+
+class CountingState(dict):
+    """A state mapping that records every key assigned (a table write each)."""
+
+    def __init__(self):
+        super().__init__()
+        self.written: list[str] = []
+
+    def __setitem__(self, key, value):
+        self.written.append(key)
+        super().__setitem__(key, value)
+
+
+def test_a_key_is_written_only_when_its_value_changes_and_a_domain_is_one_key():
+    s = CountingState()
+    put(s, "t1", "a", domains=[("acme.de", "domain")], name="acme", country="DE")
+    # One record per domain (accounts, listers and company together), no x: or c: keys.
+    # (A batch writes a key it assigned several times once: distinct keys are what count.)
+    assert set(s.written) == {f"a:{account_key('t1', 'a')}", "d:acme.de", "l:acme",
+                              "n:DE\x1facme"}
+    s.written.clear()
+    put(s, "t1", "a", domains=[("acme.de", "domain")], name="acme", country="DE")
+    assert s.written == [f"a:{account_key('t1', 'a')}"]  # new seq, nothing else changed
+    s.written.clear()
+    put(s, "t2", "b", domains=[("acme.de", "website")], name="acme gmbh", country="DE")
+    assert {k for k in s.written if not k.startswith("v:")} == {
+        f"a:{account_key('t2', 'b')}", "d:acme.de", "n:DE\x1facme gmbh"}  # no l: again
+    s.written.clear()
+    apply_settings(s, "t3", 1, ["globex.com"])  # no account lists it: only the settings
+    assert s.written == ["t:t3"]
+
+
+def _earlier_layout(state: dict) -> dict:
+    """The state as the resolver kept it before a domain was one key: d:, x: and c:."""
+    out = {}
+    for key, value in state.items():
+        if key.startswith("d:"):
+            domain = key[2:]
+            out[key] = value["m"]
+            out[f"x:{domain}"] = value["x"]
+            if value["c"] is not None:
+                out[f"c:{domain}"] = value["c"]
+        else:
+            out[key] = value
+    return out
+
+
+@settings(max_examples=100, deadline=None)
+@given(events=histories(), data=st.data())
+def test_state_of_the_earlier_layout_goes_on_as_the_same_state_would(events, data):
+    cut = data.draw(st.integers(0, len(events)))
+    p = Pipeline()
+    for event in events[:cut]:
+        p.apply(*event)
+    old = Pipeline(account_state=json.loads(json.dumps(p.account_state)),
+                   company_state=json.loads(json.dumps(p.company_state)),
+                   settings_state=json.loads(json.dumps(p.settings_state)),
+                   resolver_state=_earlier_layout(p.resolver_state))
+    for event in events[cut:]:
+        assert old.apply(*event) == p.apply(*event)
+    assert old.current() == p.current()
+    for key in p.resolver_state:
+        if key.startswith("a:"):
+            assert assignment_of(old.resolver_state, key[2:]) == \
+                assignment_of(p.resolver_state, key[2:])
