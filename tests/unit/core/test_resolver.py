@@ -18,6 +18,7 @@ from streams.core.resolver import (
 )
 from streams.core.statekeys import account_key
 from tests.factories import account, partnership, tenant_settings
+from tests.stream_delivery import run_as_a_stream
 
 SEQ: dict[str, int] = {}
 
@@ -398,42 +399,6 @@ def test_the_index_finds_every_typo_pair(names):
     for i in range(len(names)):
         found.setdefault(company(s, "t1", f"r{i}"), set()).add(i)
     assert sorted(map(sorted, found.values())) == sorted(map(sorted, expected.values()))
-
-
-def run_as_a_stream(events, rng):
-    """Every message (inbound, match input, assignment, snapshot) in random order, through
-    JSON, some delivered twice: the stream's at-least-once delivery at its worst."""
-    from streams.core.accounts import SnapshotMessage
-    from streams.core.opportunities import internal_message_from_json
-    from streams.core.resolver import apply_settings_event
-
-    p = Pipeline()
-    pending = [("in", e) for e in events]
-    while pending:
-        kind, item = pending.pop(rng.randrange(len(pending)))
-        if kind != "in" and rng.random() < 0.15:
-            pending.append((kind, item))  # redelivered later
-        if kind == "in" and item[0] == "partnership":
-            p.companies.apply_partnership(p.company_state, 0, item[1])
-            continue
-        if kind == "in" and item[0] == "tenant_settings":
-            out = apply_settings_event(p.resolver_state, item[1])
-        elif kind == "in":
-            out = p.accounts.apply(p.account_state, *item)
-        elif kind == "snapshot":
-            p.companies.apply_snapshot(p.company_state, 0, item)
-            continue
-        else:
-            out = p.step(item)
-        for msg in out:
-            data = json.loads(json.dumps(msg.to_json()))
-            if isinstance(msg, SnapshotMessage):
-                pending.append(("snapshot", SnapshotMessage.from_json(msg.company_key, data)))
-            elif isinstance(msg, MatchInput):
-                pending.append(("match", MatchInput.from_json(msg.key, data)))
-            else:
-                pending.append(("internal", internal_message_from_json(msg.key, data)))
-    return p
 
 
 @settings(max_examples=150, deadline=None)
