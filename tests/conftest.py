@@ -73,3 +73,14 @@ def pytest_terminal_summary(terminalreporter):
         f"Kafka integration tests on {where}: {counts['passed']} passed, "
         f"{counts['failed']} failed, {counts['skipped']} skipped"
     )
+
+
+@pytest.fixture
+def cli_environment(monkeypatch, tmp_path):
+    """The command line as a user with no COSELLING_ setting meets it, on a wide terminal,
+    in an empty working folder."""
+    for name in list(os.environ):
+        if name.startswith("COSELLING_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.chdir(tmp_path)

@@ -9,14 +9,7 @@ import pytest
 from streams.cli import main
 from tests.factories import account, tenant_settings
 
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch, tmp_path):
-    for name in list(__import__("os").environ):
-        if name.startswith("COSELLING_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("COLUMNS", "200")
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("cli_environment")
 
 
 def _write(path, events) -> str:
