@@ -522,6 +522,11 @@ def normalize_name(name: str | None) -> str | None:
     return _normalize(name)
 
 
+def name_company_key(normalized: str, country: str) -> str:
+    """The company key of a normalized name and a country (stripped, upper case)."""
+    return f"name:{normalized}|{country}"
+
+
 def company_key(
     *, domain: str | None, website: str | None, name: str | None, country: str | None
 ) -> CompanyMatch | None:
@@ -534,6 +539,6 @@ def company_key(
         return CompanyMatch(registrable, METHOD_WEBSITE)
     normalized = normalize_name(name)
     if normalized:
-        return CompanyMatch(f"name:{normalized}|{(country or '').strip().upper()}",
+        return CompanyMatch(name_company_key(normalized, (country or "").strip().upper()),
                             METHOD_NAME_COUNTRY)
     return None

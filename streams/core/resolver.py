@@ -67,7 +67,13 @@ from typing import Any
 
 from rapidfuzz.distance import DamerauLevenshtein
 
-from .companykey import METHOD_NAME_COUNTRY, CompanyMatch, domain_label, registrable_domain
+from .companykey import (
+    METHOD_NAME_COUNTRY,
+    CompanyMatch,
+    domain_label,
+    name_company_key,
+    registrable_domain,
+)
 from .evidence import match_evidence
 
 __all__ = [
@@ -441,7 +447,7 @@ def _cluster_assignments(state, country: str, names: list[str]
             why = ""
             if companies:
                 why = f"; not joined to a domain company: ambiguous between {_list(companies)}"
-            out[account] = (f"name:{names[0]}|{country}",
+            out[account] = (name_company_key(names[0], country),
                             METHOD_NAME_TYPO if others else METHOD_NAME_COUNTRY, head + why)
     return out
 
