@@ -31,7 +31,8 @@ Stages (each an agent with concurrency 1, at-least-once):
    account may merge with any other, so the state is global) -> an
    :class:`Assignment` onto the by-account topic for every account whose company
    changed (see :mod:`streams.core.resolver`). A batch's assignments are coalesced to
-   the last per account (each is the account's whole assignment).
+   the last per account (each is the account's whole assignment). Its typo index lives
+   beside the table, rebuilt from it after a rebalance (:mod:`streams.typo_store`).
 3. ``control``: control -> every partition of the by-company topic (each company
    partition keeps its own copy of every partnership). Tenant settings go to the
    matching topic only, where the resolver applies them (a tenant's ignored domains).
@@ -56,8 +57,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -94,6 +96,7 @@ from .ingest import (
 from .retry import retry_async
 from .routing import Destination, KeyPartitions
 from .settings import Settings
+from .typo_store import TypoIndexStore
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +190,14 @@ def create_app(settings: Settings) -> faust.App:
     companies_table = app.Table("companies", default=None, key_type=str,
                                 partitions=settings.topic_partitions)
     resolver_table = app.Table("resolver", default=None, key_type=str, partitions=1)
+    # The resolver's typo index is derived from its table: kept apart, not changelogged.
+    typos = TypoIndexStore(os.path.join(app.conf.tabledir, "resolver-typos")
+                           if settings.store == "rocksdb" else None)
+    typo_index: Any = None  # the index of the batch in progress
+
+    @resolver_table.on_recover
+    async def _resolver_recovered() -> None:
+        typos.mark_stale()
     account_stage = AccountStage()
     company_stage = CompanyStage(settings.attribution())
 
@@ -229,13 +240,14 @@ def create_app(settings: Settings) -> faust.App:
         table: Any = None,
         bad: tuple[type[Exception], ...] = (CosellingError,),
         coalesce: Callable[[list[Any]], list[Any]] | None = None,
+        prepare: Callable[[BatchState], Awaitable[None]] | None = None,
     ) -> None:
         """The loop every agent runs, batch by batch.
 
-        ``decide`` for each event (an exception of type ``bad`` dead-letters the event),
-        ``coalesce`` the batch's decisions (if given: drop what later ones supersede),
-        ``emit`` the sends for each decision, deliver them all, then write the batch's table
-        state (if the agent has a table).
+        ``prepare`` the batch's state (if given), ``decide`` for each event (an exception
+        of type ``bad`` dead-letters the event), ``coalesce`` the batch's decisions (if
+        given: drop what later ones supersede), ``emit`` the sends for each decision,
+        deliver them all, then write the batch's table state (if the agent has a table).
         """
         consumer = offset_guard.guarded_consumer(app)
         app.producer.buffer.max_messages = PRODUCER_BUFFER_MESSAGES
@@ -246,6 +258,9 @@ def create_app(settings: Settings) -> faust.App:
             if not events:
                 continue
             state = BatchState(table) if table is not None else None
+            if prepare is not None and state is not None:
+                state.use_event(events[0])
+                await prepare(state)
             sends: list[tuple[faust.TopicT, dict[str, Any]]] = []
             decided: list[tuple[Any, Any]] = []
             turn = time.monotonic()
@@ -339,11 +354,16 @@ def create_app(settings: Settings) -> faust.App:
                  {"key": m.key.encode(), "value": json.dumps(m.to_json()).encode()})
                 for m in d.messages]
 
+    async def resolver_prepare(state: BatchState) -> None:
+        nonlocal typo_index
+        typo_index = await typos.ready(state.items, app.consumer_generation_id)
+
     def resolver_decide(e: Any, state: BatchState | None) -> list[Assignment]:
         data = json.loads(e.message.value)
         if "tenant_settings" in data:
-            return apply_settings_event(state, data["tenant_settings"])
-        return apply_input(state, MatchInput.from_json(e.message.key.decode(), data))
+            return apply_settings_event(state, data["tenant_settings"], typo_index)
+        return apply_input(state, MatchInput.from_json(e.message.key.decode(), data),
+                           typo_index)
 
     def resolver_emit(e: Any, assignments: list[Assignment]):
         return [(by_account, {"key": a.key.encode(), "value": json.dumps(a.to_json()).encode()})
@@ -394,9 +414,14 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.agent(matching, concurrency=1, name="resolver")
     async def resolver(stream: faust.StreamT) -> None:
-        await run_batches(stream, resolver_decide, resolver_emit,
-                          "resolver: sending assignments", table=resolver_table,
-                          bad=INTERNAL_MESSAGE_ERRORS, coalesce=latest_assignments)
+        try:
+            await run_batches(stream, resolver_decide, resolver_emit,
+                              "resolver: sending assignments", table=resolver_table,
+                              bad=INTERNAL_MESSAGE_ERRORS, coalesce=latest_assignments,
+                              prepare=resolver_prepare)
+        except BaseException:
+            typos.mark_stale()  # a batch's index changes may have no table writes
+            raise
 
     @app.agent(control, concurrency=1, name="control")
     async def control_agent(stream: faust.StreamT) -> None:

@@ -7,15 +7,23 @@ import json
 from streams.core.accounts import SnapshotMessage
 from streams.core.opportunities import internal_message_from_json
 from streams.core.pipeline import Pipeline
-from streams.core.resolver import MatchInput, apply_settings_event
+from streams.core.resolver import MatchInput, apply_settings_event, typo_index
 
 
 def run_as_a_stream(events, rng) -> Pipeline:
     """A pipeline fed every message (inbound event, internal message, match input,
-    assignment, snapshot) in random order, through JSON, some delivered twice."""
-    p = Pipeline()
+    assignment, snapshot) in random order, through JSON, some delivered twice.
+
+    The resolver keeps its typo index apart, as the worker does, and now and then builds
+    it again from its state (a rebalance) or is left with a name too many (a batch
+    applied to the index whose state was not written)."""
+    p = Pipeline(typos={})
     pending = [("in", e) for e in events]
     while pending:
+        if rng.random() < 0.05:
+            p.typos = typo_index(p.resolver_state.items())
+        if rng.random() < 0.05:
+            p.typos.setdefault("v:DE\x1facme widget", []).append("acme widgeta")
         kind, item = pending.pop(rng.randrange(len(pending)))
         if kind != "in" and rng.random() < 0.15:
             pending.append((kind, item))  # redelivered later
@@ -23,7 +31,7 @@ def run_as_a_stream(events, rng) -> Pipeline:
             p.companies.apply_partnership(p.company_state, 0, item[1])
             continue
         if kind == "in" and item[0] == "tenant_settings":
-            out = apply_settings_event(p.resolver_state, item[1])
+            out = apply_settings_event(p.resolver_state, item[1], p.typos)
         elif kind == "in":
             out = p.accounts.apply(p.account_state, *item)
         elif kind == "snapshot":

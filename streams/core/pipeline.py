@@ -36,6 +36,7 @@ class Pipeline:
         company_state: MutableMapping[str, Any] | None = None,
         settings_state: MutableMapping[str, Any] | None = None,
         resolver_state: MutableMapping[str, Any] | None = None,
+        typos: MutableMapping[str, Any] | None = None,
     ):
         self.accounts = AccountStage()
         self.companies = CompanyStage(attribution)
@@ -45,6 +46,8 @@ class Pipeline:
         self.settings_state = settings_state if settings_state is not None else {}
         #: Account matching's state (see .resolver).
         self.resolver_state = resolver_state if resolver_state is not None else {}
+        #: The resolver's typo index, when kept apart from its state (see .resolver).
+        self.typos = typos
 
     def apply(self, event_type: str, record: dict[str, Any]) -> list[ResultChange]:
         """Apply one decoded inbound or control event; return the result changes."""
@@ -65,7 +68,7 @@ class Pipeline:
         For tests and tools that deliver stage two's messages themselves, in their order.
         """
         if type(msg) is MatchInput:
-            return list(apply_input(self.resolver_state, msg))
+            return list(apply_input(self.resolver_state, msg, self.typos))
         return self.accounts.apply_internal(self.account_state, msg)
 
     def _work(self, messages: list[Any]) -> list[ResultChange]:
@@ -79,7 +82,7 @@ class Pipeline:
                 if found:
                     changes += found
             elif type(msg) is MatchInput:
-                messages += apply_input(self.resolver_state, msg)
+                messages += apply_input(self.resolver_state, msg, self.typos)
             else:
                 messages += apply_internal(accounts, msg)
         return changes
@@ -92,7 +95,7 @@ class Pipeline:
         """
         if not apply_versioned(self.settings_state, record, _SETTINGS_FIELDS):
             return []
-        return self._work(list(apply_settings_event(self.resolver_state, record)))
+        return self._work(list(apply_settings_event(self.resolver_state, record, self.typos)))
 
     def holds(self, event_type: str, record: dict[str, Any]) -> bool:
         """True if this very version of the event's record is the one applied now.

@@ -47,7 +47,8 @@ accounts, only with the accounts of one domain or name). Keys, by their first le
   evidence), kept to see changes;
 - ``l:<label>``: the domains with that label that some account has as D;
 - ``n:<C> US <N>``: the accounts with that name and country, with their D;
-- ``v:<C> US <variant>``: the names of that country one deletion away from the variant;
+- ``v:<C> US <variant>``: the names of that country one deletion away from the variant
+  (the *typo index*; it may be kept apart from the state, see below);
 - ``t:<tenant>``: the tenant's settings (version, ignored domains).
 
 Keys are never deleted (an emptied index keeps an empty value): the replay's saved state
@@ -55,6 +56,15 @@ and the table's changelog keep only what is written. A key is written only when 
 changes (every write is a changelog message in the stream). State of the earlier layout,
 where ``d:`` held only the accounts and ``x:<domain>`` and ``c:<domain>`` were keys of
 their own, is read as it is and written in this layout when the domain next changes.
+
+The typo index is a function of the ``n:`` keys (:func:`typo_index`), and a new name
+writes one key per letter there. The functions that change the state take it as
+``typos``, a mapping of its own (by default the state itself): the stream keeps it in a
+local store of the worker rebuilt from the state after every rebalance, so its keys are
+not written to the table's changelog. A name found in the index is used only while some
+account holds it, so an index that knows a name too many (a batch applied to it but not
+to the state) clusters nothing wrongly; one that misses a name does, so rebuild it
+whenever the state may have changed without it.
 """
 
 from __future__ import annotations
@@ -79,7 +89,7 @@ from .evidence import match_evidence
 __all__ = [
     "METHOD_BRAND", "METHOD_NAME_DOMAIN", "METHOD_NAME_TYPO", "TYPO_MIN_LENGTH", "Assignment",
     "MatchInput", "apply_input", "apply_settings", "apply_settings_event", "assignment_of",
-    "explain",
+    "explain", "typo_entries", "typo_index",
 ]
 
 METHOD_BRAND = "brand"
@@ -279,35 +289,63 @@ class _Affected:
     accounts: set[str] = field(default_factory=set)
 
 
-def _neighbours(state: MutableMapping[str, Any], country: str, name: str) -> list[str]:
-    """Names of ``country`` one typo from ``name`` (sorted)."""
+def _variant_key(country: str, variant: str) -> str:
+    return f"v:{country}{_SEP}{variant}"
+
+
+def _neighbours(state: MutableMapping[str, Any], typos: MutableMapping[str, Any],
+                country: str, name: str) -> list[str]:
+    """Names of ``country`` one typo from ``name`` that some account holds (sorted)."""
     if not _typo_eligible(name):
         return []
     found: set[str] = set()
     for variant in _variants(name):
-        found.update(_get(state, f"v:{country}{_SEP}{variant}", ()))
-    return sorted(n for n in found if _is_typo(name, n))
+        found.update(_get(typos, _variant_key(country, variant), ()))
+    return sorted(n for n in found
+                  if _is_typo(name, n) and state.get(_name_key(country, n)))
 
 
-def _add_name(state, country: str, name: str) -> None:
+def _add_name(typos, country: str, name: str) -> None:
     if _typo_eligible(name):
         for variant in _variants(name):
-            key = f"v:{country}{_SEP}{variant}"
-            names = _get(state, key, [])
+            key = _variant_key(country, variant)
+            names = _get(typos, key, [])
             if name not in names:
-                state[key] = sorted([*names, name])
+                typos[key] = sorted([*names, name])
 
 
-def _drop_name(state, country: str, name: str) -> None:
+def _drop_name(typos, country: str, name: str) -> None:
     if _typo_eligible(name):
         for variant in _variants(name):
-            key = f"v:{country}{_SEP}{variant}"
-            names = _get(state, key, [])
+            key = _variant_key(country, variant)
+            names = _get(typos, key, [])
             if name in names:
-                state[key] = [n for n in names if n != name]
+                typos[key] = [n for n in names if n != name]
 
 
-def _unindex(state, account: str, rec: dict[str, Any], affected: _Affected) -> None:
+def typo_entries(key: str, holders: Any) -> list[tuple[str, str]]:
+    """(typo index key, name) pairs that a state's ``n:`` key puts in the typo index."""
+    if not key.startswith("n:") or not holders:
+        return []
+    country, name = key[2:].split(_SEP, 1)
+    if not _typo_eligible(name):
+        return []
+    return [(_variant_key(country, variant), name) for variant in _variants(name)]
+
+
+def typo_index(items: Iterable[tuple[str, Any]]) -> dict[str, list[str]]:
+    """The typo index (``v:`` key -> names) of a state's items (every key and value).
+
+    What :func:`apply_input` keeps in ``typos`` when it starts from an empty one.
+    """
+    index: dict[str, set[str]] = {}
+    for key, holders in items:
+        for variant_key, name in typo_entries(key, holders):
+            index.setdefault(variant_key, set()).add(name)
+    return {key: sorted(names) for key, names in index.items()}
+
+
+def _unindex(state, typos, account: str, rec: dict[str, Any], affected: _Affected) -> None:
     """Take an account's effective inputs out of the indexes."""
     domain, name, country = rec.get("D"), rec.get("n"), rec.get("c", "")
     if domain:
@@ -326,11 +364,12 @@ def _unindex(state, account: str, rec: dict[str, Any], affected: _Affected) -> N
         affected.names.add((country, name))
         if not holders:
             # The name's cluster may split: every part holds one of its neighbours.
-            affected.names.update((country, n) for n in _neighbours(state, country, name))
-            _drop_name(state, country, name)
+            affected.names.update(
+                (country, n) for n in _neighbours(state, typos, country, name))
+            _drop_name(typos, country, name)
 
 
-def _index(state, account: str, rec: dict[str, Any], affected: _Affected) -> None:
+def _index(state, typos, account: str, rec: dict[str, Any], affected: _Affected) -> None:
     """Put an account's effective inputs into the indexes."""
     domain, name, country = rec.get("D"), rec.get("n"), rec.get("c", "")
     if domain:
@@ -345,7 +384,7 @@ def _index(state, account: str, rec: dict[str, Any], affected: _Affected) -> Non
         key = _name_key(country, name)
         holders = dict(_get(state, key, {}))
         if not holders:
-            _add_name(state, country, name)
+            _add_name(typos, country, name)
         holders[account] = domain or ""
         _put(state, key, holders)
         affected.names.add((country, name))
@@ -392,12 +431,12 @@ def _brand_groups(state, label: str) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _cluster(state, country: str, name: str) -> list[str]:
+def _cluster(state, typos, country: str, name: str) -> list[str]:
     """The names (sorted) of the typo cluster of (name, country)."""
     seen = {name}
     todo = [name]
     while todo:
-        for n in _neighbours(state, country, todo.pop()):
+        for n in _neighbours(state, typos, country, todo.pop()):
             if n not in seen:
                 seen.add(n)
                 todo.append(n)
@@ -452,7 +491,7 @@ def _cluster_assignments(state, country: str, names: list[str]
     return out
 
 
-def _resolve(state, affected: _Affected) -> list[Assignment]:
+def _resolve(state, typos, affected: _Affected) -> list[Assignment]:
     """Recompute what ``affected`` touched; the assignments that changed."""
     for label in sorted(affected.labels):
         for domain, company in _brand_groups(state, label).items():
@@ -472,7 +511,7 @@ def _resolve(state, affected: _Affected) -> list[Assignment]:
     for country, name in sorted(affected.names):
         if (country, name) in done or not state.get(_name_key(country, name)):
             continue
-        names = _cluster(state, country, name)
+        names = _cluster(state, typos, country, name)
         done.update((country, n) for n in names)
         found.update(_cluster_assignments(state, country, names))
     for account in affected.accounts:
@@ -492,7 +531,7 @@ def _resolve(state, affected: _Affected) -> list[Assignment]:
     return out
 
 
-def _reinput(state, account: str, rec: dict[str, Any], new: dict[str, Any],
+def _reinput(state, typos, account: str, rec: dict[str, Any], new: dict[str, Any],
              affected: _Affected) -> dict[str, Any]:
     """Replace an account's inputs; return its new record (written).
 
@@ -509,8 +548,8 @@ def _reinput(state, account: str, rec: dict[str, Any], new: dict[str, Any],
     for candidate in sorted(after - before):
         _put_domain(state, candidate, x=sorted({*_domain(state, candidate)["x"], account}))
     if (rec.get("D"), rec.get("n"), rec.get("c", "")) != (domain, new.get("n"), new.get("c", "")):
-        _unindex(state, account, rec, affected)
-        _index(state, account, new, affected)
+        _unindex(state, typos, account, rec, affected)
+        _index(state, typos, account, new, affected)
     state[f"a:{account}"] = new
     affected.accounts.add(account)
     if new.get("n"):
@@ -518,10 +557,12 @@ def _reinput(state, account: str, rec: dict[str, Any], new: dict[str, Any],
     return new
 
 
-def apply_input(state: MutableMapping[str, Any], msg: MatchInput) -> list[Assignment]:
+def apply_input(state: MutableMapping[str, Any], msg: MatchInput,
+                typos: MutableMapping[str, Any] | None = None) -> list[Assignment]:
     """Apply an account's match inputs; return the assignments that changed.
 
     An input with a seq no higher than the account's last is stale or repeated: ignored.
+    ``typos``: where the typo index is kept (by default in ``state``).
     """
     key = f"a:{msg.account_key}"
     rec = state.get(key) or {}
@@ -529,19 +570,21 @@ def apply_input(state: MutableMapping[str, Any], msg: MatchInput) -> list[Assign
         return []
     new = {"t": msg.tenant_id, "cand": [list(d) for d in msg.domains], "n": msg.name or None,
            "c": msg.country, "seq": msg.seq}
+    typos = state if typos is None else typos
     affected = _Affected()
-    _reinput(state, msg.account_key, rec, new, affected)
-    return _resolve(state, affected)
+    _reinput(state, typos, msg.account_key, rec, new, affected)
+    return _resolve(state, typos, affected)
 
 
 def apply_settings(state: MutableMapping[str, Any], tenant_id: str, version: int,
-                   ignored_domains: Iterable[str]) -> list[Assignment]:
+                   ignored_domains: Iterable[str],
+                   typos: MutableMapping[str, Any] | None = None) -> list[Assignment]:
     """Apply a tenant's settings (its ignored domains); return the assignments that changed.
 
     Settings with a version no higher than the tenant's last are ignored. A listed
     domain, host or URL counts as its registrable domain (``www.acme.com/x`` ignores
     ``acme.com``). Only the tenant's accounts that list a domain added to or removed from
-    the list are looked at.
+    the list are looked at. ``typos``: as for :func:`apply_input`.
     """
     key = f"t:{tenant_id}"
     current = _get(state, key, {})
@@ -551,6 +594,7 @@ def apply_settings(state: MutableMapping[str, Any], tenant_id: str, version: int
     after = {registrable_domain(d) or d.strip().lower() for d in ignored_domains
              if d and d.strip()}
     _put(state, key, {"v": version, "ignored": sorted(after)})
+    typos = state if typos is None else typos
     affected = _Affected()
     accounts = {a for d in before ^ after for a in _domain(state, d)["x"]}
     for account in sorted(accounts):
@@ -558,15 +602,15 @@ def apply_settings(state: MutableMapping[str, Any], tenant_id: str, version: int
         if rec is None or rec.get("t") != tenant_id:
             continue
         if _effective(rec["cand"], sorted(after)) != (rec.get("D"), rec.get("dm")):
-            _reinput(state, account, rec, {}, affected)
-    return _resolve(state, affected)
+            _reinput(state, typos, account, rec, {}, affected)
+    return _resolve(state, typos, affected)
 
 
-def apply_settings_event(state: MutableMapping[str, Any], record: dict[str, Any]
-                         ) -> list[Assignment]:
+def apply_settings_event(state: MutableMapping[str, Any], record: dict[str, Any],
+                         typos: MutableMapping[str, Any] | None = None) -> list[Assignment]:
     """:func:`apply_settings` for a ``tenant_settings`` event (a DELETE ignores nothing)."""
     ignored = [] if record.get("op") == "DELETE" else record.get("ignored_domains") or []
-    return apply_settings(state, record["tenant_id"], record["version"], ignored)
+    return apply_settings(state, record["tenant_id"], record["version"], ignored, typos)
 
 
 def assignment_of(state: MutableMapping[str, Any], account_key: str

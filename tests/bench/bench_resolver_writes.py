@@ -8,9 +8,11 @@ The events are ``bench_streaming.py``'s (the generated scenario, same seed and s
 go through ``Pipeline.apply`` with a resolver state that records every key assigned; a
 batch of ``--batch`` events writes each key it assigned once (as the worker's batch loop
 does, one changelog message per key per batch), so the count per batch estimates the
-resolver's changelog on the streaming path. It prints, per prefix (see the module
-docstring of ``streams.core.resolver``), the assignments and the keys written per batch,
-per inbound event, and how many assignments repeated the key's value.
+resolver's changelog on the streaming path. The typo index is kept apart from the
+state, as the worker keeps it (``streams.typo_store``), unless ``--typos-in-state`` (as
+the replay keeps it). It prints, per prefix (see the module docstring of
+``streams.core.resolver``), the assignments and the keys written per batch, per inbound
+event, and how many assignments repeated the key's value.
 """
 
 from __future__ import annotations
@@ -52,10 +54,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=500, help="events per batch")
+    parser.add_argument("--typos-in-state", action="store_true",
+                        help="keep the typo index (v: keys) in the state, as the replay does")
     args = parser.parse_args()
     events = scenario(companies=max(1, args.events // 18), seed=11)[: args.events]
     state = CountingState()
-    pipeline = Pipeline(resolver_state=state)
+    pipeline = Pipeline(resolver_state=state, typos=None if args.typos_in_state else {})
     for i, event in enumerate(events, 1):
         pipeline.apply(*event)
         if i % args.batch == 0:

@@ -15,6 +15,7 @@ from streams.core.resolver import (
     apply_settings,
     assignment_of,
     explain,
+    typo_index,
 )
 from streams.core.statekeys import account_key
 from tests.factories import account, partnership, tenant_settings
@@ -482,3 +483,32 @@ def test_state_of_the_earlier_layout_goes_on_as_the_same_state_would(events, dat
         if key.startswith("a:"):
             assert assignment_of(old.resolver_state, key[2:]) == \
                 assignment_of(p.resolver_state, key[2:])
+
+
+# -- the typo index kept apart -----------------------------------------------------------
+
+
+def test_the_typo_index_kept_apart_is_the_index_of_the_state():
+    kept_apart, inside = {}, {}
+    for s, typos in ((inside, None), ({}, kept_apart)):
+        for n, (name, country) in enumerate([("acme widgets", "DE"), ("acme widgest", "DE"),
+                                             ("globex maschinen", "DE"),
+                                             ("acme widgets", "GB")]):
+            apply_input(s, MatchInput(account_key("t1", f"r{n}"), "t1", [], name, country, 1),
+                        typos)
+        apply_input(s, MatchInput(account_key("t1", "r2"), "t1", [], None, "DE", 2), typos)
+        if typos is not None:
+            state = s
+    assert {k: v for k, v in inside.items() if k.startswith("v:") and v} == \
+        {k: v for k, v in kept_apart.items() if v} == typo_index(state.items())
+    assert not any(k.startswith("v:") for k in state)  # nothing of it in the state
+    assert company(state, "t1", "r1") == company(state, "t1", "r0") == "name:acme widgest|DE"
+
+
+def test_a_name_the_index_has_too_many_clusters_nothing():
+    # As if a batch had changed the index but its state was never written.
+    typos = {"v:DE\x1facme widget": ["acme widgeta"]}
+    s = {}
+    apply_input(s, MatchInput(account_key("t1", "a"), "t1", [], "acme widgets", "DE", 1), typos)
+    assert assignment_of(s, account_key("t1", "a"))[:2] == ("name:acme widgets|DE",
+                                                             "name_country")
