@@ -129,3 +129,48 @@ def later_versions_elsewhere(
                              day=rng.randint(0, 38), op="DELETE" if delete else "UPSERT",
                              touch_type=r["touch_type"], **(kept if delete else moved)))
     return out
+
+
+def merges_and_splits():
+    """Accounts that join and leave companies through other accounts' records.
+
+    A brand on two country domains joined by a shared name and split by a rename; a
+    record without a domain joining the one domain company with its name, made ambiguous
+    by a second one and joined again when that one is deleted; a typo cluster joined to a
+    domain company; a merge undone by a delete. Versions are delivered out of order.
+    """
+    return [
+        account("acme", "m-a1", domain="brandx.de", name="Brandx GmbH", country="DE",
+                relationship="CUSTOMER"),
+        account("globex", "m-g1", domain="brandx.co.uk", name="Brandx Ltd", country="GB",
+                relationship="CUSTOMER"),
+        account("globex", "m-g1", version=2, day=5, domain="brandx.co.uk",
+                name="Brandx Retail", country="GB", relationship="CUSTOMER"),
+        account("globex", "m-g1", version=3, day=6, domain="brandx.co.uk", name="Brandx",
+                country="GB", relationship="CUSTOMER"),
+        account("initech", "m-i1", name="Brandx", country="DE", relationship="CUSTOMER"),
+        account("globex", "m-g2", domain="brandx-shop.de", name="Brandx", country="DE",
+                relationship="PROSPECT"),
+        account("globex", "m-g2", version=2, day=8, op="DELETE"),
+        account("acme", "m-a2", name="Typoworks Ltd", country="US", relationship="CUSTOMER"),
+        account("globex", "m-g3", name="Typowroks", country="US", relationship="CUSTOMER"),
+        account("initech", "m-i2", name="Typoworks Inc", country="US",
+                relationship="CUSTOMER"),
+        account("initech", "m-i2", version=2, day=3, name="Other Works", country="US",
+                relationship="CUSTOMER"),
+        account("acme", "m-a3", domain="typoworks.com", name="Typoworks", country="US",
+                relationship="PROSPECT"),
+        account("acme", "m-a4", name="Typewriters", country="US", relationship="CUSTOMER"),
+        account("globex", "m-g4", name="Typewritters", country="US", relationship="CUSTOMER"),
+        account("acme", "m-a5", domain="solo.fr", name="Solo", country="FR",
+                relationship="CUSTOMER"),
+        account("globex", "m-g5", domain="solo.de", name="Solo", country="DE",
+                relationship="CUSTOMER"),
+        account("globex", "m-g5", version=2, day=9, op="DELETE"),
+        # acme.com is acme's own domain (ignored when acme's tenant settings say so): its
+        # account then keys by its website; globex's account on acme.com stays there.
+        account("acme", "m-a6", domain="acme.com", website="https://www.hooli-labs.com/",
+                name="Hooli Labs", relationship="CUSTOMER"),
+        account("globex", "m-g6", domain="hooli-labs.com", name="Hooli", relationship="CUSTOMER"),
+        account("globex", "m-g7", domain="acme.com", name="Acme", relationship="CUSTOMER"),
+    ]

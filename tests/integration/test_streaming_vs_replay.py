@@ -11,7 +11,7 @@ from sinks.tables import CURRENT_STATE_VIEWS
 from streams.core.statekeys import account_key
 from streams.deadletter import HEADER_ERROR_TYPE
 from streams.replay import replay
-from tests.factories import account, tenant_settings, touch
+from tests.factories import tenant_settings, touch
 from tests.integration.conftest import (
     consume_until,
     inbound_key,
@@ -19,7 +19,7 @@ from tests.integration.conftest import (
     wait_for_no_lag,
     wait_until_assigned,
 )
-from tests.scenario import scenario
+from tests.scenario import merges_and_splits, scenario
 
 pytestmark = pytest.mark.integration
 
@@ -119,48 +119,3 @@ def _company_of_last_version(events, opp_id, pipeline):
     deal = latest("opportunity", deal["tenant_id"], opp_id)
     return pipeline.account_state[account_key(deal["tenant_id"], deal["account_record_id"])][
         "company"]
-
-
-def merges_and_splits():
-    """Accounts that join and leave companies through other accounts' records.
-
-    A brand on two country domains joined by a shared name and split by a rename; a
-    record without a domain joining the one domain company with its name, made ambiguous
-    by a second one and joined again when that one is deleted; a typo cluster joined to a
-    domain company; a merge undone by a delete. Versions are delivered out of order.
-    """
-    return [
-        account("acme", "m-a1", domain="brandx.de", name="Brandx GmbH", country="DE",
-                relationship="CUSTOMER"),
-        account("globex", "m-g1", domain="brandx.co.uk", name="Brandx Ltd", country="GB",
-                relationship="CUSTOMER"),
-        account("globex", "m-g1", version=2, day=5, domain="brandx.co.uk",
-                name="Brandx Retail", country="GB", relationship="CUSTOMER"),
-        account("globex", "m-g1", version=3, day=6, domain="brandx.co.uk", name="Brandx",
-                country="GB", relationship="CUSTOMER"),
-        account("initech", "m-i1", name="Brandx", country="DE", relationship="CUSTOMER"),
-        account("globex", "m-g2", domain="brandx-shop.de", name="Brandx", country="DE",
-                relationship="PROSPECT"),
-        account("globex", "m-g2", version=2, day=8, op="DELETE"),
-        account("acme", "m-a2", name="Typoworks Ltd", country="US", relationship="CUSTOMER"),
-        account("globex", "m-g3", name="Typowroks", country="US", relationship="CUSTOMER"),
-        account("initech", "m-i2", name="Typoworks Inc", country="US",
-                relationship="CUSTOMER"),
-        account("initech", "m-i2", version=2, day=3, name="Other Works", country="US",
-                relationship="CUSTOMER"),
-        account("acme", "m-a3", domain="typoworks.com", name="Typoworks", country="US",
-                relationship="PROSPECT"),
-        account("acme", "m-a4", name="Typewriters", country="US", relationship="CUSTOMER"),
-        account("globex", "m-g4", name="Typewritters", country="US", relationship="CUSTOMER"),
-        account("acme", "m-a5", domain="solo.fr", name="Solo", country="FR",
-                relationship="CUSTOMER"),
-        account("globex", "m-g5", domain="solo.de", name="Solo", country="DE",
-                relationship="CUSTOMER"),
-        account("globex", "m-g5", version=2, day=9, op="DELETE"),
-        # acme.com is acme's own domain (ignored by the settings above): its account keys
-        # by its website; globex's account on acme.com stays there.
-        account("acme", "m-a6", domain="acme.com", website="https://www.hooli-labs.com/",
-                name="Hooli Labs", relationship="CUSTOMER"),
-        account("globex", "m-g6", domain="hooli-labs.com", name="Hooli", relationship="CUSTOMER"),
-        account("globex", "m-g7", domain="acme.com", name="Acme", relationship="CUSTOMER"),
-    ]
