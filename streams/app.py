@@ -361,7 +361,9 @@ def create_app(settings: Settings) -> faust.App:
 
     async def resolver_prepare(state: BatchState) -> None:
         nonlocal typo_index
-        typo_index = await typos.ready(state.items, app.consumer_generation_id)
+        # Straight from the table (a batch starts with no buffered writes): read lazily,
+        # where the batch state's items() would first copy the whole table into a list.
+        typo_index = await typos.ready(resolver_table.items, app.consumer_generation_id)
 
     def resolver_decide(e: Any, state: BatchState | None) -> list[Assignment]:
         data = json.loads(e.message.value)
