@@ -14,7 +14,9 @@ byte, which neither shares with the inbound framings (``00`` Confluent, ``C3``
 single-object): :meth:`InternalCodec.decode` reads both, so a worker or sink of this version
 reads what an older worker left in the topics. A value the schema cannot hold exactly (an
 integer outside Avro's long, a field the schema does not declare) is written as JSON
-instead, so nothing is dropped or changed on the way.
+instead, so nothing is dropped or changed on the way. Workers of an earlier version read
+JSON only: an upgrade while they run writes JSON first (``write="json"``, the setting
+``COSELLING_INTERNAL_FORMAT=json``) and Avro once none of them is left.
 
 Schemas are parsed once (:func:`internal_codec`).
 """
@@ -36,6 +38,8 @@ from .exceptions import InternalMessageFormatError, UnknownEventTypeError
 log = logging.getLogger(__name__)
 
 INTERNAL_SCHEMA_DIR = Path(__file__).with_name("avro") / "internal"
+#: The formats an internal message can be written in (both are read).
+INTERNAL_FORMATS = ("avro", "json")
 #: First byte of an internal message in the Avro format.
 MARKER = 0xCA
 _MARKER_BYTE = bytes([MARKER])
@@ -64,9 +68,14 @@ class InternalCodec:
     """Encodes internal messages in their current Avro schema; decodes Avro or JSON.
 
     :param directory: where the ``.avsc`` files are (default: ``schemas/avro/internal``).
+    :param write: ``avro``, or ``json`` to write what earlier versions read (an upgrade's
+        first step, while they still run).
     """
 
-    def __init__(self, directory: Path = INTERNAL_SCHEMA_DIR):
+    def __init__(self, directory: Path = INTERNAL_SCHEMA_DIR, write: str = "avro"):
+        if write not in INTERNAL_FORMATS:
+            raise ValueError(f"internal format {write!r} is not one of {INTERNAL_FORMATS}")
+        self.write_json = write == "json"
         self.by_id: dict[int, InternalSchema] = {}
         self.current: dict[str, InternalSchema] = {}
         #: Messages written as JSON because their schema could not hold them exactly.
@@ -99,6 +108,8 @@ class InternalCodec:
         schema = self.current.get(kind)
         if schema is None:
             raise UnknownEventTypeError(f"no internal schema for kind {kind!r}")
+        if self.write_json:
+            return json.dumps(data).encode()
         body = data
         if "kind" in data:
             body = {k: v for k, v in data.items() if k != "kind"}
@@ -158,6 +169,9 @@ def is_internal(value: bytes | None) -> bool:
 
 
 @cache
-def internal_codec() -> InternalCodec:
-    """The codec of the schemas in ``schemas/avro/internal`` (parsed once per process)."""
-    return InternalCodec()
+def internal_codec(write: str = "avro") -> InternalCodec:
+    """The codec of the schemas in ``schemas/avro/internal`` (parsed once per process).
+
+    :param write: the format it writes (see :class:`InternalCodec`).
+    """
+    return InternalCodec(write=write)

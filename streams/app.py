@@ -175,7 +175,7 @@ def create_app(settings: Settings) -> faust.App:
         app.monitor = commit_audit.AuditingMonitor(audit)
     codec = settings.codec()
     validator = settings.event_validator
-    internal = internal_codec()  # internal messages: see schemas.internal
+    internal = internal_codec(settings.internal_format)  # see schemas.internal
 
     def topic(name: str) -> faust.TopicT:
         return app.topic(name, key_type=bytes, value_type=bytes,

@@ -4,6 +4,7 @@ import datetime as dt
 import json
 
 import pytest
+from pydantic import ValidationError
 
 from schemas.exceptions import InternalMessageFormatError, UnknownEventTypeError
 from schemas.internal import MARKER, InternalCodec, internal_codec, is_internal
@@ -21,6 +22,7 @@ from streams.core.opportunities import (
     is_internal_payload,
 )
 from streams.core.resolver import Assignment, MatchInput
+from streams.settings import Settings
 from tests.internal_messages import core_messages, kind_of
 from tests.scenario import scenario
 
@@ -184,3 +186,20 @@ def test_the_sink_makes_the_same_rows_from_either_format(kind):
 def test_the_sink_rejects_a_sink_message_in_neither_format():
     with pytest.raises(SinkDataError, match="unknown schema id"):
         sink_message(Message("sink", 0, 1, None, bytes([MARKER, 200])))
+
+
+def test_an_upgrade_can_write_what_earlier_workers_read_until_none_is_left():
+    message = EDGE_MESSAGES["snapshot"]
+    value = InternalCodec(write="json").encode("snapshot", message.to_json())
+    assert json.loads(value) == message.to_json(), "what an earlier worker reads"
+    assert CODEC.decode(value) == message.to_json()
+    assert internal_codec("json").write_json and not internal_codec().write_json
+    with pytest.raises(ValueError, match="internal format 'xml'"):
+        InternalCodec(write="xml")
+
+
+def test_the_internal_format_setting_is_checked():
+    assert Settings().internal_format == "avro"
+    assert Settings(internal_format="json").internal_format == "json"
+    with pytest.raises(ValidationError, match="internal_format must be avro or json"):
+        Settings(internal_format="xml")
