@@ -4,10 +4,17 @@ import datetime as dt
 import json
 
 import pytest
+from fastavro.schema import fingerprint, to_parsing_canonical_form
 from pydantic import ValidationError
 
 from schemas.exceptions import InternalMessageFormatError, UnknownEventTypeError
-from schemas.internal import MARKER, InternalCodec, internal_codec, is_internal
+from schemas.internal import (
+    INTERNAL_SCHEMA_DIR,
+    MARKER,
+    InternalCodec,
+    internal_codec,
+    is_internal,
+)
 from sinks.base import Message
 from sinks.clickhouse import sink_message
 from sinks.exceptions import SinkDataError
@@ -203,3 +210,31 @@ def test_the_internal_format_setting_is_checked():
     assert Settings(internal_format="json").internal_format == "json"
     with pytest.raises(ValidationError, match="internal_format must be avro or json"):
         Settings(internal_format="xml")
+
+
+#: Every released internal schema: what its id names must never change, since messages
+#: written with it stay in the topics. A change is a new version with a new id.
+RELEASED = {  # id: (kind, version, CRC-64-AVRO of the parsing canonical form)
+    1: ("overlap", 1, "cf8447b574d80e28"),
+    2: ("intro", 1, "b690a9cc0bd208d2"),
+    3: ("attribution", 1, "0d5bf59afa0b7d2d"),
+    4: ("snapshot", 1, "3315819c0896acd4"),
+    5: ("match_input", 1, "4b27f792567a2f87"),
+    6: ("assigned", 1, "bc79501a61d6e8a2"),
+    7: ("link", 1, "4f7525236e053d02"),
+    8: ("touches", 1, "ed6958c013e7e6b1"),
+    9: ("placed", 1, "89b885f8f500ec95"),
+}
+
+
+def test_a_released_schema_is_never_changed_in_place():
+    for path in sorted(INTERNAL_SCHEMA_DIR.glob("*.avsc")):
+        source = json.loads(path.read_text())
+        schema_id = source["coselling.id"]
+        if schema_id not in RELEASED:
+            continue  # new: pin it here once released
+        kind, version, pinned = RELEASED[schema_id]
+        assert (source["coselling.kind"], source["coselling.version"]) == (kind, version)
+        assert fingerprint(to_parsing_canonical_form(source), "CRC-64-AVRO") == pinned, \
+            f"{path.name} changed: add {kind}.v{version + 1}.avsc with a new id instead"
+    assert set(RELEASED) <= set(CODEC.by_id), "a released schema is gone"
