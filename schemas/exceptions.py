@@ -99,3 +99,10 @@ class RegistryRequestError(PermanentError):
         self.status = status
         self.error_code = error_code
         super().__init__(message)
+
+
+class InternalMessageFormatError(CodecError):
+    """An internal message (worker to worker, worker to sink) that does not decode.
+
+    Neither JSON nor a known internal Avro schema, or a body that does not fit its schema.
+    """

@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from schemas.epoch import epoch_millis
+from schemas.exceptions import InternalMessageFormatError
+from schemas.internal import internal_codec
 from schemas.registry_client import redact_url as redact
 
 from .base import Batch, BatchingSink, Message, Rejected, token_of
@@ -222,7 +224,7 @@ class ClickHouseSink(BatchingSink):
     :param max_rows: flush at this many pending messages...
     :param max_age: ...or when the oldest is this many seconds old.
     :param read: a Kafka message's sink messages (JSON data); by default
-        :func:`json_message` (one JSON object per message).
+        :func:`sink_message` (one result change per message, Avro or JSON).
     """
 
     combine_batches = True
@@ -231,7 +233,7 @@ class ClickHouseSink(BatchingSink):
                  read: Callable[[Message], list[dict[str, Any]]] | None = None, **kwargs):
         super().__init__(max_rows, max_age, **kwargs)
         self.writer = writer
-        self.read = read or json_message
+        self.read = read or sink_message
         self._written_times: list[tuple[int, int | None]] = []
 
     def take_written_times(self) -> list[tuple[int, int | None]]:
@@ -293,6 +295,18 @@ def json_message(message: Message) -> list[dict[str, Any]]:
     if not isinstance(data, dict):
         raise SinkDataError("a sink message must be a JSON object")
     return [data]
+
+
+def sink_message(message: Message) -> list[dict[str, Any]]:
+    """The sink message of a sink-topic message: one result change.
+
+    In its internal Avro schema, or one JSON object as earlier workers wrote it (see
+    :mod:`schemas.internal`).
+    """
+    try:
+        return [internal_codec().decode(message.value or b"")]
+    except InternalMessageFormatError as exc:
+        raise SinkDataError(str(exc)) from exc
 
 
 def _times(data: dict[str, Any]) -> tuple[int, int | None]:

@@ -18,12 +18,12 @@ Stages (each an agent with concurrency 1, at-least-once):
      last of a batch per (company, account): each is the account's whole state and
      supersedes the earlier ones. Touches and contacts are keyed by their own home,
      touches on a deal are kept under the deal's key; the stage sends itself internal
-     messages (JSON, where inbound events are Avro) back onto the by-account topic to
+     messages (see below) back onto the by-account topic to
      place touches and contacts where their latest version counts and to forward a deal's
      touches to the deal's account (see :mod:`streams.core.homes` and
      :mod:`streams.core.opportunities`); one for a key of the partition that made it is
      applied at once instead (``AccountStage.settle``).
-   When an account's match inputs change it sends them (:class:`MatchInput`, JSON) to
+   When an account's match inputs change it sends them (:class:`MatchInput`) to
    the matching topic, and it reads the resolver's assignments (internal messages, keyed
    by account) from the by-account topic: an account's snapshot goes to the company the
    resolver assigned.
@@ -40,6 +40,12 @@ Stages (each an agent with concurrency 1, at-least-once):
    overlap, intro and attribution topics (Avro) and the result rows no outbound event
    carries whole (overlaps) to the sink topic; ``coselling sink`` writes both into
    ClickHouse (see :mod:`streams.core.outbound`).
+
+Internal messages (snapshots, match inputs, assignments, placements, links, forwarded
+touches, result rows for the sink) are Avro in versioned schemas (:mod:`schemas.internal`,
+``schemas/avro/internal``); they are read in that format or as the JSON an earlier version
+wrote, told apart by the first byte. Control events broadcast to the company partitions
+and the matching topic are still JSON.
 
 Every agent takes a batch, lets the pure core decide, sends everything the batch produced,
 waits until Kafka acknowledged all of it, and only then writes its table state (once per
@@ -68,6 +74,7 @@ import faust
 
 from schemas.codec import Decoded
 from schemas.exceptions import CodecError, CosellingError
+from schemas.internal import internal_codec
 
 from . import commit_audit, metrics, offset_guard, watchdog
 from .core.accounts import AccountStage, SnapshotMessage, latest_snapshots
@@ -123,10 +130,10 @@ TURN_SECONDS = 0.01
 YIELD_EVERY = 50
 PRODUCER_LINGER_SECONDS = 0.005
 PRODUCER_BATCH_BYTES = 1024 * 1024
-#: What makes an internal message (JSON) a bad message rather than a crash of its agent.
+#: What makes an internal message a bad message rather than a crash of its agent.
 INTERNAL_MESSAGE_ERRORS = (ValueError, KeyError, TypeError, CosellingError)
 #: What reading (not applying) an internal message of the accounts stage can raise.
-_UNREADABLE = (ValueError, KeyError, TypeError, AttributeError)
+_UNREADABLE = (ValueError, KeyError, TypeError, AttributeError, CodecError)
 
 
 def broker_urls(bootstrap_servers: str) -> list[str]:
@@ -173,6 +180,7 @@ def create_app(settings: Settings) -> faust.App:
         app.monitor = commit_audit.AuditingMonitor(audit)
     codec = settings.codec()
     validator = settings.event_validator
+    internal = internal_codec(settings.internal_format)  # see schemas.internal
 
     def topic(name: str) -> faust.TopicT:
         return app.topic(name, key_type=bytes, value_type=bytes,
@@ -322,7 +330,7 @@ def create_app(settings: Settings) -> faust.App:
             made = account_stage.apply(state, decoded.event_type, decoded.record)
         elif is_internal_payload(m.value):
             try:
-                msg = internal_message_from_json(m.key.decode(), json.loads(m.value))
+                msg = internal_message_from_json(m.key.decode(), internal.decode(m.value))
             except _UNREADABLE as exc:  # dead-lettered; an error applying it is a bug
                 raise InternalMessageError(f"unreadable internal message: {exc!r}") from exc
             made = account_stage.apply_internal(state, msg)
@@ -353,11 +361,14 @@ def create_app(settings: Settings) -> faust.App:
         if d.inbound is not None:
             count_in(d.inbound)
         return [(by_company, {"key": m.company_key.encode(),
-                              "value": json.dumps(m.to_json()).encode()})
+                              "value": internal.encode("snapshot", m.to_json())})
                 if isinstance(m, SnapshotMessage) else
                 (matching if isinstance(m, MatchInput) else by_account,
-                 {"key": m.key.encode(), "value": json.dumps(m.to_json()).encode()})
+                 {"key": m.key.encode(), "value": encode_internal(m.to_json())})
                 for m in d.messages]
+
+    def encode_internal(data: dict[str, Any]) -> bytes:
+        return internal.encode(data["kind"], data)
 
     async def resolver_prepare(state: BatchState) -> None:
         nonlocal typo_index
@@ -366,14 +377,15 @@ def create_app(settings: Settings) -> faust.App:
         typo_index = await typos.ready(resolver_table.items, app.consumer_generation_id)
 
     def resolver_decide(e: Any, state: BatchState | None) -> list[Assignment]:
-        data = json.loads(e.message.value)
+        data = internal.decode(e.message.value)
         if "tenant_settings" in data:
             return apply_settings_event(state, data["tenant_settings"], typo_index)
         return apply_input(state, MatchInput.from_json(e.message.key.decode(), data),
                            typo_index)
 
     def resolver_emit(e: Any, assignments: list[Assignment]):
-        return [(by_account, {"key": a.key.encode(), "value": json.dumps(a.to_json()).encode()})
+        return [(by_account, {"key": a.key.encode(),
+                              "value": internal.encode("assigned", a.to_json())})
                 for a in assignments]
 
     def control_decide(e: Any, state: BatchState | None) -> Decoded:
@@ -388,7 +400,7 @@ def create_app(settings: Settings) -> faust.App:
 
     def companies_decide(e: Any, state: BatchState | None) -> list[ResultChange]:
         partition = e.message.partition
-        data = json.loads(e.message.value)
+        data = internal.decode(e.message.value)
         if "partnership" in data:
             return company_stage.apply_partnership(state, partition, data["partnership"])
         if "tenant_settings" in data:  # sent here by earlier versions; nothing derives from it
@@ -403,7 +415,7 @@ def create_app(settings: Settings) -> faust.App:
             announced = outbound_event(change)
             if announced is None or change.kind not in ROW_CARRYING_KINDS:
                 sends.append((sink_rows, {"key": change.row["company_key"].encode(),
-                                          "value": json.dumps(change.to_json()).encode()}))
+                                          "value": encode_internal(change.to_json())}))
             if announced is not None:
                 event_type, record = announced
                 sends.append((outbound[event_type], {

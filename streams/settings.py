@@ -20,6 +20,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.codec import Codec, Framing
+from schemas.internal import INTERNAL_FORMATS
 from schemas.registry_client import SchemaRegistryClient, redact_url
 from schemas.validation import EventLimits, EventValidator
 
@@ -97,6 +98,10 @@ class Settings(BaseSettings):
     schema_registry_url: str | None = Field(
         None, description="Confluent-compatible schema registry; needed for confluent framing."
     )
+    internal_format: str = Field(
+        "avro", description="Format the workers write internal messages in: avro (the "
+        "versioned schemas in schemas/avro/internal) or json (what earlier versions wrote "
+        "and read: for the first step of an upgrade while they still run). Both are read.")
     schema_registry_username: str | None = Field(
         None, description="User for the schema registry's basic auth.")
     schema_registry_password: SecretStr | None = Field(
@@ -206,6 +211,13 @@ class Settings(BaseSettings):
     def _known_log_format(cls, value: str) -> str:
         if value not in ("auto", "json", "text"):
             raise ValueError("log_format must be auto, json or text")
+        return value
+
+    @field_validator("internal_format")
+    @classmethod
+    def _known_internal_format(cls, value: str) -> str:
+        if value not in INTERNAL_FORMATS:
+            raise ValueError("internal_format must be avro or json")
         return value
 
     @field_validator("store")

@@ -12,7 +12,8 @@ pipeline already has in Kafka is written to Kafka a second time:
   and is skipped, so a control event gives one row whichever topic it was published to;
 - the intro and attribution topics: their result rows, which the outbound events carry
   whole (:func:`streams.core.outbound.result_message`);
-- the sink topic: everything else the workers derive (overlap rows), JSON as before.
+- the sink topic: everything else the workers derive (overlap rows), in their internal
+  Avro schemas or as the JSON earlier workers wrote (:mod:`schemas.internal`).
 
 A row's ``ingest_time`` is the Kafka timestamp of the message it came from, so reading
 the message again (after a crash, before the commit) gives the very same row. Pure: no
@@ -29,7 +30,7 @@ from schemas.codec import Codec
 from schemas.exceptions import CosellingError
 from schemas.raw_message import RawMessage
 from schemas.validation import EventValidator
-from sinks.clickhouse import json_message
+from sinks.clickhouse import sink_message
 from sinks.exceptions import SinkDataError
 
 from .core.eventlog import event_log_entry
@@ -62,7 +63,7 @@ class SinkInputs:
         self.codec = codec
         self.validator = validator
         self._readers: dict[str, Reader] = {
-            settings.topic_sink: json_message,
+            settings.topic_sink: sink_message,
             settings.topic_inbound: self.inbound,
             settings.topic_control: self.control,
             settings.topic_intros: self.outbound,
@@ -71,7 +72,7 @@ class SinkInputs:
 
     def __call__(self, message: RawMessage) -> list[dict[str, Any]]:
         """The sink messages of ``message`` (see class doc)."""
-        return self._readers.get(message.topic, json_message)(message)
+        return self._readers.get(message.topic, sink_message)(message)
 
     def inbound(self, message: RawMessage) -> list[dict[str, Any]]:
         """The event log entry of an inbound event the accounts stage accepts.

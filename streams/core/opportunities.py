@@ -29,6 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from schemas.internal import is_internal
+
 from .homes import RecordPlacement
 from .records import apply_entry, apply_versioned, live_entries
 from .resolver import Assignment
@@ -81,11 +83,13 @@ InternalMessage = OpportunityLink | OpportunityTouches | RecordPlacement | Assig
 
 
 def is_internal_payload(value: bytes) -> bool:
-    """Whether a by-account message is an internal message (JSON), not an inbound event.
+    """Whether a by-account message is an internal message, not an inbound event.
 
-    Inbound events are Avro with a framing header starting with 0x00 or 0xC3.
+    Internal messages start with ``{`` (JSON, as earlier versions wrote them) or the
+    internal Avro marker (see :mod:`schemas.internal`); inbound events are Avro with a
+    framing header starting with 0x00 or 0xC3.
     """
-    return value[:1] == b"{"
+    return is_internal(value)
 
 
 def internal_message_from_json(key: str, data: dict[str, Any]) -> InternalMessage:

@@ -17,6 +17,9 @@ Run by hand (not collected by pytest); starts its own Kafka broker from the Apac
    one (internal, outbound, Faust changelog and internal topics), divided by the events.
 5. (e) Lag per topic sampled every second during (c): the maximum, the seconds a
    partition had lag while its commit did not move, and a timeline (do stages overlap?).
+6. (g) Value bytes on the internal topics (by-account, by-company, matching, sink) per
+   inbound event, with the messages and bytes per message of each payload format
+   (internal Avro, internal JSON, forwarded Avro events).
 """
 
 from __future__ import annotations
@@ -85,6 +88,9 @@ def main() -> None:
         writes = rig.writes_by_topic(bootstrap, [settings.topic_inbound])
         accounts_changelog = f"{settings.app_id}-accounts-changelog"
         changelog = rig.changelog_writes(bootstrap, accounts_changelog)
+        internal_bytes = rig.payload_bytes(bootstrap, [
+            settings.topic_by_account, settings.topic_by_company, settings.topic_matching,
+            settings.topic_sink])
     client = ClickHouseWriter(settings.clickhouse_dsn.get_secret_value())
     in_log = client.query("SELECT count() FROM (SELECT DISTINCT tenant_id, event_type, "
                           "record_id, record_version, event_id FROM crm_events)")[0][0]
@@ -111,6 +117,7 @@ def main() -> None:
     print(f"    ratio (c)/(f) whole path / Faust agent:    {below}{full / bare_faust:>10.4f}")
     rig.print_writes(writes, n, prefix)
     rig.print_changelog(accounts_changelog, changelog, n, prefix)
+    rig.print_payload_bytes(internal_bytes, n, prefix)
     sampler.print_summary(prefix)
     print(f"logs: {work}/worker.log, {work}/sink.log")
     if done is not None and in_log != len(logged):

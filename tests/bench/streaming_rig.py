@@ -212,6 +212,50 @@ def print_writes(writes: dict[str, int], events: int, prefix: str) -> float:
     return total
 
 
+def payload_bytes(bootstrap: str, topics: Iterable[str]) -> dict[str, dict[str, list[int]]]:
+    """Per topic, per payload format: [messages, value bytes] of everything in the topic.
+
+    Formats by first byte: ``avro`` (internal Avro, see schemas.internal), ``json``
+    (internal JSON), ``event`` (an Avro event in its framing, e.g. a forwarded one).
+    """
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                             group_id=None)
+    sizes: dict[str, dict[str, list[int]]] = {}
+    try:
+        for topic in topics:
+            tps = [TopicPartition(topic, p)
+                   for p in sorted(consumer.partitions_for_topic(topic) or ())]
+            ends = {tp: end for tp, end in consumer.end_offsets(tps).items() if end}
+            found = sizes.setdefault(topic, {})
+            if not ends:
+                continue
+            consumer.assign(list(ends))
+            consumer.seek_to_beginning()
+            while any(consumer.position(tp) < end for tp, end in ends.items()):
+                for messages in consumer.poll(timeout_ms=1000).values():
+                    for m in messages:
+                        value = m.value or b""
+                        kind = ("avro" if value[:1] == b"\xca" else
+                                "json" if value[:1] == b"{" else "event")
+                        counts = found.setdefault(kind, [0, 0])
+                        counts[0] += 1
+                        counts[1] += len(value)
+    finally:
+        consumer.close()
+    return sizes
+
+
+def print_payload_bytes(sizes: dict[str, dict[str, list[int]]], events: int,
+                        prefix: str) -> None:
+    """Print :func:`payload_bytes`: bytes per inbound event and per message, by format."""
+    print("(g) internal topics: value bytes per inbound event (messages, bytes per message)")
+    for topic, formats in sizes.items():
+        total = sum(b for _, b in formats.values())
+        parts = ", ".join(f"{kind} {n:,} x {b / n:,.0f} B" for kind, (n, b)
+                          in sorted(formats.items()))
+        print(f"      {short_name(topic, prefix):<28} {total / events:>8,.1f} B  ({parts})")
+
+
 def state_key_kind(key: bytes) -> str:
     """Which kind of accounts-table key ``key`` is (see ``streams.core.statekeys``)."""
     text = key.decode(errors="replace")
