@@ -80,6 +80,7 @@ class InternalCodec:
         self.current: dict[str, InternalSchema] = {}
         #: Messages written as JSON because their schema could not hold them exactly.
         self.json_fallbacks = 0
+        self._warned: set[str] = set()
         for path in sorted(directory.glob("*.avsc")):
             source = json.loads(path.read_text())
             schema_id = int(source["coselling.id"])
@@ -119,7 +120,12 @@ class InternalCodec:
             schemaless_writer(out, schema.parsed, body, strict=True)
         except _UNFIT as exc:
             self.json_fallbacks += 1
-            log.debug("internal %s message written as JSON: %s", kind, exc)
+            # Read fine, but the schema lags what the core makes: say so, once per kind.
+            if kind not in self._warned:
+                self._warned.add(kind)
+                log.warning("internal %s message written as JSON (its schema %s v%d cannot "
+                            "hold it: %s); further ones are not logged", kind,
+                            schema.full_name, schema.version, exc)
             return json.dumps(data).encode()
         return out.getvalue()
 
