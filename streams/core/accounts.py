@@ -145,6 +145,24 @@ def match_input(state: dict[str, Any], entry: dict[str, Any] | None) -> list[Any
     return inputs
 
 
+#: The account fields :func:`match_input` reads.
+_MATCHED_FIELDS = ("domain", "website", "name", "country")
+
+
+def _carry_inputs(state: dict[str, Any], before: dict[str, Any], after: dict[str, Any]) -> None:
+    """Let the match inputs cached for entry ``before`` stand for its new version ``after``.
+
+    Only when the new version leaves the fields the inputs come from as they were (a
+    relationship changed, say): :func:`match_input` then finds them without parsing the
+    domains and name again.
+    """
+    cached = state.get("inputs")
+    old, new = before["d"], after["d"]
+    if (cached is not None and cached[0] == before["v"] and old is not None
+            and new is not None and all(old.get(f) == new.get(f) for f in _MATCHED_FIELDS)):
+        cached[0] = after["v"]
+
+
 def _legacy_assignment(state: dict[str, Any]) -> list[str] | None:
     """The company a state saved before the resolver existed matched (until assigned).
 
@@ -171,7 +189,13 @@ def snapshot(state: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
     The company is the one the resolver last assigned (:mod:`.resolver`); an account it
     has not assigned yet (or assigned none) has no snapshot.
     """
-    live = _live_account(state)
+    return _snapshot(state, _live_account(state))
+
+
+def _snapshot(
+    state: dict[str, Any], live: tuple[str, dict[str, Any]] | None
+) -> tuple[str, str, dict[str, Any]] | None:
+    """:func:`snapshot`, given the state's live account record (:func:`_live_account`)."""
     assigned = state.get("assigned") if "assigned" in state else _legacy_assignment(state)
     if live is None or assigned is None:
         return None
@@ -248,8 +272,13 @@ class AccountStage:
             return list(placed)
         st = _new_state() if current is None else current
         bucket = st["account"] if event_type == "account" else st[_BUCKETS[event_type]]
+        # the key's one account record before this version (see _carry_inputs)
+        before = bucket.get(record["record_id"]) \
+            if event_type == "account" and len(bucket) == 1 else None
         if not apply_versioned(bucket, record, KEPT_FIELDS[event_type]):
             return []
+        if before is not None:
+            _carry_inputs(st, before, bucket[record["record_id"]])
         out: Decision = []
         if event_type == "opportunity":
             out.append(OpportunityLink(
@@ -333,7 +362,7 @@ def _snapshots(key: str, st: dict[str, Any]) -> list[SnapshotMessage | MatchInpu
         st["mseq"] = st.get("mseq", 0) + 1
         tenant = live[1]["d"]["tenant_id"] if live else key.split(KEY_SEPARATOR, 1)[0]
         out.append(MatchInput(key, tenant, inputs[0], inputs[1], inputs[2], st["mseq"]))
-    snap = snapshot(st)
+    snap = _snapshot(st, live)
     new_company = snap[0] if snap else None
     if st["company"] is not None and st["company"] != new_company:
         st["seq"] += 1

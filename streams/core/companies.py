@@ -522,11 +522,14 @@ def diff_results(
                 change = _announce(kind, old_row, row)
             else:  # an intro or attribution row that is, and differs: started or changed
                 change = _CHANGE_WORDS[kind][0 if old_row is None else 1]
-            results[key] = {"k": kind, "v": version, "a": True, "row": row}
+            if old is None:
+                results[key] = {"k": kind, "v": version, "a": True, "row": row}
+            else:  # the stored entry is the company's own: updated where it is
+                old["v"], old["a"], old["row"] = version, True, row
             add(_new_change((kind, key, version, True, row, change)))
         else:
             kind = old["k"]
-            results[key] = {"k": kind, "v": version, "a": False, "row": old_row}
+            old["v"], old["a"] = version, False
             add(_new_change((kind, key, version, False, old_row,
                              _announce(kind, old_row, None))))
     if changes:
