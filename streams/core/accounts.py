@@ -284,7 +284,7 @@ class AccountStage:
             out.append(OpportunityLink(
                 opportunity_key(record["tenant_id"], record["record_id"]), record["record_id"],
                 record["version"], key, record["op"] != "DELETE"))
-        out.extend(_snapshots(key, st))
+        out.extend(_snapshots(key, st, event_type == "account"))
         state[key] = st
         return out
 
@@ -301,7 +301,7 @@ class AccountStage:
             st["aseq"] = msg.seq
             st["assigned"] = None if msg.company_key is None else \
                 [msg.company_key, msg.method, msg.evidence]
-            out = list(_snapshots(msg.key, st))
+            out = list(_snapshots(msg.key, st, False))
         elif isinstance(msg, OpportunityLink):
             st = current or new_opportunity_state(msg.opportunity_id)
             out = list(apply_link(st, msg))
@@ -319,7 +319,7 @@ class AccountStage:
                 changed = apply_forwarded(st, msg)
             if not changed:
                 return []
-            out = list(_snapshots(msg.key, st))
+            out = list(_snapshots(msg.key, st, False))
         state[msg.key] = st
         return out
 
@@ -346,22 +346,28 @@ class AccountStage:
         return out
 
 
-def _snapshots(key: str, st: dict[str, Any]) -> list[SnapshotMessage | MatchInput]:
+def _snapshots(
+    key: str, st: dict[str, Any], account_changed: bool
+) -> list[SnapshotMessage | MatchInput]:
     """The messages of a changed account state.
 
     Its match inputs for the resolver if they changed; the retraction from a former
-    company and the snapshot for the current one.
+    company and the snapshot for the current one. The inputs come from the account
+    record alone: unless ``account_changed`` (an account event was applied), those
+    sent stand and are not looked at again.
     """
     out: list[SnapshotMessage | MatchInput] = []
     live = _live_account(st)
     if live is None:
         st["assigned"] = None  # a deleted account has no company until assigned again
-    inputs = match_input(st, None if live is None else live[1])
-    if inputs != st.get("sent", _NO_INPUTS):
-        st["sent"] = inputs
-        st["mseq"] = st.get("mseq", 0) + 1
-        tenant = live[1]["d"]["tenant_id"] if live else key.split(KEY_SEPARATOR, 1)[0]
-        out.append(MatchInput(key, tenant, inputs[0], inputs[1], inputs[2], st["mseq"]))
+    if account_changed or "sent" not in st:
+        inputs = match_input(st, None if live is None else live[1])
+        if inputs != st.get("sent", _NO_INPUTS):
+            st["sent"] = inputs
+            st["mseq"] = st.get("mseq", 0) + 1
+            tenant = live[1]["d"]["tenant_id"] if live else key.split(KEY_SEPARATOR, 1)[0]
+            out.append(MatchInput(key, tenant, inputs[0], inputs[1], inputs[2],
+                                  st["mseq"]))
     snap = _snapshot(st, live)
     new_company = snap[0] if snap else None
     if st["company"] is not None and st["company"] != new_company:
