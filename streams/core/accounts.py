@@ -36,7 +36,7 @@ from .opportunities import (
     forwarded_touches,
     new_opportunity_state,
 )
-from .records import KEPT_FIELDS, apply_entry, apply_versioned
+from .records import KEPT_FIELDS, SHOWN_TOUCH_FIELDS, apply_entry, apply_versioned, shown_touch
 from .resolver import Assignment, MatchInput
 from .statekeys import HOMED_TYPES, KEY_SEPARATOR, opportunity_key, opportunity_of, state_key
 
@@ -114,7 +114,6 @@ def _new_state() -> dict[str, Any]:
 
 
 _OPP_FIELDS = KEPT_FIELDS["opportunity"]  # what a snapshot shows of a deal: all it keeps
-_TOUCH_FIELDS = KEPT_FIELDS["partner_touch"][:6]  # what a snapshot shows of a touch
 
 
 def match_input(state: dict[str, Any], entry: dict[str, Any] | None) -> list[Any]:
@@ -228,7 +227,10 @@ def _snapshot(
             if entry["t"] > last_activity:
                 last_activity = entry["t"]
             touch = entry["d"]
-            touches.append({k: touch.get(k) for k in _TOUCH_FIELDS})
+            # Kept with the snapshot's fields (see shown_touch); state saved before
+            # accounts trimmed them holds more.
+            touches.append(touch if len(touch) == len(SHOWN_TOUCH_FIELDS) else
+                           {k: touch.get(k) for k in SHOWN_TOUCH_FIELDS})
     contacts = 0
     for entry in state["contacts"].values():
         if entry["d"] is not None:
@@ -314,7 +316,9 @@ class AccountStage:
         else:
             st = _new_state() if current is None else current
             if isinstance(msg, RecordPlacement):
-                changed = apply_entry(st[_BUCKETS[msg.event_type]], msg.record_id, msg.entry)
+                entry = shown_touch(msg.entry) if msg.event_type == "partner_touch" \
+                    else msg.entry
+                changed = apply_entry(st[_BUCKETS[msg.event_type]], msg.record_id, entry)
             else:
                 changed = apply_forwarded(st, msg)
             if not changed:

@@ -442,16 +442,7 @@ def _changed_deals(
     """Deals whose entry differs between two snapshots; deals whose touches differ."""
     old_opps = old["opportunities"] if old else []
     new_opps = new["opportunities"] if new else []
-    if old_opps == new_opps:
-        deals: set[str] = set()
-    elif (len(old_opps) == 1 == len(new_opps)
-          and old_opps[0]["record_id"] == new_opps[0]["record_id"]):
-        deals = {new_opps[0]["record_id"]}  # one deal, and it differs
-    else:
-        old_deals = {o["record_id"]: o for o in old_opps}
-        new_deals = {o["record_id"]: o for o in new_opps}
-        deals = {d for d, o in new_deals.items() if old_deals.get(d) != o}
-        deals.update(d for d in old_deals if d not in new_deals)
+    deals = set() if old_opps == new_opps else _changed_opps(old_opps, new_opps)
     touched: set[str] = set()
     old_touches = old["touches"] if old else []
     new_touches = new["touches"] if new else []
@@ -465,6 +456,29 @@ def _changed_deals(
                 else:
                     touched.add(deal)
     return deals, touched
+
+
+def _changed_opps(old_opps: list[dict[str, Any]], new_opps: list[dict[str, Any]]) -> set[str]:
+    """The deals whose entry differs between two snapshots' lists of deals.
+
+    A snapshot lists its deals in record id order: when both list the same deals, the
+    lists line up and one pass finds those that changed, without indexing either (an
+    account may hold a thousand deals, and an update changes one).
+    """
+    if len(old_opps) == len(new_opps):
+        deals: set[str] = set()
+        for o, n in zip(old_opps, new_opps, strict=True):
+            if o is not n and o != n:
+                if o["record_id"] != n["record_id"]:
+                    break  # not the same deals: indexed below
+                deals.add(n["record_id"])
+        else:
+            return deals
+    old_deals = {o["record_id"]: o for o in old_opps}
+    new_deals = {o["record_id"]: o for o in new_opps}
+    deals = {d for d, o in new_deals.items() if old_deals.get(d) != o}
+    deals.update(d for d in old_deals if d not in new_deals)
+    return deals
 
 
 def _by_deal(touches: list[dict[str, Any]]) -> dict[str | None, list[dict[str, Any]]]:
