@@ -339,7 +339,8 @@ class _Derivation:
         self._visible: dict[tuple[str, str, tuple[str, ...]], tuple[Any, ...]] = \
             {} if memo is None else memo
         self._deals: dict[str, dict[str, dict[str, Any]]] = {}
-        self._touches: dict[str, dict[str | None, list[tuple[str, dict[str, Any]]]]] = {}
+        #: account key -> its touches by deal (None: asked once, not indexed yet)
+        self._touches: dict[str, dict[str | None, list[tuple[str, dict[str, Any]]]] | None] = {}
 
     def view(self, tenant: str) -> TenantAtCompany | None:
         if tenant not in self._views:
@@ -424,14 +425,29 @@ class _Derivation:
 
     def _touches_of(self, account_key: str, deal: str,
                     with_undirected: bool) -> list[tuple[str, dict[str, Any]]]:
-        """The account's touches on ``deal`` (and those on no deal, if asked)."""
+        """The account's touches on ``deal`` (and those on no deal, if asked).
+
+        The first ask for an account is answered by one pass over its touches; from the
+        second, they are indexed by deal (one deal's credits need a pass, an account's
+        every deal the index).
+        """
         by_deal = self._touches.get(account_key)
         if by_deal is None:
             snap = self.accounts[account_key]
+            rid = snap["account_record_id"]
+            if account_key not in self._touches:
+                self._touches[account_key] = None  # asked once
+                found, undirected = [], []
+                for t in snap["touches"]:
+                    on = t["opportunity_record_id"]
+                    if on == deal:
+                        found.append((rid, t))
+                    elif on is None and with_undirected:
+                        undirected.append((rid, t))
+                return found + undirected
             by_deal = self._touches[account_key] = {}
             for t in snap["touches"]:
-                by_deal.setdefault(t["opportunity_record_id"], []).append(
-                    (snap["account_record_id"], t))
+                by_deal.setdefault(t["opportunity_record_id"], []).append((rid, t))
         found = by_deal.get(deal, [])
         return found + by_deal.get(None, []) if with_undirected else found
 
