@@ -458,7 +458,13 @@ def _changed_deals(
     """Deals whose entry differs between two snapshots; deals whose touches differ."""
     old_opps = old["opportunities"] if old else []
     new_opps = new["opportunities"] if new else []
-    deals = set() if old_opps == new_opps else _changed_opps(old_opps, new_opps)
+    if old_opps == new_opps:
+        deals: set[str] = set()
+    elif (len(old_opps) == 1 == len(new_opps)
+          and old_opps[0]["record_id"] == new_opps[0]["record_id"]):
+        deals = {new_opps[0]["record_id"]}  # one deal, and it differs
+    else:
+        deals = _changed_opps(old_opps, new_opps)
     touched: set[str] = set()
     old_touches = old["touches"] if old else []
     new_touches = new["touches"] if new else []
