@@ -123,7 +123,9 @@ def match_input(state: dict[str, Any], entry: dict[str, Any] | None) -> list[Any
     website's with its text as a third item, for the evidence). Domain
     parsing is the dearest step of an update, and most updates (deals, touches, contacts)
     leave the account record as it was: the inputs are kept in the state beside the
-    version they were computed from (``"inputs": [version, domains, name, country]``).
+    version they were computed from (``"inputs": [version, domains, name, country]``),
+    and carried to a new version of the record that leaves the fields they come from
+    (see :func:`_carry_inputs`).
     """
     if entry is None or entry["d"] is None:
         return [[], None, ""]
