@@ -36,7 +36,7 @@ from .opportunities import (
     forwarded_touches,
     new_opportunity_state,
 )
-from .records import KEPT_FIELDS, apply_entry, apply_versioned
+from .records import KEPT_FIELDS, SHOWN_TOUCH_FIELDS, apply_entry, apply_versioned, shown_touch
 from .resolver import Assignment, MatchInput
 from .statekeys import HOMED_TYPES, KEY_SEPARATOR, opportunity_key, opportunity_of, state_key
 
@@ -114,7 +114,6 @@ def _new_state() -> dict[str, Any]:
 
 
 _OPP_FIELDS = KEPT_FIELDS["opportunity"]  # what a snapshot shows of a deal: all it keeps
-_TOUCH_FIELDS = KEPT_FIELDS["partner_touch"][:6]  # what a snapshot shows of a touch
 
 
 def match_input(state: dict[str, Any], entry: dict[str, Any] | None) -> list[Any]:
@@ -124,7 +123,9 @@ def match_input(state: dict[str, Any], entry: dict[str, Any] | None) -> list[Any
     website's with its text as a third item, for the evidence). Domain
     parsing is the dearest step of an update, and most updates (deals, touches, contacts)
     leave the account record as it was: the inputs are kept in the state beside the
-    version they were computed from (``"inputs": [version, domains, name, country]``).
+    version they were computed from (``"inputs": [version, domains, name, country]``),
+    and carried to a new version of the record that leaves the fields they come from
+    (see :func:`_carry_inputs`).
     """
     if entry is None or entry["d"] is None:
         return [[], None, ""]
@@ -143,6 +144,24 @@ def match_input(state: dict[str, Any], entry: dict[str, Any] | None) -> list[Any
     inputs = [domains, normalize_name(account.get("name")), country]
     state["inputs"] = [entry["v"], *inputs]
     return inputs
+
+
+#: The account fields :func:`match_input` reads.
+_MATCHED_FIELDS = ("domain", "website", "name", "country")
+
+
+def _carry_inputs(state: dict[str, Any], before: dict[str, Any], after: dict[str, Any]) -> None:
+    """Let the match inputs cached for entry ``before`` stand for its new version ``after``.
+
+    Only when the new version leaves the fields the inputs come from as they were (a
+    relationship changed, say): :func:`match_input` then finds them without parsing the
+    domains and name again.
+    """
+    cached = state.get("inputs")
+    old, new = before["d"], after["d"]
+    if (cached is not None and cached[0] == before["v"] and old is not None
+            and new is not None and all(old.get(f) == new.get(f) for f in _MATCHED_FIELDS)):
+        cached[0] = after["v"]
 
 
 def _legacy_assignment(state: dict[str, Any]) -> list[str] | None:
@@ -171,7 +190,13 @@ def snapshot(state: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
     The company is the one the resolver last assigned (:mod:`.resolver`); an account it
     has not assigned yet (or assigned none) has no snapshot.
     """
-    live = _live_account(state)
+    return _snapshot(state, _live_account(state))
+
+
+def _snapshot(
+    state: dict[str, Any], live: tuple[str, dict[str, Any]] | None
+) -> tuple[str, str, dict[str, Any]] | None:
+    """:func:`snapshot`, given the state's live account record (:func:`_live_account`)."""
     assigned = state.get("assigned") if "assigned" in state else _legacy_assignment(state)
     if live is None or assigned is None:
         return None
@@ -204,7 +229,10 @@ def snapshot(state: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
             if entry["t"] > last_activity:
                 last_activity = entry["t"]
             touch = entry["d"]
-            touches.append({k: touch.get(k) for k in _TOUCH_FIELDS})
+            # Kept with the snapshot's fields (see shown_touch); state saved before
+            # accounts trimmed them holds more.
+            touches.append(touch if len(touch) == len(SHOWN_TOUCH_FIELDS) else
+                           {k: touch.get(k) for k in SHOWN_TOUCH_FIELDS})
     contacts = 0
     for entry in state["contacts"].values():
         if entry["d"] is not None:
@@ -248,14 +276,19 @@ class AccountStage:
             return list(placed)
         st = _new_state() if current is None else current
         bucket = st["account"] if event_type == "account" else st[_BUCKETS[event_type]]
+        # the key's one account record before this version (see _carry_inputs)
+        before = bucket.get(record["record_id"]) \
+            if event_type == "account" and len(bucket) == 1 else None
         if not apply_versioned(bucket, record, KEPT_FIELDS[event_type]):
             return []
+        if before is not None:
+            _carry_inputs(st, before, bucket[record["record_id"]])
         out: Decision = []
         if event_type == "opportunity":
             out.append(OpportunityLink(
                 opportunity_key(record["tenant_id"], record["record_id"]), record["record_id"],
                 record["version"], key, record["op"] != "DELETE"))
-        out.extend(_snapshots(key, st))
+        out.extend(_snapshots(key, st, event_type == "account"))
         state[key] = st
         return out
 
@@ -272,7 +305,7 @@ class AccountStage:
             st["aseq"] = msg.seq
             st["assigned"] = None if msg.company_key is None else \
                 [msg.company_key, msg.method, msg.evidence]
-            out = list(_snapshots(msg.key, st))
+            out = list(_snapshots(msg.key, st, False))
         elif isinstance(msg, OpportunityLink):
             st = current or new_opportunity_state(msg.opportunity_id)
             out = list(apply_link(st, msg))
@@ -285,12 +318,14 @@ class AccountStage:
         else:
             st = _new_state() if current is None else current
             if isinstance(msg, RecordPlacement):
-                changed = apply_entry(st[_BUCKETS[msg.event_type]], msg.record_id, msg.entry)
+                entry = shown_touch(msg.entry) if msg.event_type == "partner_touch" \
+                    else msg.entry
+                changed = apply_entry(st[_BUCKETS[msg.event_type]], msg.record_id, entry)
             else:
                 changed = apply_forwarded(st, msg)
             if not changed:
                 return []
-            out = list(_snapshots(msg.key, st))
+            out = list(_snapshots(msg.key, st, False))
         state[msg.key] = st
         return out
 
@@ -317,23 +352,29 @@ class AccountStage:
         return out
 
 
-def _snapshots(key: str, st: dict[str, Any]) -> list[SnapshotMessage | MatchInput]:
+def _snapshots(
+    key: str, st: dict[str, Any], account_changed: bool
+) -> list[SnapshotMessage | MatchInput]:
     """The messages of a changed account state.
 
     Its match inputs for the resolver if they changed; the retraction from a former
-    company and the snapshot for the current one.
+    company and the snapshot for the current one. The inputs come from the account
+    record alone: unless ``account_changed`` (an account event was applied), those
+    sent stand and are not looked at again.
     """
     out: list[SnapshotMessage | MatchInput] = []
     live = _live_account(st)
     if live is None:
         st["assigned"] = None  # a deleted account has no company until assigned again
-    inputs = match_input(st, None if live is None else live[1])
-    if inputs != st.get("sent", _NO_INPUTS):
-        st["sent"] = inputs
-        st["mseq"] = st.get("mseq", 0) + 1
-        tenant = live[1]["d"]["tenant_id"] if live else key.split(KEY_SEPARATOR, 1)[0]
-        out.append(MatchInput(key, tenant, inputs[0], inputs[1], inputs[2], st["mseq"]))
-    snap = snapshot(st)
+    if account_changed or "sent" not in st:
+        inputs = match_input(st, None if live is None else live[1])
+        if inputs != st.get("sent", _NO_INPUTS):
+            st["sent"] = inputs
+            st["mseq"] = st.get("mseq", 0) + 1
+            tenant = live[1]["d"]["tenant_id"] if live else key.split(KEY_SEPARATOR, 1)[0]
+            out.append(MatchInput(key, tenant, inputs[0], inputs[1], inputs[2],
+                                  st["mseq"]))
+    snap = _snapshot(st, live)
     new_company = snap[0] if snap else None
     if st["company"] is not None and st["company"] != new_company:
         st["seq"] += 1

@@ -339,7 +339,8 @@ class _Derivation:
         self._visible: dict[tuple[str, str, tuple[str, ...]], tuple[Any, ...]] = \
             {} if memo is None else memo
         self._deals: dict[str, dict[str, dict[str, Any]]] = {}
-        self._touches: dict[str, dict[str | None, list[tuple[str, dict[str, Any]]]]] = {}
+        #: account key -> its touches by deal (None: asked once, not indexed yet)
+        self._touches: dict[str, dict[str | None, list[tuple[str, dict[str, Any]]]] | None] = {}
 
     def view(self, tenant: str) -> TenantAtCompany | None:
         if tenant not in self._views:
@@ -424,14 +425,29 @@ class _Derivation:
 
     def _touches_of(self, account_key: str, deal: str,
                     with_undirected: bool) -> list[tuple[str, dict[str, Any]]]:
-        """The account's touches on ``deal`` (and those on no deal, if asked)."""
+        """The account's touches on ``deal`` (and those on no deal, if asked).
+
+        The first ask for an account is answered by one pass over its touches; from the
+        second, they are indexed by deal (one deal's credits need a pass, an account's
+        every deal the index).
+        """
         by_deal = self._touches.get(account_key)
         if by_deal is None:
             snap = self.accounts[account_key]
+            rid = snap["account_record_id"]
+            if account_key not in self._touches:
+                self._touches[account_key] = None  # asked once
+                found, undirected = [], []
+                for t in snap["touches"]:
+                    on = t["opportunity_record_id"]
+                    if on == deal:
+                        found.append((rid, t))
+                    elif on is None and with_undirected:
+                        undirected.append((rid, t))
+                return found + undirected
             by_deal = self._touches[account_key] = {}
             for t in snap["touches"]:
-                by_deal.setdefault(t["opportunity_record_id"], []).append(
-                    (snap["account_record_id"], t))
+                by_deal.setdefault(t["opportunity_record_id"], []).append((rid, t))
         found = by_deal.get(deal, [])
         return found + by_deal.get(None, []) if with_undirected else found
 
@@ -448,10 +464,7 @@ def _changed_deals(
           and old_opps[0]["record_id"] == new_opps[0]["record_id"]):
         deals = {new_opps[0]["record_id"]}  # one deal, and it differs
     else:
-        old_deals = {o["record_id"]: o for o in old_opps}
-        new_deals = {o["record_id"]: o for o in new_opps}
-        deals = {d for d, o in new_deals.items() if old_deals.get(d) != o}
-        deals.update(d for d in old_deals if d not in new_deals)
+        deals = _changed_opps(old_opps, new_opps)
     touched: set[str] = set()
     old_touches = old["touches"] if old else []
     new_touches = new["touches"] if new else []
@@ -465,6 +478,29 @@ def _changed_deals(
                 else:
                     touched.add(deal)
     return deals, touched
+
+
+def _changed_opps(old_opps: list[dict[str, Any]], new_opps: list[dict[str, Any]]) -> set[str]:
+    """The deals whose entry differs between two snapshots' lists of deals.
+
+    A snapshot lists its deals in record id order: when both list the same deals, the
+    lists line up and one pass finds those that changed, without indexing either (an
+    account may hold a thousand deals, and an update changes one).
+    """
+    if len(old_opps) == len(new_opps):
+        deals: set[str] = set()
+        for o, n in zip(old_opps, new_opps, strict=True):
+            if o is not n and o != n:
+                if o["record_id"] != n["record_id"]:
+                    break  # not the same deals: indexed below
+                deals.add(n["record_id"])
+        else:
+            return deals
+    old_deals = {o["record_id"]: o for o in old_opps}
+    new_deals = {o["record_id"]: o for o in new_opps}
+    deals = {d for d, o in new_deals.items() if old_deals.get(d) != o}
+    deals.update(d for d in old_deals if d not in new_deals)
+    return deals
 
 
 def _by_deal(touches: list[dict[str, Any]]) -> dict[str | None, list[dict[str, Any]]]:
@@ -522,11 +558,14 @@ def diff_results(
                 change = _announce(kind, old_row, row)
             else:  # an intro or attribution row that is, and differs: started or changed
                 change = _CHANGE_WORDS[kind][0 if old_row is None else 1]
-            results[key] = {"k": kind, "v": version, "a": True, "row": row}
+            if old is None:
+                results[key] = {"k": kind, "v": version, "a": True, "row": row}
+            else:  # the stored entry is the company's own: updated where it is
+                old["v"], old["a"], old["row"] = version, True, row
             add(_new_change((kind, key, version, True, row, change)))
         else:
             kind = old["k"]
-            results[key] = {"k": kind, "v": version, "a": False, "row": old_row}
+            old["v"], old["a"] = version, False
             add(_new_change((kind, key, version, False, old_row,
                              _announce(kind, old_row, None))))
     if changes:

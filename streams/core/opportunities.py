@@ -32,7 +32,7 @@ from typing import Any
 from schemas.internal import is_internal
 
 from .homes import RecordPlacement
-from .records import apply_entry, apply_versioned, live_entries
+from .records import apply_entry, apply_versioned, live_entries, shown_touch
 from .resolver import Assignment
 
 
@@ -152,7 +152,8 @@ def apply_forwarded(account_state: dict[str, Any], msg: OpportunityTouches) -> b
     known = linked.get(msg.opportunity_id)
     if known is not None and known["seq"] >= msg.seq:
         return False
-    linked[msg.opportunity_id] = {"seq": msg.seq, "touches": msg.touches}
+    linked[msg.opportunity_id] = {"seq": msg.seq, "touches": None if msg.touches is None else
+                                  {rid: shown_touch(e) for rid, e in msg.touches.items()}}
     if msg.touches is None:
         apply_versioned(account_state["opps"], {
             "record_id": msg.opportunity_id, "version": msg.version, "op": "DELETE",

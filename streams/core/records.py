@@ -31,6 +31,23 @@ KEPT_FIELDS: dict[str, tuple[str, ...]] = {
                       "account_record_id"),
 }
 
+#: What an account's snapshot shows of a partner touch: the first of its kept fields (the
+#: rest say where it counts, which the account holding it knows).
+SHOWN_TOUCH_FIELDS = KEPT_FIELDS["partner_touch"][:6]
+
+
+def shown_touch(entry: dict[str, Any]) -> dict[str, Any]:
+    """A touch's entry as the account it counts for keeps it: :data:`SHOWN_TOUCH_FIELDS`.
+
+    Trimmed once where the account stores it, so each of the account's snapshots lists
+    the stored data rather than a copy of it.
+    """
+    data = entry["d"]
+    if data is None or len(data) == len(SHOWN_TOUCH_FIELDS):
+        return entry
+    return {"v": entry["v"], "t": entry["t"],
+            "d": {k: data.get(k) for k in SHOWN_TOUCH_FIELDS}}
+
 
 _ATOMS = frozenset({str, int, bool, float, type(None)})
 
