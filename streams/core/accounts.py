@@ -364,7 +364,11 @@ def _snapshots(
     """
     out: list[SnapshotMessage | MatchInput] = []
     live = _live_account(st)
-    if live is None:
+    # An account whose record it holds none of yet keeps an assignment that came first:
+    # its inputs reached the resolver from a run of its batch whose state was lost, and
+    # the batch applied again sends them with the same sequence number, which the
+    # resolver ignores as a repeat (it answered them already).
+    if live is None and st["account"]:
         st["assigned"] = None  # a deleted account has no company until assigned again
     if account_changed or "sent" not in st:
         inputs = match_input(st, None if live is None else live[1])
