@@ -108,11 +108,10 @@ from .typo_store import TypoIndexStore
 log = logging.getLogger(__name__)
 
 #: Most events an agent takes at once (it takes what arrived within BATCH_WINDOW_SECONDS,
-#: up to this many). A batch writes each table key it changed once and sends only the
-#: last snapshot of each (company, account), so a larger batch under a backlog writes
-#: less to Kafka (see the README's benchmarks); a quiet pipeline's batches are small
-#: anyway.
-BATCH_SIZE = 2000
+#: up to this many). A larger batch writes less to Kafka under a backlog (each changed
+#: key once per batch), but its messages are delivered before its table state is written,
+#: and a crash between the two loses more of that state (see the README's benchmarks).
+BATCH_SIZE = 500
 BATCH_WINDOW_SECONDS = 0.1
 #: How often Faust commits what the agents processed. Faust's default (2.8 s) is most of
 #: the time a quiet pipeline needs to show its last batch as done; a commit is cheap here
