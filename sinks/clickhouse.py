@@ -11,7 +11,6 @@ deduplication token. :class:`ClickHouseSink` is the batching sink the runner dri
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -284,17 +283,6 @@ class ClickHouseSink(BatchingSink):
             half = len(part) // 2
             return (self._write_or_split(part[:half], rejected)
                     + self._write_or_split(part[half:], rejected))
-
-
-def json_message(message: Message) -> list[dict[str, Any]]:
-    """The sink message of a sink-topic message: one JSON object."""
-    try:
-        data = json.loads(message.value or b"")
-    except ValueError as exc:
-        raise SinkDataError(f"not JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise SinkDataError("a sink message must be a JSON object")
-    return [data]
 
 
 def sink_message(message: Message) -> list[dict[str, Any]]:
