@@ -252,11 +252,11 @@ def create_app(settings: Settings) -> faust.App:
         table: Any = None,
         bad: tuple[type[Exception], ...] = (CosellingError,),
         coalesce: Callable[[list[Any]], list[Any]] | None = None,
-        prepare: Callable[[BatchState], Awaitable[None]] | None = None,
+        prepare: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """The loop every agent runs, batch by batch.
 
-        ``prepare`` the batch's state (if given), ``decide`` for each event (an exception
+        ``prepare`` (if given) before the batch, ``decide`` for each event (an exception
         of type ``bad`` dead-letters the event), ``coalesce`` the batch's decisions (if
         given: drop what later ones supersede), ``emit`` the sends for each decision,
         deliver them all, then write the batch's table state (if the agent has a table).
@@ -270,9 +270,8 @@ def create_app(settings: Settings) -> faust.App:
             if not events:
                 continue
             state = BatchState(table) if table is not None else None
-            if prepare is not None and state is not None:
-                state.use_event(events[0])
-                await prepare(state)
+            if prepare is not None:
+                await prepare()
             sends: list[tuple[faust.TopicT, dict[str, Any]]] = []
             decided: list[tuple[Any, Any]] = []
             turn = time.monotonic()
@@ -369,10 +368,10 @@ def create_app(settings: Settings) -> faust.App:
     def encode_internal(data: dict[str, Any]) -> bytes:
         return internal.encode(data["kind"], data)
 
-    async def resolver_prepare(state: BatchState) -> None:
+    async def resolver_prepare() -> None:
         nonlocal typo_index
-        # Straight from the table (a batch starts with no buffered writes): read lazily,
-        # where the batch state's items() would first copy the whole table into a list.
+        # Straight from the table (before a batch nothing is buffered): read lazily, where
+        # a batch state's items() would first copy the whole table into a list.
         typo_index = await typos.ready(resolver_table.items, app.consumer_generation_id)
 
     def resolver_decide(e: Any, state: BatchState | None) -> list[Assignment]:

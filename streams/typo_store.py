@@ -73,10 +73,10 @@ class TypoIndexStore:
         names = 0
         pending: dict[str, set[str]] = {}
         for n, (key, holders) in enumerate(items, 1):
-            for variant_key, name in typo_entries(key, holders):
+            entries = typo_entries(key, holders)
+            for variant_key, name in entries:
                 pending.setdefault(variant_key, set()).add(name)
-            if key.startswith("n:") and holders:
-                names += 1
+            names += bool(entries)
             if n % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # heartbeats and the other stages run meanwhile
             if len(pending) >= 50 * _YIELD_EVERY:
