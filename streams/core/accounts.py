@@ -36,7 +36,7 @@ from .opportunities import (
     forwarded_touches,
     new_opportunity_state,
 )
-from .records import KEPT_FIELDS, SHOWN_TOUCH_FIELDS, apply_entry, apply_versioned, shown_touch
+from .records import KEPT_FIELDS, apply_entry, apply_versioned, shown_touch, shown_touch_data
 from .resolver import Assignment, MatchInput
 from .statekeys import HOMED_TYPES, KEY_SEPARATOR, opportunity_key, opportunity_of, state_key
 
@@ -228,11 +228,9 @@ def _snapshot(
         for _, entry in touch_items:
             if entry["t"] > last_activity:
                 last_activity = entry["t"]
-            touch = entry["d"]
             # Kept with the snapshot's fields (see shown_touch); state saved before
             # accounts trimmed them holds more.
-            touches.append(touch if len(touch) == len(SHOWN_TOUCH_FIELDS) else
-                           {k: touch.get(k) for k in SHOWN_TOUCH_FIELDS})
+            touches.append(shown_touch_data(entry["d"]))
     contacts = 0
     for entry in state["contacts"].values():
         if entry["d"] is not None:

@@ -36,6 +36,13 @@ KEPT_FIELDS: dict[str, tuple[str, ...]] = {
 SHOWN_TOUCH_FIELDS = KEPT_FIELDS["partner_touch"][:6]
 
 
+def shown_touch_data(data: dict[str, Any]) -> dict[str, Any]:
+    """A touch's data cut to :data:`SHOWN_TOUCH_FIELDS` (itself if it holds no more)."""
+    if len(data) == len(SHOWN_TOUCH_FIELDS):
+        return data
+    return {k: data.get(k) for k in SHOWN_TOUCH_FIELDS}
+
+
 def shown_touch(entry: dict[str, Any]) -> dict[str, Any]:
     """A touch's entry as the account it counts for keeps it: :data:`SHOWN_TOUCH_FIELDS`.
 
@@ -45,8 +52,7 @@ def shown_touch(entry: dict[str, Any]) -> dict[str, Any]:
     data = entry["d"]
     if data is None or len(data) == len(SHOWN_TOUCH_FIELDS):
         return entry
-    return {"v": entry["v"], "t": entry["t"],
-            "d": {k: data.get(k) for k in SHOWN_TOUCH_FIELDS}}
+    return {"v": entry["v"], "t": entry["t"], "d": shown_touch_data(data)}
 
 
 _ATOMS = frozenset({str, int, bool, float, type(None)})
