@@ -88,7 +88,7 @@ def main() -> None:
         writes = rig.writes_by_topic(bootstrap, [settings.topic_inbound])
         accounts_changelog = f"{settings.app_id}-accounts-changelog"
         changelog = rig.changelog_writes(bootstrap, accounts_changelog)
-        internal_bytes = rig.payload_bytes(bootstrap, [
+        internal_bytes = rig.payload_bytes(settings, [
             settings.topic_by_account, settings.topic_by_company, settings.topic_matching,
             settings.topic_sink])
     client = ClickHouseWriter(settings.clickhouse_dsn.get_secret_value())

@@ -24,6 +24,8 @@ from kafka.errors import KafkaError
 from kafka.structs import TopicPartition
 
 from schemas.codec import Codec
+from schemas.internal import is_internal
+from streams.commands.topic_reader import read_to_end
 from streams.core.statekeys import KEY_SEPARATOR, OPPORTUNITY_MARK
 from streams.settings import Settings
 from streams.topics import ensure_topics
@@ -212,36 +214,23 @@ def print_writes(writes: dict[str, int], events: int, prefix: str) -> float:
     return total
 
 
-def payload_bytes(bootstrap: str, topics: Iterable[str]) -> dict[str, dict[str, list[int]]]:
+def payload_bytes(settings: Settings, topics: Iterable[str]
+                  ) -> dict[str, dict[str, list[int]]]:
     """Per topic, per payload format: [messages, value bytes] of everything in the topic.
 
     Formats by first byte: ``avro`` (internal Avro, see schemas.internal), ``json``
     (internal JSON), ``event`` (an Avro event in its framing, e.g. a forwarded one).
     """
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                             group_id=None)
     sizes: dict[str, dict[str, list[int]]] = {}
-    try:
-        for topic in topics:
-            tps = [TopicPartition(topic, p)
-                   for p in sorted(consumer.partitions_for_topic(topic) or ())]
-            ends = {tp: end for tp, end in consumer.end_offsets(tps).items() if end}
-            found = sizes.setdefault(topic, {})
-            if not ends:
-                continue
-            consumer.assign(list(ends))
-            consumer.seek_to_beginning()
-            while any(consumer.position(tp) < end for tp, end in ends.items()):
-                for messages in consumer.poll(timeout_ms=1000).values():
-                    for m in messages:
-                        value = m.value or b""
-                        kind = ("avro" if value[:1] == b"\xca" else
-                                "json" if value[:1] == b"{" else "event")
-                        counts = found.setdefault(kind, [0, 0])
-                        counts[0] += 1
-                        counts[1] += len(value)
-    finally:
-        consumer.close()
+    for topic in topics:
+        found = sizes.setdefault(topic, {})
+        for m in read_to_end(settings, topic, "the worker creates it"):
+            value = m.value or b""
+            kind = ("json" if value[:1] == b"{" else "avro" if is_internal(value) else
+                    "event")
+            counts = found.setdefault(kind, [0, 0])
+            counts[0] += 1
+            counts[1] += len(value)
     return sizes
 
 
