@@ -47,14 +47,19 @@ touches, result rows for the sink) are Avro in versioned schemas (:mod:`schemas.
 wrote, told apart by the first byte. Control events broadcast to the company partitions
 and the matching topic are still JSON.
 
-Every agent takes a batch, lets the pure core decide, sends everything the batch produced,
-waits until Kafka acknowledged all of it, and only then writes its table state (once per
-changed key per batch: :class:`~streams.faust_state.BatchState`) and lets Faust
-acknowledge (and later commit) the batch's offsets. A failed send is retried inside the
-agent with backoff, never raised out of it (an exception in a Faust agent acks the event).
-A bad message is dead-lettered, never retried forever. A batch's sends go to the producer
-together and are waited for once; its table writes are waited for through their own
-changelog sends (:class:`~streams.faust_state.ChangelogTable`). The agents share the
+Every agent takes a batch and lets the pure core decide. A batch that changed the agent's
+table writes its outbox first (per partition: its table writes and the messages its
+events produced; :mod:`streams.outbox`), then sends its messages and writes its table
+state (once per changed key per batch: :class:`~streams.faust_state.BatchState`)
+together, waits until Kafka acknowledged all of it, and only then lets Faust acknowledge
+(and later commit) the batch's offsets. The first time an agent meets a partition (after
+a rebalance or a restart) it completes that partition's last batch from its outbox, so a
+crash inside a batch never keeps its messages without the state they came from. A failed
+send is retried inside the agent with backoff, never raised out of it (an exception in a
+Faust agent acks the event). A bad message is dead-lettered, never retried forever. A
+batch's sends go to the producer together and are waited for once; its table writes are
+waited for through their own changelog sends
+(:class:`~streams.faust_state.ChangelogTable`). The agents share the
 worker's event loop and take turns every ``TURN_SECONDS`` of work.
 """
 
@@ -76,7 +81,7 @@ from schemas.codec import Decoded
 from schemas.exceptions import CodecError, CosellingError
 from schemas.internal import internal_codec
 
-from . import commit_audit, metrics, offset_guard, watchdog
+from . import commit_audit, metrics, offset_guard, outbox, watchdog
 from .core.accounts import AccountStage, SnapshotMessage, latest_snapshots
 from .core.companies import CompanyStage, ResultChange
 from .core.opportunities import (
@@ -89,7 +94,8 @@ from .core.records import to_plain
 from .core.resolver import Assignment, MatchInput, apply_input, apply_settings_event
 from .deadletter import dead_letter_headers
 from .exceptions import InternalMessageError
-from .faust_state import BatchState, ChangelogTable
+from .faults import Faults
+from .faust_state import BatchState, ChangelogTable, set_current_event, write_entries
 from .ingest import (
     HEADER_FORWARDED_FROM,
     ApplyHere,
@@ -100,6 +106,7 @@ from .ingest import (
     place,
     triage,
 )
+from .outbox import Send
 from .retry import retry_async
 from .routing import Destination, KeyPartitions
 from .settings import Settings
@@ -109,8 +116,7 @@ log = logging.getLogger(__name__)
 
 #: Most events an agent takes at once (it takes what arrived within BATCH_WINDOW_SECONDS,
 #: up to this many). A larger batch writes less to Kafka under a backlog (each changed
-#: key once per batch), but its messages are delivered before its table state is written,
-#: and a crash between the two loses more of that state (see the README's benchmarks).
+#: key once per batch).
 BATCH_SIZE = 500
 BATCH_WINDOW_SECONDS = 0.1
 #: How often Faust commits what the agents processed. Faust's default (2.8 s) is most of
@@ -213,7 +219,7 @@ def create_app(settings: Settings) -> faust.App:
     account_stage = AccountStage()
     company_stage = CompanyStage(settings.attribution())
 
-    async def deliver(sends: list[tuple[faust.TopicT, dict[str, Any]]]) -> None:
+    async def deliver(sends: list[Send]) -> None:
         """Send everything, then wait until Kafka acknowledged every message.
 
         Straight to the producer (Faust's ``ProducerT.send``: hands the message to the
@@ -222,14 +228,50 @@ def create_app(settings: Settings) -> faust.App:
         messages together.
         """
         send = app.producer.send
-        futures = [await send(t.get_topic_name(), kw.get("key"), kw["value"],
-                              kw.get("partition"), None, kw.get("headers"))
-                   for t, kw in sends]
+        futures = [await send(s.topic, s.key, s.value, s.partition, None, s.headers)
+                   for s in sends]
         await asyncio.gather(*futures)
 
-    async def deliver_until_done(sends: list, what: str) -> None:
+    async def deliver_until_done(sends: list[Send], what: str) -> None:
         if sends:
             await retry_async(partial(deliver, sends), what=what)
+
+    faults = Faults(settings.fault_point)
+
+    async def complete_last_batch(table: Any, partition: int, event: Any, what: str) -> bool:
+        """Complete the last batch of ``partition`` from its outbox (see streams.outbox).
+
+        True if there was one: its table values are written and its messages sent again.
+        """
+        set_current_event(event)
+        found = outbox.unpack(lambda i: table.get(outbox.outbox_key(partition, i)))
+        if found is None:
+            return False
+        torn = sum(table.get(k) != v for k, v in found.writes.items())
+        (log.warning if torn else log.info)(
+            "%s: partition %d: completing batch %s from its outbox: %d table values "
+            "(%d not in the table), %d messages sent again", what, partition, found.batch,
+            len(found.writes), torn, len(found.sends))
+        await retry_async(partial(write_entries, table, [
+            (k, v, event) for k, v in found.writes.items()]), what=f"{what}: outbox values")
+        await deliver_until_done(found.sends, f"{what}: outbox messages")
+        return True
+
+    async def write_outboxes(state: BatchState, sends: list[Send],
+                             senders: list[Any], what: str) -> None:
+        """Write the outbox of every partition the batch changed (see streams.outbox)."""
+        batch = outbox.new_batch_id()
+        writes = state.by_partition()
+        events = {e.message.partition: e for _, _, e in state.entries()}
+        boxes = {p: outbox.Outbox(batch, w) for p, w in writes.items()}
+        for send, e in zip(sends, senders, strict=True):
+            box = boxes.get(e.message.partition)
+            if box is not None and send.topic != dead_letter_topic:
+                box.sends.append(send)
+        entries = [(outbox.outbox_key(p, i), chunk, events[p])
+                   for p, box in boxes.items() for i, chunk in enumerate(outbox.pack(box))]
+        await retry_async(partial(write_entries, state.table, entries),
+                          what=f"{what}: writing the outbox")
 
     def dead(event: Any, error: Exception) -> tuple[faust.TopicT, dict[str, Any]]:
         m = event.message
@@ -243,6 +285,8 @@ def create_app(settings: Settings) -> faust.App:
                       type(error).__name__, error, exc_info=error)
         return dead_letter, {"key": m.key, "value": m.value or b"", "headers": list(headers)}
 
+    dead_letter_topic = dead_letter.get_topic_name()
+
     async def run_batches(
         stream: faust.StreamT,
         decide: Callable[[Any, BatchState | None], Any],
@@ -253,26 +297,44 @@ def create_app(settings: Settings) -> faust.App:
         bad: tuple[type[Exception], ...] = (CosellingError,),
         coalesce: Callable[[list[Any]], list[Any]] | None = None,
         prepare: Callable[[], Awaitable[None]] | None = None,
+        on_completed: Callable[[], None] | None = None,
     ) -> None:
         """The loop every agent runs, batch by batch.
 
         ``prepare`` (if given) before the batch, ``decide`` for each event (an exception
         of type ``bad`` dead-letters the event), ``coalesce`` the batch's decisions (if
         given: drop what later ones supersede), ``emit`` the sends for each decision,
-        deliver them all, then write the batch's table state (if the agent has a table).
+        then (if the agent has a table and the batch changed it) the batch's outboxes,
+        then its messages and table state together (see :mod:`streams.outbox`). Before
+        the first event of a partition it did not have before, the partition's last batch
+        is completed from its outbox (``on_completed`` is called if there was one).
         """
         consumer = offset_guard.guarded_consumer(app)
         app.producer.buffer.max_messages = PRODUCER_BUFFER_MESSAGES
+        stage = what.partition(":")[0]
+        completed: set[int] = set()  # partitions whose last batch is complete, ...
+        generation = None  # ... since the consumer generation this was
         async for events in stream.take_events(BATCH_SIZE, within=BATCH_WINDOW_SECONDS):
             events, seeks = consumer.admit(events)  # nothing applied past a gap
             for tp, offset in seeks.items():
                 await consumer.seek(tp, offset)
             if not events:
                 continue
+            if table is not None:
+                if generation != app.consumer_generation_id:
+                    generation = app.consumer_generation_id
+                    completed.clear()
+                for e in events:
+                    if e.message.partition not in completed:
+                        completed.add(e.message.partition)
+                        if await complete_last_batch(table, e.message.partition, e, what) \
+                                and on_completed is not None:
+                            on_completed()
             state = BatchState(table) if table is not None else None
             if prepare is not None:
                 await prepare()
-            sends: list[tuple[faust.TopicT, dict[str, Any]]] = []
+            sends: list[Send] = []
+            senders: list[Any] = []  # the event each send came from
             decided: list[tuple[Any, Any]] = []
             turn = time.monotonic()
             for e in events:
@@ -284,20 +346,36 @@ def create_app(settings: Settings) -> faust.App:
                 try:
                     decided.append((e, decide(e, state)))
                 except bad as exc:
-                    sends.append(dead(e, exc))
+                    sends.append(as_send(*dead(e, exc)))
+                    senders.append(e)
             if coalesce is not None:
                 decided = list(zip([e for e, _ in decided],
                                    coalesce([d for _, d in decided]), strict=True))
             for e, decision in decided:
-                sends.extend(emit(e, decision))
-            await deliver_until_done(sends, what)
+                made = [as_send(t, kw) for t, kw in emit(e, decision)]
+                sends.extend(made)
+                senders.extend([e] * len(made))
             if state is not None and state.pending:
-                # Table writes reach the changelog through Faust's producer buffer, and
-                # Faust commits offsets without waiting for them: a crash right after a
-                # commit lost the state the committed events had made (seen in the SIGKILL
-                # test). Wait until the changelog has them before the events count as done.
-                await retry_async(partial(state.write, yield_every=YIELD_EVERY),
-                                  what=f"{what}: writing table state")
+                # The outbox first: then neither the messages nor the table writes can
+                # land without the other (see streams.outbox). Then both at once; the
+                # events count as done once Kafka acknowledged everything.
+                await write_outboxes(state, sends, senders, what)
+                if faults.at(stage, "after-outbox"):
+                    faults.kill(stage, "after-outbox")
+                if faults.at(stage, "after-sends"):
+                    await deliver_until_done(sends, what)
+                    faults.kill(stage, "after-sends")
+                if faults.at(stage, "mid-state"):
+                    entries = state.entries()
+                    await write_entries(state.table, entries[:max(1, len(entries) // 2)])
+                    faults.kill(stage, "mid-state")
+                await asyncio.gather(
+                    deliver_until_done(sends, what),
+                    retry_async(partial(state.write, yield_every=YIELD_EVERY),
+                                what=f"{what}: writing table state"))
+                faults.batch_done(stage)
+            else:
+                await deliver_until_done(sends, what)
             consumer.mark_processed(events)
             if audit is not None:
                 audit.processed(events)
@@ -435,7 +513,7 @@ def create_app(settings: Settings) -> faust.App:
             await run_batches(stream, resolver_decide, resolver_emit,
                               "resolver: sending assignments", table=resolver_table,
                               bad=INTERNAL_MESSAGE_ERRORS, coalesce=latest_assignments,
-                              prepare=resolver_prepare)
+                              prepare=resolver_prepare, on_completed=typos.mark_stale)
         except BaseException:
             typos.mark_stale()  # a batch's index changes may have no table writes
             raise
@@ -494,6 +572,12 @@ def latest_assignments(decisions: list[list[Assignment]]) -> list[list[Assignmen
     last = {a.key: (i, j) for i, d in enumerate(decisions) for j, a in enumerate(d)}
     return [[a for j, a in enumerate(d) if last[a.key] == (i, j)]
             for i, d in enumerate(decisions)]
+
+
+def as_send(topic: faust.TopicT, kw: dict[str, Any]) -> Send:
+    """A send as an agent's ``emit`` gives it (topic, keyword arguments) as a :class:`Send`."""
+    return Send(topic.get_topic_name(), kw.get("key"), kw["value"], kw.get("partition"),
+                kw.get("headers"))
 
 
 def _stage(topic: str, settings: Settings) -> str:

@@ -3,9 +3,10 @@
 Faust decides a table key's partition (its RocksDB bucket and changelog partition) from
 the *current event*. Agents here process batches, so :class:`BatchState` sets the current
 event before every read and write, and keeps writes in an overlay until the batch's
-outputs have been acknowledged by Kafka; only then are they written to the table. A crash
-in between leaves the table untouched, the offsets uncommitted, and the batch is simply
-processed again: nothing derived is lost, and the repeat is absorbed by idempotent sinks.
+outbox landed (see :mod:`streams.outbox`); only then are they written to the table,
+together with the batch's messages. A crash before the outbox landed leaves the table
+untouched, the offsets uncommitted, and the batch is simply processed again; a crash after
+it is completed from the outbox by the partition's next owner.
 
 Values read from the table may be mutated by the core before the overlay is written; that
 is harmless because outputs are retried, never recomputed, until they succeed.
@@ -119,6 +120,17 @@ class BatchState(MutableMapping[str, Any]):
         """Keys written in this batch and not yet in the table."""
         return len(self._writes)
 
+    def entries(self) -> list[tuple[str, Any, Any]]:
+        """The buffered writes as (key, value, event), in the order they were made."""
+        return [(key, value, event) for key, (value, event) in self._writes.items()]
+
+    def by_partition(self) -> dict[int, dict[str, Any]]:
+        """The buffered writes by their event's partition: partition -> key -> value."""
+        found: dict[int, dict[str, Any]] = {}
+        for key, (value, event) in self._writes.items():
+            found.setdefault(event.message.partition, {})[key] = value
+        return found
+
     async def write(self, *, yield_every: int = 0) -> int:
         """Write the buffered values and wait until Kafka acknowledged their changelog.
 
@@ -128,16 +140,26 @@ class BatchState(MutableMapping[str, Any]):
         buffered: calling again writes (and sends) them again.
         """
         writes = dict(self._writes)
-        self.table.take_changelog_sends()  # an earlier, failed attempt's: not waited for
         try:
-            for n, (key, (value, event)) in enumerate(writes.items(), 1):
-                set_current_event(event)
-                self.table[key] = value
-                if yield_every and n % yield_every == 0:
-                    await asyncio.sleep(0)
+            await write_entries(self.table, self.entries(), yield_every=yield_every)
             self._writes.clear()
-            await asyncio.gather(*self.table.take_changelog_sends())
         except BaseException:
             self._writes = writes
             raise
         return len(writes)
+
+
+async def write_entries(table: Any, entries: list[tuple[str, Any, Any]], *,
+                        yield_every: int = 0) -> None:
+    """Write each (key, value, event) to ``table`` in its event's context.
+
+    Then wait until Kafka acknowledged their changelog messages (``table``: a
+    :class:`ChangelogTable`).
+    """
+    table.take_changelog_sends()  # an earlier, failed attempt's: not waited for
+    for n, (key, value, event) in enumerate(entries, 1):
+        set_current_event(event)
+        table[key] = value
+        if yield_every and n % yield_every == 0:
+            await asyncio.sleep(0)
+    await asyncio.gather(*table.take_changelog_sends())

@@ -164,6 +164,14 @@ class Settings(BaseSettings):
         "line to for each event its agents processed and each offset it commits (see "
         "streams/commit_audit.py). Unset: no audit.",
     )
+    fault_point: str | None = Field(
+        None, pattern=r"^(accounts|resolver|companies):(after-outbox|after-sends|"
+        r"mid-state):[1-9][0-9]*$",
+        description="For tests only: ``STAGE:POINT:N`` makes the worker SIGKILL itself "
+        "in that stage's N-th batch with table writes, at POINT: after-outbox (its outbox "
+        "landed, nothing else), after-sends (its messages delivered, no table write) or "
+        "mid-state (half its table writes landed, no message). See streams/outbox.py.",
+    )
 
     @classmethod
     def load(cls, config_file: str | Path | None = None, **overrides: Any) -> Settings:

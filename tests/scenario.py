@@ -174,3 +174,13 @@ def merges_and_splits():
         account("globex", "m-g6", domain="hooli-labs.com", name="Hooli", relationship="CUSTOMER"),
         account("globex", "m-g7", domain="acme.com", name="Acme", relationship="CUSTOMER"),
     ]
+
+
+def with_merges_and_splits(events: list[tuple[str, dict[str, Any]]],
+                           seed: int) -> list[tuple[str, dict[str, Any]]]:
+    """``events`` with :func:`merges_and_splits` spread over them at random places."""
+    events = list(events)
+    rng = random.Random(seed)
+    for event in merges_and_splits():
+        events.insert(rng.randrange(len(events) + 1), event)
+    return events

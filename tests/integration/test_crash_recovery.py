@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 import subprocess
 import threading
 import time
@@ -24,7 +23,7 @@ from tests.integration.conftest import (
     wait_for_no_lag,
     wait_until_assigned,
 )
-from tests.scenario import merges_and_splits, scenario
+from tests.scenario import scenario, with_merges_and_splits
 
 pytestmark = pytest.mark.integration
 
@@ -50,13 +49,10 @@ def assert_streamed_equals(settings, expected: tuple[dict, list]) -> None:
 def test_sigkilled_worker_and_sink_end_equal_to_replay(pipeline_settings, start_worker,
                                                        producer, tmp_path):
     settings = pipeline_settings
-    events = scenario(companies=40)
     # Brands, name joins and typo clusters spread over the stream: a restarted worker
     # builds the resolver's typo index again from its recovered table, and names sent
     # after a kill must still find the names sent before it.
-    rng = random.Random(5)
-    for event in merges_and_splits():
-        events.insert(rng.randrange(len(events) + 1), event)
+    events = with_merges_and_splits(scenario(companies=40), seed=5)
     expected = replayed(tmp_path, events)
     assert any("name_typo" in str(row) for row in expected[0]["overlaps_current"])
 
