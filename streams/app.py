@@ -116,8 +116,8 @@ log = logging.getLogger(__name__)
 
 #: Most events an agent takes at once (it takes what arrived within BATCH_WINDOW_SECONDS,
 #: up to this many). A larger batch writes less to Kafka under a backlog (each changed
-#: key once per batch).
-BATCH_SIZE = 500
+#: key once per batch); the outbox keeps a crash from losing more with a larger one.
+BATCH_SIZE = 2000
 BATCH_WINDOW_SECONDS = 0.1
 #: How often Faust commits what the agents processed. Faust's default (2.8 s) is most of
 #: the time a quiet pipeline needs to show its last batch as done; a commit is cheap here
