@@ -49,16 +49,17 @@ and the matching topic are still JSON.
 
 Every agent takes a batch and lets the pure core decide. A batch that changed the agent's
 table writes its outbox first (per partition: its table writes and the messages its
-events produced; :mod:`streams.outbox`), then sends its messages and writes its table
-state (once per changed key per batch: :class:`~streams.faust_state.BatchState`)
-together, waits until Kafka acknowledged all of it, and only then lets Faust acknowledge
-(and later commit) the batch's offsets. The first time an agent meets a partition (after
-a rebalance or a restart) it completes that partition's last batch from its outbox, so a
-crash inside a batch never keeps its messages without the state they came from. A failed
-send is retried inside the agent with backoff, never raised out of it (an exception in a
-Faust agent acks the event). A bad message is dead-lettered, never retried forever. A
-batch's sends go to the producer together and are waited for once; its table writes are
-waited for through their own changelog sends
+events produced; :mod:`streams.outbox`), then sends its messages, waits until Kafka
+acknowledged all of it, and only then lets Faust acknowledge (and later commit) the
+batch's offsets. The changed keys' values are read from memory until a checkpoint (every
+``outbox.SLOTS`` batches of a partition) writes each of them to the table once
+(:class:`~streams.faust_state.BatchState`). The first time an agent meets a partition
+(after a rebalance or a restart) it applies that partition's outboxes after its
+checkpoint, so a crash inside a batch never keeps its messages without the state they
+came from. A failed send is retried inside the agent with backoff, never raised out of
+it (an exception in a Faust agent acks the event). A bad message is dead-lettered, never
+retried forever. A batch's sends go to the producer together and are waited for once;
+table writes are waited for through their own changelog sends
 (:class:`~streams.faust_state.ChangelogTable`). The agents share the
 worker's event loop and take turns every ``TURN_SECONDS`` of work.
 """
@@ -116,7 +117,8 @@ log = logging.getLogger(__name__)
 
 #: Most events an agent takes at once (it takes what arrived within BATCH_WINDOW_SECONDS,
 #: up to this many). A larger batch writes less to Kafka under a backlog (each changed
-#: key once per batch); the outbox keeps a crash from losing more with a larger one.
+#: key once per batch, and its outbox is one message per partition); the outbox keeps a
+#: crash from losing more with a larger one.
 BATCH_SIZE = 2000
 BATCH_WINDOW_SECONDS = 0.1
 #: How often Faust commits what the agents processed. Faust's default (2.8 s) is most of
@@ -238,40 +240,69 @@ def create_app(settings: Settings) -> faust.App:
 
     faults = Faults(settings.fault_point)
 
-    async def complete_last_batch(table: Any, partition: int, event: Any, what: str) -> bool:
-        """Complete the last batch of ``partition`` from its outbox (see streams.outbox).
+    async def complete_partition(table: Any, partition: int, event: Any,
+                                 what: str) -> tuple[int, bool]:
+        """Apply ``partition``'s outboxes after its checkpoint (see streams.outbox).
 
-        True if there was one: its table values are written and its messages sent again.
+        Their values are written as a checkpoint and the last one's messages sent again.
+        Returns the partition's last batch sequence number and whether there were any.
         """
         set_current_event(event)
-        found = outbox.unpack(lambda i: table.get(outbox.outbox_key(partition, i)))
-        if found is None:
-            return False
-        torn = sum(table.get(k) != v for k, v in found.writes.items())
-        (log.warning if torn else log.info)(
-            "%s: partition %d: completing batch %s from its outbox: %d table values "
-            "(%d not in the table), %d messages sent again", what, partition, found.batch,
-            len(found.writes), torn, len(found.sends))
+        checkpoint, run = outbox.to_complete(table.get, partition)
+        if not run:
+            return checkpoint, False
+        values = outbox.folded(run)
+        log.info("%s: partition %d: completing batches %d-%d from their outboxes: %d table "
+                 "values written, %d messages of the last sent again", what, partition,
+                 run[0].seq, run[-1].seq, len(values), len(run[-1].sends))
         await retry_async(partial(write_entries, table, [
-            (k, v, event) for k, v in found.writes.items()]), what=f"{what}: outbox values")
-        await deliver_until_done(found.sends, f"{what}: outbox messages")
-        return True
+            *((k, v, event) for k, v in values.items()),
+            (outbox.checkpoint_key(partition), run[-1].seq, event)]),
+            what=f"{what}: outbox values")
+        await deliver_until_done(run[-1].sends, f"{what}: outbox messages")
+        return run[-1].seq, True
 
-    async def write_outboxes(state: BatchState, sends: list[Send],
-                             senders: list[Any], what: str) -> None:
-        """Write the outbox of every partition the batch changed (see streams.outbox)."""
+    async def write_outboxes(state: BatchState, seqs: dict[int, int], sends: list[Send],
+                             senders: list[Any], what: str) -> list[int]:
+        """Write the outbox of every partition the batch changed (see streams.outbox).
+
+        Returns those partitions; ``seqs`` (partition -> last batch) counts the batch.
+        """
         batch = outbox.new_batch_id()
         writes = state.by_partition()
         events = {e.message.partition: e for _, _, e in state.entries()}
-        boxes = {p: outbox.Outbox(batch, w) for p, w in writes.items()}
+        boxes = {p: outbox.Outbox(batch, seqs[p] + 1, w) for p, w in writes.items()}
         for send, e in zip(sends, senders, strict=True):
             box = boxes.get(e.message.partition)
             if box is not None and send.topic != dead_letter_topic:
                 box.sends.append(send)
-        entries = [(outbox.outbox_key(p, i), chunk, events[p])
+        entries = [(outbox.outbox_key(p, box.seq, i), chunk, events[p])
                    for p, box in boxes.items() for i, chunk in enumerate(outbox.pack(box))]
         await retry_async(partial(write_entries, state.table, entries),
                           what=f"{what}: writing the outbox")
+        for p, box in boxes.items():
+            seqs[p] = box.seq
+        return list(boxes)
+
+    async def write_checkpoint(table: Any, uncovered: dict[str, tuple[Any, Any]],
+                               partitions: list[int], seqs: dict[int, int],
+                               checkpoints: dict[int, int], what: str, *,
+                               fault: str | None = None) -> None:
+        """Write the uncovered values of ``partitions``, then their checkpoint keys."""
+        wanted = set(partitions)
+        entries = [(k, v, e) for k, (v, e) in uncovered.items()
+                   if e.message.partition in wanted]
+        last = {e.message.partition: e for _, _, e in entries}
+        entries += [(outbox.checkpoint_key(p), seqs[p], last[p]) for p in partitions]
+        if fault is not None:
+            await write_entries(table, entries[:max(1, len(entries) // 2)])
+            faults.kill(fault, "mid-checkpoint")
+        await retry_async(partial(write_entries, table, entries, yield_every=YIELD_EVERY),
+                          what=f"{what}: writing a checkpoint")
+        for key, _, _ in entries[:-len(partitions)]:
+            del uncovered[key]
+        for p in partitions:
+            checkpoints[p] = seqs[p]
 
     def dead(event: Any, error: Exception) -> tuple[faust.TopicT, dict[str, Any]]:
         m = event.message
@@ -305,15 +336,19 @@ def create_app(settings: Settings) -> faust.App:
         of type ``bad`` dead-letters the event), ``coalesce`` the batch's decisions (if
         given: drop what later ones supersede), ``emit`` the sends for each decision,
         then (if the agent has a table and the batch changed it) the batch's outboxes,
-        then its messages and table state together (see :mod:`streams.outbox`). Before
-        the first event of a partition it did not have before, the partition's last batch
-        is completed from its outbox (``on_completed`` is called if there was one).
+        then its messages and, when one is due, a checkpoint (see :mod:`streams.outbox`).
+        Before the first event of a partition it did not have before, the partition's
+        outboxes after its checkpoint are applied (``on_completed`` is called if there
+        were any).
         """
         consumer = offset_guard.guarded_consumer(app)
         app.producer.buffer.max_messages = PRODUCER_BUFFER_MESSAGES
         stage = what.partition(":")[0]
-        completed: set[int] = set()  # partitions whose last batch is complete, ...
+        completed: set[int] = set()  # partitions completed from their outboxes, ...
         generation = None  # ... since the consumer generation this was
+        uncovered: dict[str, tuple[Any, Any]] = {}  # in outboxes, not in a checkpoint yet
+        seqs: dict[int, int] = {}  # partition -> its last batch's sequence number
+        checkpoints: dict[int, int] = {}  # partition -> the last batch its checkpoint covers
         async for events in stream.take_events(BATCH_SIZE, within=BATCH_WINDOW_SECONDS):
             events, seeks = consumer.admit(events)  # nothing applied past a gap
             for tp, offset in seeks.items():
@@ -323,14 +358,17 @@ def create_app(settings: Settings) -> faust.App:
             if table is not None:
                 if generation != app.consumer_generation_id:
                     generation = app.consumer_generation_id
-                    completed.clear()
+                    for kept in (completed, uncovered, seqs, checkpoints):
+                        kept.clear()  # the outboxes have it all
                 for e in events:
-                    if e.message.partition not in completed:
-                        completed.add(e.message.partition)
-                        if await complete_last_batch(table, e.message.partition, e, what) \
-                                and on_completed is not None:
+                    p = e.message.partition
+                    if p not in completed:
+                        completed.add(p)
+                        seqs[p], found = await complete_partition(table, p, e, what)
+                        checkpoints[p] = seqs[p]
+                        if found and on_completed is not None:
                             on_completed()
-            state = BatchState(table) if table is not None else None
+            state = BatchState(table, uncovered) if table is not None else None
             if prepare is not None:
                 await prepare()
             sends: list[Send] = []
@@ -356,24 +394,23 @@ def create_app(settings: Settings) -> faust.App:
                 sends.extend(made)
                 senders.extend([e] * len(made))
             if state is not None and state.pending:
-                # The outbox first: then neither the messages nor the table writes can
-                # land without the other (see streams.outbox). Then both at once; the
-                # events count as done once Kafka acknowledged everything.
-                await write_outboxes(state, sends, senders, what)
+                # The outbox first: then the messages cannot land without the state they
+                # came from (see streams.outbox). Its values are read from ``uncovered``
+                # until a checkpoint writes them to the table.
+                changed = await write_outboxes(state, seqs, sends, senders, what)
+                state.keep()
                 if faults.at(stage, "after-outbox"):
                     faults.kill(stage, "after-outbox")
                 if faults.at(stage, "after-sends"):
                     await deliver_until_done(sends, what)
                     faults.kill(stage, "after-sends")
-                if faults.at(stage, "mid-state"):
-                    entries = state.entries()
-                    await write_entries(state.table, entries[:max(1, len(entries) // 2)])
-                    faults.kill(stage, "mid-state")
+                due = [p for p in changed if outbox.checkpoint_due(seqs[p], checkpoints[p])]
                 await asyncio.gather(
                     deliver_until_done(sends, what),
-                    retry_async(partial(state.write, yield_every=YIELD_EVERY),
-                                what=f"{what}: writing table state"))
-                faults.batch_done(stage)
+                    *([write_checkpoint(table, uncovered, due, seqs, checkpoints, what,
+                                        fault=stage if faults.at(stage, "mid-checkpoint")
+                                        else None)] if due else []))
+                faults.done(stage, checkpoint=bool(due))
             else:
                 await deliver_until_done(sends, what)
             consumer.mark_processed(events)

@@ -3,10 +3,11 @@
 Faust decides a table key's partition (its RocksDB bucket and changelog partition) from
 the *current event*. Agents here process batches, so :class:`BatchState` sets the current
 event before every read and write, and keeps writes in an overlay until the batch's
-outbox landed (see :mod:`streams.outbox`); only then are they written to the table,
-together with the batch's messages. A crash before the outbox landed leaves the table
-untouched, the offsets uncommitted, and the batch is simply processed again; a crash after
-it is completed from the outbox by the partition's next owner.
+outbox landed (see :mod:`streams.outbox`); then they move to the agent's *uncovered*
+writes, read before the table, until a checkpoint writes them to the table. A crash
+before the outbox landed leaves the table untouched, the offsets uncommitted, and the
+batch is simply processed again; a crash after it is completed from the outboxes by the
+partition's next owner.
 
 Values read from the table may be mutated by the core before the overlay is written; that
 is harmless because outputs are retried, never recomputed, until they succeed.
@@ -61,10 +62,17 @@ class ChangelogTable(faust.Table):
 
 
 class BatchState(MutableMapping[str, Any]):
-    """One batch's view of a Faust table: reads through, writes buffered until written."""
+    """One batch's view of a Faust table: reads through, writes buffered until written.
 
-    def __init__(self, table: MutableMapping[str, Any]):
+    ``uncovered`` (key -> (value, event)), if given, holds writes of earlier batches that
+    no checkpoint has put in the table yet (they are in outboxes, see
+    :mod:`streams.outbox`): reads see them before the table's values.
+    """
+
+    def __init__(self, table: MutableMapping[str, Any],
+                 uncovered: dict[str, tuple[Any, Any]] | None = None):
         self.table = table
+        self._uncovered = uncovered if uncovered is not None else {}
         self._writes: dict[str, tuple[Any, Any]] = {}
         self._event: Any = None
 
@@ -73,15 +81,19 @@ class BatchState(MutableMapping[str, Any]):
         self._event = event
         set_current_event(event)
 
-    def __getitem__(self, key: str) -> Any:
+    def _buffered(self, key: str) -> Any:
         hit = self._writes.get(key, (_MISSING, None))[0]
-        if hit is not _MISSING:
-            return hit
-        return self.table[key]
+        if hit is _MISSING:
+            hit = self._uncovered.get(key, (_MISSING, None))[0]
+        return hit
+
+    def __getitem__(self, key: str) -> Any:
+        hit = self._buffered(key)
+        return self.table[key] if hit is _MISSING else hit
 
     def get(self, key: str, default: Any = None) -> Any:
-        """The buffered value, else the table's, else ``default``."""
-        hit = self._writes.get(key, (_MISSING, None))[0]
+        """The buffered value, else the uncovered one, else the table's, else ``default``."""
+        hit = self._buffered(key)
         if hit is not _MISSING:
             return hit
         value = self.table.get(key)
@@ -94,31 +106,34 @@ class BatchState(MutableMapping[str, Any]):
         raise NotImplementedError("the core never deletes state keys")
 
     def __iter__(self) -> Iterator[str]:
-        seen = set(self._writes)
-        yield from self._writes
-        for key in list(self.table.keys()):
-            if key not in seen:
-                yield key
+        yield from (key for key, _ in self.items())
 
     def items(self) -> Iterator[tuple[str, Any]]:  # type: ignore[override]
-        """Every (key, value), buffered first, then the table's active partitions.
+        """Every (key, value): buffered first, then uncovered, then the table's partitions.
 
         Read straight from the table's items: a key lookup in Faust's RocksDB store only
         searches the current event's partition, so iterating keys and looking each up (the
         Mapping default) fails for keys of the worker's other partitions.
         """
         yield from ((key, value) for key, (value, _) in self._writes.items())
+        yield from ((key, value) for key, (value, _) in self._uncovered.items()
+                    if key not in self._writes)
         for key, value in list(self.table.items()):
-            if key not in self._writes:
+            if key not in self._writes and key not in self._uncovered:
                 yield key, value
 
     def __len__(self) -> int:
-        return len(set(self.table.keys()) | set(self._writes))
+        return len(set(self.table.keys()) | set(self._uncovered) | set(self._writes))
 
     @property
     def pending(self) -> int:
         """Keys written in this batch and not yet in the table."""
         return len(self._writes)
+
+    def keep(self) -> None:
+        """Move the batch's writes to ``uncovered`` (its outboxes landed)."""
+        self._uncovered.update(self._writes)
+        self._writes.clear()
 
     def entries(self) -> list[tuple[str, Any, Any]]:
         """The buffered writes as (key, value, event), in the order they were made."""

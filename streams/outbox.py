@@ -1,30 +1,37 @@
-"""A batch's outbox: its table writes and its messages, written to its table before either.
+"""Outboxes and checkpoints: a table's state written per batch in one place, keys later.
 
-An agent's batch changes table keys (each key's changelog message) and sends messages
-to other topics. Kafka makes neither atomic with the other, so a crash between the two
-used to lose one half: messages delivered with their table state lost left the per-key
-counters and the company an account last went to behind what was delivered, and the
-events, read again in another batch composition, then numbered newer content no higher
-than older content already delivered, or left a company unretracted.
+An agent's batch changes table keys and sends messages to other topics. Kafka makes
+neither atomic with the other, so a crash between the two used to lose one half:
+messages delivered with their table state lost left the per-key counters and the company
+an account last went to behind what was delivered, and the events, read again in another
+batch composition, then numbered newer content no higher than older content already
+delivered, or left a company unretracted.
 
 So a batch first writes, for every partition whose state it changes, an *outbox*: that
 partition's table writes and the messages its events produced, in one or more chunks
 under the partition's outbox keys of the same table (so in the same changelog
-partition, before the writes themselves). Only once Kafka acknowledged the outbox are
-the writes and the messages sent. Whoever takes the partition next (after a rebalance
-or a crash) completes the last batch from its outbox before applying any event: it
-writes its values again and sends its messages again. Then the state a batch's
-delivered messages came from is never lost, and a batch whose outbox did not land sent
-nothing and wrote nothing. Sending again only repeats at-least-once delivery; the
-values written again are the keys' current ones (a later write of a key comes with a
-later outbox).
+partition). Only once Kafka acknowledged the outbox are the messages sent. The keys'
+values are not written one by one per batch: the outboxes hold them. Every ``SLOTS``
+batches of a partition a *checkpoint* writes each key the batches since the last one
+changed, once, then the checkpoint key (the batch sequence number it covers); the
+outboxes go round ``SLOTS`` slots per partition, and a checkpoint comes before a slot
+would be written again while the batch in it is not covered.
+
+Whoever takes a partition next (after a rebalance or a crash) completes it before
+applying any event: it applies the outboxes after the checkpoint in sequence order (a
+contiguous run; a torn outbox, whose chunks did not all land, ends it: that batch wrote
+and sent nothing), writes their values as a checkpoint, and sends the last one's
+messages again (the earlier ones' were acknowledged before the next batch began). So the
+state a batch's delivered messages came from is never lost, and a batch whose outbox did
+not land left no trace. Sending again only repeats at-least-once delivery.
 
 Messages that follow from an event alone (dead letters) are not kept: the event read
 again makes them again.
 
-This module is the format (no I/O): :func:`pack` cuts an outbox into chunks a table
-value can hold, :func:`unpack` reads them back, and tells a complete outbox from chunks
-of two batches (a crash while its chunks were written: nothing else of that batch was).
+This module is the format and the rules (no I/O): :func:`pack` cuts an outbox into
+chunks a table value can hold; :func:`to_complete` finds the run of outboxes after a
+partition's checkpoint; :func:`current_state` reads a whole table (its changelog) as the
+agents see it.
 """
 
 from __future__ import annotations
@@ -32,13 +39,17 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Outbox keys start with this: never a key of the core's (whose keys are tenant ids,
-#: company keys or other ``~`` names), skipped where a table is walked.
+#: Outbox and checkpoint keys start with this: never a key of the core's (whose keys are
+#: tenant ids, company keys or other ``~`` names), skipped where a table is walked.
 OUTBOX_PREFIX = "~outbox"
+CHECKPOINT_PREFIX = "~checkpoint"
+#: Outbox slots per partition: at most this many batches of a partition between two
+#: checkpoints (more: fewer table writes, more to apply when a partition is taken over).
+SLOTS = 8
 #: Most bytes of table writes and messages one chunk carries (a Kafka message holds 1 MB
 #: by default; a chunk's JSON adds a third for base64).
 CHUNK_BYTES = 256 * 1024
@@ -57,9 +68,13 @@ class Send:
 
 @dataclass(slots=True)
 class Outbox:
-    """One partition's part of a batch: its table writes and its messages."""
+    """One partition's part of a batch: its table writes and its messages.
+
+    ``seq`` numbers the partition's batches (1, 2, ...); it picks the outbox's slot.
+    """
 
     batch: str
+    seq: int
     writes: dict[str, Any] = field(default_factory=dict)
     sends: list[Send] = field(default_factory=list)
 
@@ -69,21 +84,34 @@ def new_batch_id() -> str:
     return os.urandom(8).hex()
 
 
-def outbox_key(partition: int, chunk: int) -> str:
-    """The table key of chunk ``chunk`` of partition ``partition``'s outbox."""
-    return f"{OUTBOX_PREFIX}:{partition}:{chunk}"
+def outbox_key(partition: int, seq: int, chunk: int) -> str:
+    """The table key of chunk ``chunk`` of the outbox of batch ``seq`` of ``partition``."""
+    return f"{OUTBOX_PREFIX}:{partition}:{seq % SLOTS}:{chunk}"
+
+
+def checkpoint_key(partition: int) -> str:
+    """The table key holding the last batch sequence number a checkpoint covers."""
+    return f"{CHECKPOINT_PREFIX}:{partition}"
 
 
 def is_outbox_key(key: str) -> bool:
-    """True for the key of an outbox chunk."""
-    return key.startswith(OUTBOX_PREFIX)
+    """True for the key of an outbox chunk or a checkpoint."""
+    return key.startswith((OUTBOX_PREFIX, CHECKPOINT_PREFIX))
+
+
+def checkpoint_due(seq: int, checkpoint: int) -> bool:
+    """True if a checkpoint must follow batch ``seq``, before the next batch's outbox.
+
+    It must when the next one's slot still holds a batch no checkpoint covers.
+    """
+    return seq + 1 - SLOTS >= checkpoint + 1
 
 
 def pack(outbox: Outbox, *, chunk_bytes: int = CHUNK_BYTES) -> list[dict[str, Any]]:
-    """The chunks of ``outbox``, in key order (chunk ``i`` goes under ``outbox_key(p, i)``).
+    """The chunks of ``outbox`` (chunk ``i`` goes under ``outbox_key(p, seq, i)``).
 
-    Each is a JSON-able dict: ``batch``, ``chunk``, ``of`` (the number of chunks),
-    ``writes`` (key -> value) and ``sends``. One table value or message is never split.
+    Each is a JSON-able dict: ``batch``, ``seq``, ``chunk``, ``of`` (the number of
+    chunks), ``writes`` (key -> value) and ``sends``. One value or message is never split.
     """
     chunks: list[dict[str, Any]] = []
     current: dict[str, Any] = {"writes": {}, "sends": []}
@@ -105,30 +133,68 @@ def pack(outbox: Outbox, *, chunk_bytes: int = CHUNK_BYTES) -> list[dict[str, An
         add(len(send.value) + len(send.key or b"") + 64,
             lambda s=packed: current["sends"].append(s))
     chunks.append(current)
-    return [{"batch": outbox.batch, "chunk": i, "of": len(chunks), **c}
+    return [{"batch": outbox.batch, "seq": outbox.seq, "chunk": i, "of": len(chunks), **c}
             for i, c in enumerate(chunks)]
 
 
-def unpack(read: Callable[[int], Any]) -> Outbox | None:
-    """The outbox whose chunks ``read(i)`` returns; None if there is none or it is torn.
+def read_outbox(read: Callable[[str], Any], partition: int, slot: int) -> Outbox | None:
+    """The outbox in ``slot`` of ``partition`` (``read``: key -> value or None).
 
-    Torn: chunk 0 of a batch whose other chunks did not all land (they belong to an
-    earlier batch or are missing). That batch wrote and sent nothing else.
+    None if there is none or it is torn: chunk 0 of a batch whose other chunks did not
+    all land (they belong to an earlier batch or are missing).
     """
-    first = read(0)
+    first = read(f"{OUTBOX_PREFIX}:{partition}:{slot}:0")
     if not isinstance(first, dict) or "batch" not in first:
         return None
     chunks = [first]
     for i in range(1, int(first["of"])):
-        chunk = read(i)
+        chunk = read(f"{OUTBOX_PREFIX}:{partition}:{slot}:{i}")
         if not isinstance(chunk, dict) or chunk.get("batch") != first["batch"]:
             return None
         chunks.append(chunk)
-    outbox = Outbox(first["batch"])
+    outbox = Outbox(first["batch"], int(first["seq"]))
     for chunk in chunks:
         outbox.writes.update(chunk["writes"])
         outbox.sends.extend(_unpack_send(s) for s in chunk["sends"])
     return outbox
+
+
+def to_complete(read: Callable[[str], Any], partition: int) -> tuple[int, list[Outbox]]:
+    """``partition``'s checkpoint and the outboxes after it, in order, to apply on it.
+
+    The run stops before the first sequence number no complete outbox holds.
+    """
+    checkpoint = int(read(checkpoint_key(partition)) or 0)
+    found = {}
+    for slot in range(SLOTS):
+        box = read_outbox(read, partition, slot)
+        if box is not None and box.seq > checkpoint:
+            found[box.seq] = box
+    run = []
+    while checkpoint + len(run) + 1 in found:
+        run.append(found[checkpoint + len(run) + 1])
+    return checkpoint, run
+
+
+def folded(run: list[Outbox]) -> dict[str, Any]:
+    """The values the outboxes of ``run`` leave, applied in order."""
+    values: dict[str, Any] = {}
+    for box in run:
+        values.update(box.writes)
+    return values
+
+
+def current_state(table: Mapping[str, Any]) -> dict[str, Any]:
+    """A whole table's keys and values as its agent sees them (e.g. read off its changelog).
+
+    The outboxes after each partition's checkpoint applied; outbox and checkpoint keys
+    left out.
+    """
+    state = {k: v for k, v in table.items() if not is_outbox_key(k)}
+    partitions = {int(k.split(":")[1]) for k in table if is_outbox_key(k)}
+    for partition in sorted(partitions):
+        state.update(folded(to_complete(table.get, partition)[1]))
+    return state
 
 
 def _pack_send(send: Send) -> list[Any]:

@@ -166,11 +166,12 @@ class Settings(BaseSettings):
     )
     fault_point: str | None = Field(
         None, pattern=r"^(accounts|resolver|companies):(after-outbox|after-sends|"
-        r"mid-state):[1-9][0-9]*$",
+        r"mid-checkpoint):[1-9][0-9]*$",
         description="For tests only: ``STAGE:POINT:N`` makes the worker SIGKILL itself "
-        "in that stage's N-th batch with table writes, at POINT: after-outbox (its outbox "
-        "landed, nothing else), after-sends (its messages delivered, no table write) or "
-        "mid-state (half its table writes landed, no message). See streams/outbox.py.",
+        "in that stage at POINT: after-outbox (in its N-th batch with table writes, once "
+        "its outboxes landed), after-sends (the same, once its messages were delivered) or "
+        "mid-checkpoint (in its N-th checkpoint, once half of its writes landed). See "
+        "streams/faults.py and streams/outbox.py.",
     )
 
     @classmethod

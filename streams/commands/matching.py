@@ -8,6 +8,7 @@ from typing import Any
 
 from ..core.resolver import assignment_of, explain
 from ..core.statekeys import account_key
+from ..outbox import current_state
 from .output import out
 from .topic_reader import read_to_end
 
@@ -45,7 +46,10 @@ def state_from_file(args: argparse.Namespace, settings) -> dict[str, Any]:
 
 
 def state_from_kafka(settings) -> dict[str, Any]:
-    """The live resolver's state, read from its table's changelog topic to its end."""
+    """The live resolver's state, read from its table's changelog topic to its end.
+
+    With the outboxes after its last checkpoint applied (see streams/outbox.py).
+    """
     state: dict[str, Any] = {}
     topic = f"{settings.app_id}-resolver-changelog"
     for r in read_to_end(settings, topic, f"no worker has run with app id "
@@ -55,4 +59,4 @@ def state_from_kafka(settings) -> dict[str, Any]:
             state.pop(key, None)
         else:
             state[key] = json.loads(r.value)
-    return state
+    return current_state(state)

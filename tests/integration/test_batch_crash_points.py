@@ -1,15 +1,17 @@
 """A worker killed at each step of a batch ends in the same ClickHouse state as replay.
 
-A random SIGKILL rarely lands between a batch's messages and its table writes; these kill
-the worker there on purpose (``COSELLING_FAULT_POINT``, see streams/faults.py), restart
-it, and compare every current-state view and ``crm_events`` with ``coselling replay``:
+A random SIGKILL rarely lands between a batch's outbox, its messages and its table
+writes; these kill the worker there on purpose (``COSELLING_FAULT_POINT``, see
+streams/faults.py), restart it, and compare every current-state view and ``crm_events``
+with ``coselling replay``:
 
 - after-outbox: the batch's outbox landed, nothing else (its messages and table values
   come from the outbox when the partition is taken again);
-- after-sends: its messages were delivered, its table state was not written (what lost
-  the per-key counters and last companies before the outbox);
-- mid-state: half its table writes landed and none of its messages (the events read again
-  change nothing in the keys already written: their messages must come from the outbox).
+- after-sends: its messages were delivered and its values are only in outboxes (what
+  lost the per-key counters and last companies before the outbox: the table state behind
+  delivered messages);
+- mid-checkpoint: half of a checkpoint's table writes landed (the events read again
+  change nothing in the keys already written: the rest must come from the outboxes).
 """
 
 from __future__ import annotations
@@ -33,9 +35,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.mark.parametrize("fault", [
     "accounts:after-sends:3",
-    "accounts:mid-state:3",
+    "accounts:mid-checkpoint:1",
     "accounts:after-outbox:2",
-    "companies:mid-state:2",
+    "companies:mid-checkpoint:1",
     "resolver:after-sends:2",
 ])
 def test_a_worker_killed_inside_a_batch_ends_equal_to_replay(
@@ -63,4 +65,4 @@ def test_a_worker_killed_inside_a_batch_ends_equal_to_replay(
     worker.stop()
     sink.stop()
     assert_streamed_equals(settings, expected)
-    assert "from its outbox" in worker.log(), "the restarted worker must complete the batch"
+    assert "from their outboxes" in worker.log(), "the restarted worker must complete them"

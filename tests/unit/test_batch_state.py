@@ -94,3 +94,29 @@ def test_write_lets_other_tasks_run_every_so_many_writes():
         assert 2 in seen and 4 in seen  # it ran between the writes, not only after them
 
     asyncio.run(run())
+
+
+def test_uncovered_writes_are_read_before_the_table_and_kept_after_the_outbox():
+    table = ScriptedTable()
+    dict.update(table, {"a": "table a", "b": "table b", "c": "table c"})
+    uncovered: dict = {}
+    e0, e1 = event(0), event(1)
+    first = BatchState(table, uncovered)
+    first.use_event(e0)
+    first["a"] = "batch 1 a"
+    first.use_event(e1)
+    first["d"] = "batch 1 d"
+    assert first.by_partition() == {0: {"a": "batch 1 a"}, 1: {"d": "batch 1 d"}}
+    first.keep()  # its outboxes landed
+    assert first.pending == 0 and uncovered["a"][0] == "batch 1 a"
+    assert dict(table) == {"a": "table a", "b": "table b", "c": "table c"}  # no table write
+
+    second = BatchState(table, uncovered)
+    second.use_event(e0)
+    second["b"] = "batch 2 b"
+    assert second["a"] == "batch 1 a" and second.get("d") == "batch 1 d"
+    assert second["b"] == "batch 2 b" and second["c"] == "table c"
+    assert second.get("zzz", "none") == "none"
+    assert dict(second.items()) == {"a": "batch 1 a", "b": "batch 2 b", "c": "table c",
+                                    "d": "batch 1 d"}
+    assert sorted(second) == ["a", "b", "c", "d"] and len(second) == 4

@@ -1,31 +1,49 @@
-"""A batch's outbox (streams/outbox.py): chunks that hold it whole, and torn ones told apart."""
+"""Outboxes and checkpoints (streams/outbox.py): chunks that hold a batch whole, torn ones
+told apart, the run of outboxes a partition's next owner applies, and crash points."""
 
 from __future__ import annotations
 
 import json
 
 from streams.faults import Faults
-from streams.outbox import Outbox, Send, is_outbox_key, outbox_key, pack, unpack
+from streams.outbox import (
+    SLOTS,
+    Outbox,
+    Send,
+    checkpoint_due,
+    checkpoint_key,
+    current_state,
+    folded,
+    is_outbox_key,
+    outbox_key,
+    pack,
+    read_outbox,
+    to_complete,
+)
 
 
-def sample(batch: str = "b1", writes: int = 3, sends: int = 2, size: int = 10) -> Outbox:
-    return Outbox(batch,
-                  {f"t\x1fa{i}": {"n": i, "name": "x" * size, "deals": [1, 2]}
-                   for i in range(writes)},
+def sample(batch: str = "b1", seq: int = 1, writes: int = 3, sends: int = 2,
+           size: int = 10, start: int = 0) -> Outbox:
+    return Outbox(batch, seq,
+                  {f"t\x1fa{i}": {"n": i, "seq": seq, "name": "x" * size}
+                   for i in range(start, start + writes)},
                   [Send("by-company", f"k{i}".encode(), bytes([i]) * size, None,
                         [("coselling.forwarded-from", b"crm-events")] if i % 2 else None)
                    for i in range(sends)] + [Send("control", None, b"", 3)])
 
 
-def stored(chunks, partition: int = 0) -> dict:
-    """Chunks as a JSON table holds them, under their keys."""
-    return {outbox_key(partition, c["chunk"]): json.loads(json.dumps(c)) for c in chunks}
+def store(table: dict, box: Outbox, partition: int = 0, **kw) -> dict:
+    """Write ``box``'s chunks as a JSON table holds them."""
+    for c in pack(box, **kw):
+        table[outbox_key(partition, box.seq, c["chunk"])] = json.loads(json.dumps(c))
+    return table
 
 
 def test_an_outbox_reads_back_whole_from_its_chunks():
-    box = sample()
-    table = stored(pack(box))
-    assert unpack(lambda i: table.get(outbox_key(0, i))) == box
+    box = sample(seq=3)
+    table = store({}, box)
+    assert read_outbox(table.get, 0, 3 % SLOTS) == box
+    assert read_outbox(table.get, 1, 3 % SLOTS) is None  # another partition's
 
 
 def test_a_large_outbox_is_cut_into_chunks_no_value_split():
@@ -35,40 +53,87 @@ def test_a_large_outbox_is_cut_into_chunks_no_value_split():
     assert [c["chunk"] for c in chunks] == list(range(len(chunks)))
     assert {c["of"] for c in chunks} == {len(chunks)}
     assert all(len(json.dumps(c)) < 3 * 8_000 for c in chunks)
-    table = stored(chunks)
-    assert unpack(lambda i: table.get(outbox_key(0, i))) == box
+    assert read_outbox(store({}, box, chunk_bytes=8_000).get, 0, 1) == box
 
 
 def test_a_torn_outbox_is_none():
     """Chunk 0 of a new batch over the chunks of an earlier one: that batch did nothing."""
-    table = stored(pack(sample("old", writes=40, size=1000), chunk_bytes=8_000))
-    new = pack(sample("new", writes=40, size=1000), chunk_bytes=8_000)
-    table[outbox_key(0, 0)] = json.loads(json.dumps(new[0]))
-    assert unpack(lambda i: table.get(outbox_key(0, i))) is None
-    del table[outbox_key(0, 1)]
-    table[outbox_key(0, 0)] = json.loads(json.dumps(new[0]))
-    assert unpack(lambda i: table.get(outbox_key(0, i))) is None
+    table = store({}, sample("old", seq=1, writes=40, size=1000), chunk_bytes=8_000)
+    new = pack(sample("new", seq=1 + SLOTS, writes=40, size=1000), chunk_bytes=8_000)
+    table[outbox_key(0, 1, 0)] = json.loads(json.dumps(new[0]))
+    assert read_outbox(table.get, 0, 1) is None
+    del table[outbox_key(0, 1, 1)]
+    assert read_outbox(table.get, 0, 1) is None
 
 
-def test_no_outbox_is_none():
-    assert unpack(lambda i: None) is None
-    assert unpack(lambda i: {"something": "else"}) is None
+def test_nothing_is_no_outbox():
+    assert read_outbox(lambda key: None, 0, 0) is None
+    assert read_outbox(lambda key: {"something": "else"}, 0, 0) is None
+    assert to_complete(lambda key: None, 0) == (0, [])
+
+
+def test_the_run_after_a_checkpoint_is_applied_in_order_and_stops_at_a_gap():
+    table: dict = {checkpoint_key(0): 2}
+    for seq in range(1, 6):  # 1 and 2 are covered; 3, 4, 5 are not
+        store(table, sample(f"b{seq}", seq, writes=2, start=seq))  # keys a{seq}, a{seq+1}
+    checkpoint, run = to_complete(table.get, 0)
+    assert checkpoint == 2 and [b.seq for b in run] == [3, 4, 5]
+    values = folded(run)
+    assert values["t\x1fa4"]["seq"] == 4  # batch 4 wrote a4 after batch 3 did
+    assert values["t\x1fa6"]["seq"] == 5 and "t\x1fa2" not in values
+    # Batch 4's outbox torn: batch 5 cannot have begun before 4 was whole, so stop at 3.
+    table[outbox_key(0, 4, 0)] = {**table[outbox_key(0, 4, 0)], "of": 2}
+    assert [b.seq for b in to_complete(table.get, 0)[1]] == [3]
+
+
+def test_a_checkpoint_comes_before_an_uncovered_slot_is_written_again():
+    checkpoint, seq, slots_in_use = 0, 0, {}
+    for _ in range(5 * SLOTS):
+        seq += 1
+        assert slots_in_use.get(seq % SLOTS, 0) <= checkpoint, "an uncovered slot reused"
+        slots_in_use[seq % SLOTS] = seq
+        if checkpoint_due(seq, checkpoint):
+            checkpoint = seq
+    assert not checkpoint_due(SLOTS - 1, 0) and checkpoint_due(SLOTS, 0)  # SLOTS in use
+
+
+def test_a_tables_current_state_applies_the_outboxes_after_each_checkpoint():
+    table = {"t\x1fa1": {"n": 1, "seq": 0}, "other": 5, checkpoint_key(1): 1}
+    store(table, sample("b1", 1, writes=1, start=1), partition=1)  # covered: not applied
+    table["t\x1fa1"] = {"n": 1, "seq": 1}  # ... its checkpoint wrote it
+    store(table, sample("b2", 2, writes=1, start=1), partition=1)
+    store(table, sample("c1", 1, writes=1, start=7), partition=3)
+    state = current_state(table)
+    assert state == {"t\x1fa1": {"n": 1, "seq": 2, "name": "x" * 10}, "other": 5,
+                     "t\x1fa7": {"n": 7, "seq": 1, "name": "x" * 10}}
 
 
 def test_outbox_keys_are_per_partition_and_outside_the_cores_keys():
-    assert outbox_key(0, 0) != outbox_key(1, 0) != outbox_key(0, 1)
-    assert is_outbox_key(outbox_key(7, 2)) and outbox_key(7, 2).startswith("~")
+    assert outbox_key(0, 0, 0) != outbox_key(1, 0, 0) != outbox_key(0, 1, 0)
+    assert outbox_key(0, 1, 0) == outbox_key(0, 1 + SLOTS, 0)
+    assert is_outbox_key(outbox_key(7, 2, 0)) and outbox_key(7, 2, 0).startswith("~")
+    assert is_outbox_key(checkpoint_key(3)) and checkpoint_key(3).startswith("~")
     assert not is_outbox_key("acme\x1fa1")
 
 
 def test_a_fault_point_fires_in_its_stage_and_batch_only():
-    faults = Faults("accounts:mid-state:2")
-    assert not faults.at("accounts", "mid-state")
-    faults.batch_done("companies")
-    assert not faults.at("accounts", "mid-state")
-    faults.batch_done("accounts")
-    assert faults.at("accounts", "mid-state")
-    assert not faults.at("accounts", "after-sends") and not faults.at("companies", "mid-state")
-    faults.batch_done("accounts")
-    assert not faults.at("accounts", "mid-state")
-    assert not Faults(None).at("accounts", "mid-state")
+    faults = Faults("accounts:after-sends:2")
+    assert not faults.at("accounts", "after-sends")
+    faults.done("companies", checkpoint=False)
+    assert not faults.at("accounts", "after-sends")
+    faults.done("accounts", checkpoint=False)
+    assert faults.at("accounts", "after-sends")
+    assert not faults.at("accounts", "after-outbox") and not faults.at("companies", "after-sends")
+    faults.done("accounts", checkpoint=True)
+    assert not faults.at("accounts", "after-sends")
+    assert not Faults(None).at("accounts", "after-sends")
+
+
+def test_a_checkpoint_fault_counts_checkpoints():
+    faults = Faults("resolver:mid-checkpoint:2")
+    faults.done("resolver", checkpoint=False)
+    faults.done("resolver", checkpoint=True)
+    faults.done("resolver", checkpoint=False)
+    assert faults.at("resolver", "mid-checkpoint")
+    faults.done("resolver", checkpoint=True)
+    assert not faults.at("resolver", "mid-checkpoint")
