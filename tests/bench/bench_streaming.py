@@ -19,7 +19,7 @@ Run by hand (not collected by pytest); starts its own Kafka broker from the Apac
    partition had lag while its commit did not move, and a timeline (do stages overlap?).
 6. (g) Value bytes on the internal topics (by-account, by-company, matching, sink) per
    inbound event, with the messages and bytes per message of each payload format
-   (internal Avro, internal JSON, forwarded Avro events).
+   (internal Avro by message kind, internal JSON, forwarded Avro events).
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from kafka.errors import KafkaError
 from kafka.structs import TopicPartition
 
 from schemas.codec import Codec
-from schemas.internal import is_internal
+from schemas.internal import internal_codec, is_internal
 from streams.commands.topic_reader import read_to_end
 from streams.core.statekeys import KEY_SEPARATOR, OPPORTUNITY_MARK
 from streams.settings import Settings
@@ -32,6 +32,8 @@ from streams.topics import ensure_topics
 
 #: Kafka's own topic of committed offsets: shown beside the writes, not counted in them.
 OFFSETS_TOPIC = "__consumer_offsets"
+
+_INTERNAL = internal_codec()
 
 
 def bench_settings(bootstrap: str, work: Path, partitions: int, **extra) -> Settings:
@@ -218,16 +220,18 @@ def payload_bytes(settings: Settings, topics: Iterable[str]
                   ) -> dict[str, dict[str, list[int]]]:
     """Per topic, per payload format: [messages, value bytes] of everything in the topic.
 
-    Formats by first byte: ``avro`` (internal Avro, see schemas.internal), ``json``
-    (internal JSON), ``event`` (an Avro event in its framing, e.g. a forwarded one).
+    Formats by first byte: ``avro KIND`` (internal Avro, see schemas.internal, by message
+    kind), ``json`` (internal JSON), ``event`` (an Avro event in its framing, e.g. a
+    forwarded one).
     """
     sizes: dict[str, dict[str, list[int]]] = {}
     for topic in topics:
         found = sizes.setdefault(topic, {})
         for m in read_to_end(settings, topic, "the worker creates it"):
             value = m.value or b""
-            kind = ("json" if value[:1] == b"{" else "avro" if is_internal(value) else
-                    "event")
+            kind = ("json" if value[:1] == b"{" else
+                    f"avro {_INTERNAL.decode(value).get('kind', 'snapshot')}"
+                    if is_internal(value) else "event")
             counts = found.setdefault(kind, [0, 0])
             counts[0] += 1
             counts[1] += len(value)
@@ -250,6 +254,8 @@ def state_key_kind(key: bytes) -> str:
     text = key.decode(errors="replace")
     if text.startswith('"'):  # the table's key serializer may have written it as JSON
         text = json.loads(text)
+    if text.startswith(("~outbox", "~checkpoint")):  # see streams.outbox
+        return text[1:].split(":")[0]
     parts = text.split(KEY_SEPARATOR)
     if len(parts) == 2:
         return "account"
