@@ -15,7 +15,7 @@ is harmless because outputs are retried, never recomputed, until they succeed.
 A table write reaches the changelog through Faust's producer buffer, and Faust gives the
 writer nothing to wait on. :class:`ChangelogTable` (the app's table class, Faust's ``Table``
 setting) keeps the future of every changelog message it sends, so that
-:meth:`BatchState.write` waits for exactly the batch's own changelog messages rather than
+:func:`write_entries` waits for exactly its own changelog messages rather than
 flushing the whole producer (which also waits for every other agent's sends).
 """
 
@@ -145,23 +145,6 @@ class BatchState(MutableMapping[str, Any]):
         for key, (value, event) in self._writes.items():
             found.setdefault(event.message.partition, {})[key] = value
         return found
-
-    async def write(self, *, yield_every: int = 0) -> int:
-        """Write the buffered values and wait until Kafka acknowledged their changelog.
-
-        Each value is written in its own event's context. The table must be a
-        :class:`ChangelogTable`. With ``yield_every``, other tasks of the event loop run
-        after every so many writes. When a changelog send fails, the values stay
-        buffered: calling again writes (and sends) them again.
-        """
-        writes = dict(self._writes)
-        try:
-            await write_entries(self.table, self.entries(), yield_every=yield_every)
-            self._writes.clear()
-        except BaseException:
-            self._writes = writes
-            raise
-        return len(writes)
 
 
 async def write_entries(table: Any, entries: list[tuple[str, Any, Any]], *,

@@ -1,4 +1,4 @@
-"""BatchState: a batch's table writes held back, then written and waited for together."""
+"""BatchState: a batch's table writes held back; write_entries: written and waited for."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from streams.faust_state import BatchState
+from streams.faust_state import BatchState, write_entries
 
 
 class ScriptedTable(dict):
@@ -50,7 +50,7 @@ def event(partition: int) -> Event:
     return Event(partition)
 
 
-def test_writes_stay_buffered_until_write_and_a_failed_write_keeps_them():
+def test_writes_stay_buffered_and_write_entries_waits_for_their_changelog():
     async def run():
         table = ScriptedTable()
         state = BatchState(table)
@@ -59,27 +59,22 @@ def test_writes_stay_buffered_until_write_and_a_failed_write_keeps_them():
         for i in range(5):
             state[f"k{i}"] = i
         assert table == {} and state.pending == 5 and state["k3"] == 3
+        assert [(k, v) for k, v, _ in state.entries()] == [(f"k{i}", i) for i in range(5)]
         table.failing = True
-        with pytest.raises(OSError):
-            await state.write(yield_every=2)
-        assert state.pending == 5  # nothing counts as written: all is sent again
+        with pytest.raises(OSError):  # a failed changelog send fails the write
+            await write_entries(table, state.entries(), yield_every=2)
         table.failing = False
-        assert await state.write(yield_every=2) == 5
-        assert state.pending == 0
+        await write_entries(table, state.entries(), yield_every=2)
         assert table == {f"k{i}": i for i in range(5)}
         assert sorted(table.sent) == [f"k{i}" for i in range(5)]
 
     asyncio.run(run())
 
 
-def test_write_lets_other_tasks_run_every_so_many_writes():
+def test_write_entries_lets_other_tasks_run_every_so_many_writes():
     async def run():
         table = ScriptedTable()
-        state = BatchState(table)
         e = event(0)
-        state.use_event(e)
-        for i in range(6):
-            state[f"k{i}"] = i
         seen: list[int] = []
 
         async def other():
@@ -89,7 +84,7 @@ def test_write_lets_other_tasks_run_every_so_many_writes():
 
         task = asyncio.create_task(other())
         await asyncio.sleep(0)
-        await state.write(yield_every=2)
+        await write_entries(table, [(f"k{i}", i, e) for i in range(6)], yield_every=2)
         task.cancel()
         assert 2 in seen and 4 in seen  # it ran between the writes, not only after them
 

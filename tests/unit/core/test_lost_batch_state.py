@@ -1,9 +1,10 @@
 """A batch whose sends were delivered but whose state write was lost is processed again.
 
-The stream's at-least-once path: a worker applies a batch, its messages reach Kafka, and
-it dies before the batch's table state is written (SIGKILL). The batch is then applied
-again from the state before it, and what its first run sent is delivered meanwhile in any
-order: the stages must end where the replay path ends.
+The stream's at-least-once path before batches wrote an outbox first (streams/outbox.py):
+a worker applied a batch, its messages reached Kafka, and it died before the batch's table
+state was written (SIGKILL). The batch was then applied again from the state before it,
+and what its first run sent was delivered meanwhile in any order. The outbox keeps that
+from happening; the core still ends where the replay path ends if it does.
 """
 
 from __future__ import annotations
