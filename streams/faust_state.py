@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections import Counter
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
@@ -130,10 +131,16 @@ class BatchState(MutableMapping[str, Any]):
         """Keys written in this batch and not yet in the table."""
         return len(self._writes)
 
-    def keep(self) -> None:
-        """Move the batch's writes to ``uncovered`` (its outboxes landed)."""
+    def keep(self) -> Counter[int]:
+        """Move the batch's writes to ``uncovered`` (its outboxes landed).
+
+        Returns how many keys each partition has in ``uncovered`` that it did not have.
+        """
+        added: Counter[int] = Counter(event.message.partition for key, (_, event)
+                                      in self._writes.items() if key not in self._uncovered)
         self._uncovered.update(self._writes)
         self._writes.clear()
+        return added
 
     def entries(self) -> list[tuple[str, Any, Any]]:
         """The buffered writes as (key, value, event), in the order they were made."""

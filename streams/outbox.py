@@ -11,11 +11,15 @@ So a batch first writes, for every partition whose state it changes, an *outbox*
 partition's table writes and the messages its events produced, in one or more chunks
 under the partition's outbox keys of the same table (so in the same changelog
 partition). Only once Kafka acknowledged the outbox are the messages sent. The keys'
-values are not written one by one per batch: the outboxes hold them. Every ``SLOTS``
-batches of a partition a *checkpoint* writes each key the batches since the last one
-changed, once, then the checkpoint key (the batch sequence number it covers); the
-outboxes go round ``SLOTS`` slots per partition, and a checkpoint comes before a slot
-would be written again while the batch in it is not covered.
+values are not written one by one per batch: the outboxes hold them. A *checkpoint*
+writes each key the batches since the last one changed, once, then the checkpoint key
+(the batch sequence number it covers). It comes for every partition of a table with
+uncovered keys once the agent holds more than ``COSELLING_CHECKPOINT_KEYS`` of them, and
+for a partition before one of its outbox slots would be written again while the batch in
+it is not covered (the outboxes go round ``SLOTS`` slots per partition; the slots may
+grow in a later version, never shrink: an outbox is found in any slot). The more keys a
+checkpoint waits for, the more changes of a key one write covers, and the more memory the
+agent holds and the more the next owner of a partition applies.
 
 Whoever takes a partition next (after a rebalance or a crash) completes it before
 applying any event: it applies the outboxes after the checkpoint in sequence order (a
@@ -48,8 +52,8 @@ from typing import Any
 OUTBOX_PREFIX = "~outbox"
 CHECKPOINT_PREFIX = "~checkpoint"
 #: Outbox slots per partition: at most this many batches of a partition between two
-#: checkpoints (more: fewer table writes, more to apply when a partition is taken over).
-SLOTS = 8
+#: checkpoints.
+SLOTS = 32
 #: Most bytes of table writes and messages one chunk carries (a Kafka message holds 1 MB
 #: by default; a chunk's JSON adds a third for base64).
 CHUNK_BYTES = 256 * 1024

@@ -164,6 +164,12 @@ class Settings(BaseSettings):
         "line to for each event its agents processed and each offset it commits (see "
         "streams/commit_audit.py). Unset: no audit.",
     )
+    checkpoint_keys: int = Field(
+        20_000, ge=1, description="Most keys of a table a worker's agent keeps only in "
+        "its batches' outboxes (and in memory) before it writes them to the table in a "
+        "checkpoint (see streams/outbox.py): more means fewer table writes, more memory "
+        "and more for the next owner of a partition to apply.",
+    )
     fault_point: str | None = Field(
         None, pattern=r"^(accounts|resolver|companies):(after-outbox|after-sends|"
         r"mid-checkpoint):[1-9][0-9]*$",

@@ -14,7 +14,9 @@ Run by hand (not collected by pytest); starts its own Kafka broker from the Apac
    default settings, timed from the worker's start until every consumer group has
    committed everything; then ``crm_events`` is checked to hold every event.
 4. (d) Kafka writes per inbound event: the end offsets of every topic but the inbound
-   one (internal, outbound, Faust changelog and internal topics), divided by the events.
+   one (internal, outbound, Faust changelog and internal topics), divided by the events;
+   and the table writes the next checkpoints owe (values only outboxes hold at the end,
+   see streams/outbox.py), with the total they make.
 5. (e) Lag per topic sampled every second during (c): the maximum, the seconds a
    partition had lag while its commit did not move, and a timeline (do stages overlap?).
 6. (g) Value bytes on the internal topics (by-account, by-company, matching, sink) per
@@ -88,6 +90,9 @@ def main() -> None:
         writes = rig.writes_by_topic(bootstrap, [settings.topic_inbound])
         accounts_changelog = f"{settings.app_id}-accounts-changelog"
         changelog = rig.changelog_writes(bootstrap, accounts_changelog)
+        owed = rig.deferred_writes(bootstrap, [f"{settings.app_id}-{table}-changelog"
+                                               for table in ("accounts", "companies",
+                                                             "resolver")])
         internal_bytes = rig.payload_bytes(settings, [
             settings.topic_by_account, settings.topic_by_company, settings.topic_matching,
             settings.topic_sink])
@@ -115,8 +120,11 @@ def main() -> None:
     print(f"    ratio (f)/(a) Faust agent / aiokafka:      {bare_faust / aio_running:>10.4f}  "
           "(both from their first batch: the ceiling of a path of Faust agents)")
     print(f"    ratio (c)/(f) whole path / Faust agent:    {below}{full / bare_faust:>10.4f}")
-    rig.print_writes(writes, n, prefix)
+    total = rig.print_writes(writes, n, prefix)
     rig.print_changelog(accounts_changelog, changelog, n, prefix)
+    print(f"      owed by the next checkpoints: {sum(owed.values()) / n:.2f} ("
+          + ", ".join(f"{rig.short_name(t, prefix)} {k / n:.2f}" for t, k in owed.items())
+          + f"); with them: {total + sum(owed.values()) / n:.2f} writes per inbound event")
     rig.print_payload_bytes(internal_bytes, n, prefix)
     sampler.print_summary(prefix)
     print(f"logs: {work}/worker.log, {work}/sink.log")

@@ -42,12 +42,13 @@ pytestmark = pytest.mark.integration
 ])
 def test_a_worker_killed_inside_a_batch_ends_equal_to_replay(
         fault, pipeline_settings, start_worker, producer, tmp_path):
-    settings = pipeline_settings
+    # Checkpoints every few dozen keys, so that the short stream goes through several.
+    settings = pipeline_settings.model_copy(update={"checkpoint_keys": 40})
     events = with_merges_and_splits(scenario(companies=40), seed=3)
     expected = replayed(tmp_path, events)
 
     worker = start_worker(settings.model_copy(update={"fault_point": fault}))
-    sink = start_worker(command=("sink", "-l", "info"))
+    sink = start_worker(settings, command=("sink", "-l", "info"))
     wait_until_assigned([worker])
     publisher = threading.Thread(target=publish, args=(producer, settings, events),
                                  kwargs={"chunks": 20, "pause": 0.3})
@@ -57,7 +58,7 @@ def test_a_worker_killed_inside_a_batch_ends_equal_to_replay(
         time.sleep(0.2)
     assert not worker.alive(), f"the worker never reached {fault}:\n{worker.log()[-3000:]}"
     assert f"fault point {fault} reached" in worker.log()
-    worker = start_worker()
+    worker = start_worker(settings)
     publisher.join()
 
     wait_for_no_lag(settings, [worker, sink], timeout=240)

@@ -102,7 +102,7 @@ def test_uncovered_writes_are_read_before_the_table_and_kept_after_the_outbox():
     first.use_event(e1)
     first["d"] = "batch 1 d"
     assert first.by_partition() == {0: {"a": "batch 1 a"}, 1: {"d": "batch 1 d"}}
-    first.keep()  # its outboxes landed
+    assert first.keep() == {0: 1, 1: 1}  # its outboxes landed: new uncovered keys
     assert first.pending == 0 and uncovered["a"][0] == "batch 1 a"
     assert dict(table) == {"a": "table a", "b": "table b", "c": "table c"}  # no table write
 
@@ -115,3 +115,6 @@ def test_uncovered_writes_are_read_before_the_table_and_kept_after_the_outbox():
     assert dict(second.items()) == {"a": "batch 1 a", "b": "batch 2 b", "c": "table c",
                                     "d": "batch 1 d"}
     assert sorted(second) == ["a", "b", "c", "d"] and len(second) == 4
+    second["a"] = "batch 2 a"
+    assert second.keep() == {0: 1}  # "a" was uncovered already
+    assert uncovered["a"][0] == "batch 2 a"
