@@ -255,7 +255,8 @@ def create_app(settings: Settings) -> faust.App:
             return checkpoint, False
         values = outbox.folded(run)
         log.info("%s: partition %d: completing batches %d-%d from their outboxes: %d table "
-                 "values written, %d messages of the last sent again", what, partition,
+                 "values written, %d messages of the last sent again",
+                 what.partition(":")[0], partition,
                  run[0].seq, run[-1].seq, len(values), len(run[-1].sends))
         await retry_async(partial(write_entries, table, [
             *((k, v, event) for k, v in values.items()),
