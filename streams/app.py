@@ -53,8 +53,7 @@ events produced; :mod:`streams.outbox`), then sends its messages, waits until Ka
 acknowledged all of it, and only then lets Faust acknowledge (and later commit) the
 batch's offsets. The changed keys' values are read from memory until a checkpoint (when
 the agent holds enough of them, or a partition's outbox slots run out) writes each to the
-table once
-(:class:`~streams.faust_state.BatchState`). The first time an agent meets a partition
+table once (:class:`~streams.faust_state.BatchState`). The first time an agent meets a partition
 (after a rebalance or a restart) it applies that partition's outboxes after its
 checkpoint, so a crash inside a batch never keeps its messages without the state they
 came from. A failed send is retried inside the agent with backoff, never raised out of
