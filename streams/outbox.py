@@ -147,12 +147,12 @@ def read_outbox(read: Callable[[str], Any], partition: int, slot: int) -> Outbox
     None if there is none or it is torn: chunk 0 of a batch whose other chunks did not
     all land (they belong to an earlier batch or are missing).
     """
-    first = read(f"{OUTBOX_PREFIX}:{partition}:{slot}:0")
+    first = read(outbox_key(partition, slot, 0))
     if not isinstance(first, dict) or "batch" not in first:
         return None
     chunks = [first]
     for i in range(1, int(first["of"])):
-        chunk = read(f"{OUTBOX_PREFIX}:{partition}:{slot}:{i}")
+        chunk = read(outbox_key(partition, slot, i))
         if not isinstance(chunk, dict) or chunk.get("batch") != first["batch"]:
             return None
         chunks.append(chunk)
@@ -188,6 +188,15 @@ def folded(run: list[Outbox]) -> dict[str, Any]:
     return values
 
 
+def uncovered_runs(table: Mapping[str, Any]) -> dict[int, list[Outbox]]:
+    """Each partition's run of outboxes after its checkpoint (:func:`to_complete`).
+
+    ``table``: a whole table's keys and values, e.g. read off its changelog.
+    """
+    partitions = {int(k.split(":")[1]) for k in table if is_outbox_key(k)}
+    return {p: to_complete(table.get, p)[1] for p in sorted(partitions)}
+
+
 def current_state(table: Mapping[str, Any]) -> dict[str, Any]:
     """A whole table's keys and values as its agent sees them (e.g. read off its changelog).
 
@@ -195,9 +204,8 @@ def current_state(table: Mapping[str, Any]) -> dict[str, Any]:
     left out.
     """
     state = {k: v for k, v in table.items() if not is_outbox_key(k)}
-    partitions = {int(k.split(":")[1]) for k in table if is_outbox_key(k)}
-    for partition in sorted(partitions):
-        state.update(folded(to_complete(table.get, partition)[1]))
+    for run in uncovered_runs(table).values():
+        state.update(folded(run))
     return state
 
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from ..core.resolver import assignment_of, explain
 from ..core.statekeys import account_key
 from ..outbox import current_state
 from .output import out
-from .topic_reader import read_to_end
+from .topic_reader import read_table
 
 
 def cmd_explain_match(args: argparse.Namespace, settings) -> int:
@@ -50,13 +49,7 @@ def state_from_kafka(settings) -> dict[str, Any]:
 
     With the outboxes after its last checkpoint applied (see streams/outbox.py).
     """
-    state: dict[str, Any] = {}
     topic = f"{settings.app_id}-resolver-changelog"
-    for r in read_to_end(settings, topic, f"no worker has run with app id "
-                         f"{settings.app_id!r} (COSELLING_APP_ID); or use --events FILE"):
-        key = json.loads(r.key)
-        if r.value is None:
-            state.pop(key, None)
-        else:
-            state[key] = json.loads(r.value)
-    return current_state(state)
+    return current_state(read_table(
+        settings, topic, f"no worker has run with app id {settings.app_id!r} "
+        "(COSELLING_APP_ID); or use --events FILE"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -42,3 +43,18 @@ def read_to_end(settings, topic: str, missing: str) -> Iterator[Any]:
                                  "10 s")
     finally:
         consumer.close()
+
+
+def read_table(settings, topic: str, missing: str) -> dict[str, Any]:
+    """A Faust table's changelog ``topic`` read to its end: each key's last value.
+
+    Keys and values as the app's tables write them (JSON); a deleted key is left out.
+    """
+    table: dict[str, Any] = {}
+    for r in read_to_end(settings, topic, missing):
+        key = json.loads(r.key)
+        if r.value is None:
+            table.pop(key, None)
+        else:
+            table[key] = json.loads(r.value)
+    return table

@@ -90,9 +90,9 @@ def main() -> None:
         writes = rig.writes_by_topic(bootstrap, [settings.topic_inbound])
         accounts_changelog = f"{settings.app_id}-accounts-changelog"
         changelog = rig.changelog_writes(bootstrap, accounts_changelog)
-        owed = rig.deferred_writes(bootstrap, [f"{settings.app_id}-{table}-changelog"
-                                               for table in ("accounts", "companies",
-                                                             "resolver")])
+        owed = rig.deferred_writes(settings, [f"{settings.app_id}-{table}-changelog"
+                                              for table in ("accounts", "companies",
+                                                            "resolver")])
         internal_bytes = rig.payload_bytes(settings, [
             settings.topic_by_account, settings.topic_by_company, settings.topic_matching,
             settings.topic_sink])

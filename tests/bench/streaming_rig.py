@@ -18,7 +18,6 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError
@@ -26,9 +25,9 @@ from kafka.structs import TopicPartition
 
 from schemas.codec import Codec
 from schemas.internal import internal_codec, is_internal
-from streams.commands.topic_reader import read_to_end
+from streams.commands.topic_reader import read_table, read_to_end
 from streams.core.statekeys import KEY_SEPARATOR, OPPORTUNITY_MARK
-from streams.outbox import folded, is_outbox_key, to_complete
+from streams.outbox import folded, uncovered_runs
 from streams.settings import Settings
 from streams.topics import ensure_topics
 
@@ -286,7 +285,7 @@ def changelog_writes(bootstrap: str, topic: str) -> tuple[dict[str, int], int]:
     return dict(kinds), repeated
 
 
-def deferred_writes(bootstrap: str, topics: Iterable[str]) -> dict[str, int]:
+def deferred_writes(settings: Settings, topics: Iterable[str]) -> dict[str, int]:
     """Per table changelog: the writes its next checkpoints owe (see streams.outbox).
 
     The keys whose values only the outboxes after each partition's checkpoint hold at the
@@ -295,21 +294,8 @@ def deferred_writes(bootstrap: str, topics: Iterable[str]) -> dict[str, int]:
     """
     owed = {}
     for topic in topics:
-        table: dict[str, Any] = {}
-        consumer = KafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                 enable_auto_commit=False, group_id=None,
-                                 consumer_timeout_ms=5_000)
-        try:
-            consumer.subscribe([topic])
-            for m in consumer:
-                key = m.key.decode()
-                key = json.loads(key) if key.startswith('"') else key
-                table[key] = None if m.value is None else json.loads(m.value)
-        finally:
-            consumer.close()
-        partitions = {int(k.split(":")[1]) for k in table if is_outbox_key(k)}
-        runs = [to_complete(table.get, p)[1] for p in partitions]
-        owed[topic] = sum(len(folded(run)) + 1 for run in runs if run)
+        runs = uncovered_runs(read_table(settings, topic, "the worker creates it"))
+        owed[topic] = sum(len(folded(run)) + 1 for run in runs.values() if run)
     return owed
 
 
