@@ -71,7 +71,6 @@ import json
 import logging
 import os
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -287,13 +286,10 @@ def create_app(settings: Settings) -> faust.App:
         return list(boxes)
 
     async def write_checkpoint(table: Any, uncovered: dict[str, tuple[Any, Any]],
-                               counts: Counter[int], partitions: list[int],
-                               seqs: dict[int, int], checkpoints: dict[int, int], what: str,
-                               *, fault: str | None = None) -> None:
-        """Write the uncovered values of ``partitions``, then their checkpoint keys.
-
-        ``counts`` (partition -> uncovered keys) forgets them.
-        """
+                               partitions: list[int], seqs: dict[int, int],
+                               checkpoints: dict[int, int], what: str, *,
+                               fault: str | None = None) -> None:
+        """Write the uncovered values of ``partitions``, then their checkpoint keys."""
         wanted = set(partitions)
         entries = [(k, v, e) for k, (v, e) in uncovered.items()
                    if e.message.partition in wanted]
@@ -308,7 +304,6 @@ def create_app(settings: Settings) -> faust.App:
             del uncovered[key]
         for p in partitions:
             checkpoints[p] = seqs[p]
-            counts.pop(p, None)
 
     def dead(event: Any, error: Exception) -> tuple[faust.TopicT, dict[str, Any]]:
         m = event.message
@@ -353,7 +348,6 @@ def create_app(settings: Settings) -> faust.App:
         completed: set[int] = set()  # partitions completed from their outboxes, ...
         generation = None  # ... since the consumer generation this was
         uncovered: dict[str, tuple[Any, Any]] = {}  # in outboxes, not in a checkpoint yet
-        counts: Counter[int] = Counter()  # partition -> how many keys of it are uncovered
         seqs: dict[int, int] = {}  # partition -> its last batch's sequence number
         checkpoints: dict[int, int] = {}  # partition -> the last batch its checkpoint covers
         async for events in stream.take_events(BATCH_SIZE, within=BATCH_WINDOW_SECONDS):
@@ -365,7 +359,7 @@ def create_app(settings: Settings) -> faust.App:
             if table is not None:
                 if generation != app.consumer_generation_id:
                     generation = app.consumer_generation_id
-                    for kept in (completed, uncovered, counts, seqs, checkpoints):
+                    for kept in (completed, uncovered, seqs, checkpoints):
                         kept.clear()  # the outboxes have it all
                 for e in events:
                     p = e.message.partition
@@ -405,7 +399,7 @@ def create_app(settings: Settings) -> faust.App:
                 # came from (see streams.outbox). Its values are read from ``uncovered``
                 # until a checkpoint writes them to the table.
                 changed = await write_outboxes(state, seqs, sends, senders, what)
-                counts.update(state.keep())
+                state.keep()
                 if faults.at(stage, "after-outbox"):
                     faults.kill(stage, "after-outbox")
                 if faults.at(stage, "after-sends"):
@@ -413,10 +407,10 @@ def create_app(settings: Settings) -> faust.App:
                     faults.kill(stage, "after-sends")
                 due = [p for p in changed if outbox.checkpoint_due(seqs[p], checkpoints[p])]
                 if len(uncovered) > settings.checkpoint_keys:
-                    due = sorted({*due, *(p for p, n in counts.items() if n)})
+                    due = sorted({*due, *(e.message.partition for _, e in uncovered.values())})
                 await asyncio.gather(
                     deliver_until_done(sends, what),
-                    *([write_checkpoint(table, uncovered, counts, due, seqs, checkpoints, what,
+                    *([write_checkpoint(table, uncovered, due, seqs, checkpoints, what,
                                         fault=stage if faults.at(stage, "mid-checkpoint")
                                         else None)] if due else []))
                 faults.done(stage, checkpoint=bool(due))

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections import Counter
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
@@ -131,16 +130,10 @@ class BatchState(MutableMapping[str, Any]):
         """Keys written in this batch and not yet in the table."""
         return len(self._writes)
 
-    def keep(self) -> Counter[int]:
-        """Move the batch's writes to ``uncovered`` (its outboxes landed).
-
-        Returns how many keys each partition has in ``uncovered`` that it did not have.
-        """
-        added: Counter[int] = Counter(event.message.partition for key, (_, event)
-                                      in self._writes.items() if key not in self._uncovered)
+    def keep(self) -> None:
+        """Move the batch's writes to ``uncovered`` (its outboxes landed)."""
         self._uncovered.update(self._writes)
         self._writes.clear()
-        return added
 
     def entries(self) -> list[tuple[str, Any, Any]]:
         """The buffered writes as (key, value, event), in the order they were made."""
