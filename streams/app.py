@@ -350,12 +350,15 @@ def create_app(settings: Settings) -> faust.App:
         uncovered: dict[str, tuple[Any, Any]] = {}  # in outboxes, not in a checkpoint yet
         seqs: dict[int, int] = {}  # partition -> its last batch's sequence number
         checkpoints: dict[int, int] = {}  # partition -> the last batch its checkpoint covers
+        clock = metrics.StageClock(stage)
         async for events in stream.take_events(BATCH_SIZE, within=BATCH_WINDOW_SECONDS):
             events, seeks = consumer.admit(events)  # nothing applied past a gap
             for tp, offset in seeks.items():
                 await consumer.seek(tp, offset)
+            clock.lap("waiting")
             if not events:
                 continue
+            clock.took(len(events))
             if table is not None:
                 if generation != app.consumer_generation_id:
                     generation = app.consumer_generation_id
@@ -369,6 +372,7 @@ def create_app(settings: Settings) -> faust.App:
                         checkpoints[p] = seqs[p]
                         if found and on_completed is not None:
                             on_completed()
+                clock.lap("completing")
             state = BatchState(table, uncovered) if table is not None else None
             if prepare is not None:
                 await prepare()
@@ -398,7 +402,9 @@ def create_app(settings: Settings) -> faust.App:
                 # The outbox first: then the messages cannot land without the state they
                 # came from (see streams.outbox). Its values are read from ``uncovered``
                 # until a checkpoint writes them to the table.
+                clock.lap("applying")
                 changed = await write_outboxes(state, seqs, sends, senders, what)
+                clock.lap("outbox")
                 state.keep()
                 if faults.at(stage, "after-outbox"):
                     faults.kill(stage, "after-outbox")
@@ -415,7 +421,9 @@ def create_app(settings: Settings) -> faust.App:
                                         else None)] if due else []))
                 faults.done(stage, checkpoint=bool(due))
             else:
+                clock.lap("applying")
                 await deliver_until_done(sends, what)
+            clock.lap("sending")
             consumer.mark_processed(events)
             if audit is not None:
                 audit.processed(events)

@@ -7,6 +7,9 @@ bounded: event types, tenants (tens to hundreds), stages, tables and result kind
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
 EVENTS_IN = Counter("coselling_events_in", "Decoded inbound CRM events.",
@@ -30,6 +33,47 @@ INGEST_TO_CLICKHOUSE = Histogram(
     "coselling_ingest_to_clickhouse_seconds", "From a raw event's Kafka timestamp (its "
     "publish) to its crm_events row in ClickHouse.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, float("inf")))
+
+
+STAGE_SECONDS = Counter(
+    "coselling_stage_seconds", "Wall time of a stage's batch loop, by step: waiting (for "
+    "its next batch), completing (a partition's outboxes after a rebalance), applying (the "
+    "core's decisions and the messages they make), outbox (until Kafka acknowledged the "
+    "batch's outbox), sending (until Kafka acknowledged its messages and any checkpoint).",
+    ["stage", "step"])
+STAGE_EVENTS = Counter("coselling_stage_events", "Messages a stage took, in batches.",
+                       ["stage"])
+STAGE_BATCHES = Counter("coselling_stage_batches", "Batches a stage took.", ["stage"])
+
+#: The steps of :data:`STAGE_SECONDS`, in the order a batch goes through them.
+STAGE_STEPS = ("waiting", "completing", "applying", "outbox", "sending")
+
+
+class StageClock:
+    """Splits one stage's wall time between the steps of its batch loop.
+
+    Each :meth:`lap` charges the time since the previous one (or since the clock was made)
+    to a step, so the steps add up to the loop's whole time.
+    """
+
+    def __init__(self, stage: str, clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self._last = clock()
+        self._steps = {step: STAGE_SECONDS.labels(stage=stage, step=step)
+                       for step in STAGE_STEPS}
+        self._events = STAGE_EVENTS.labels(stage=stage)
+        self._batches = STAGE_BATCHES.labels(stage=stage)
+
+    def lap(self, step: str) -> None:
+        """Charge the time since the last lap to ``step``."""
+        now = self._clock()
+        self._steps[step].inc(now - self._last)
+        self._last = now
+
+    def took(self, events: int) -> None:
+        """Count a batch of ``events`` messages."""
+        self._batches.inc()
+        self._events.inc(events)
 
 
 def exposition() -> tuple[bytes, str]:

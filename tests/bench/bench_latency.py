@@ -32,7 +32,9 @@ For the slow rate (the reference) and then the offered rate it prints p50, p90, 
 max latency, how many events were not visible within ``--drain`` seconds after the last
 publish (counted as infinitely late), the achieved publish rate, and the split of the
 p50/p99 into publish to worker ingest (``crm_events.ingest_time``, stamped by the worker)
-and ingest to visible.
+and ingest to visible. It also prints where each worker stage's loop time went during
+the phase (its ``coselling_stage_*`` metrics: waiting for a batch, applying it, waiting
+for Kafka to acknowledge its outbox and its messages), with batches and their size.
 """
 
 from __future__ import annotations
@@ -179,12 +181,15 @@ class Poller:
 
 
 def run_phase(bootstrap: str, topic: str, poller: Poller, phase: str, events: list,
-              rate: float, drain: float, idle) -> None:
+              rate: float, drain: float, idle, web_port: int | None) -> None:
     """Publish ``events`` at ``rate``, wait until they are visible, print the figures.
 
     ``idle()``: every consumer group has committed everything (the derived rows are
     written); the poller keeps reading until then, or until ``drain`` seconds passed.
+    ``web_port``: the worker's, whose stage metrics tell where its stages' time went
+    (None: not printed, as in the warm-up, which may start before the worker serves them).
     """
+    stages_before = rig.stage_metrics(web_port) if web_port else {}
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
     wanted = {f"{phase}-{i}" for i in range(len(events))}
@@ -227,6 +232,8 @@ def run_phase(bootstrap: str, topic: str, poller: Poller, phase: str, events: li
     if count:
         print(f"  sink: {count:.0f} writes, {seconds / count * 1000:.0f} ms and "
               f"{rows / count:.0f} messages each on average")
+    if web_port:
+        rig.print_stage_split(stages_before, rig.stage_metrics(web_port))
     print(f"  not visible {drain:.0f}s after the last publish: {missing:,}; resolution "
           f"+/- {statistics.mean(windows) / 2 * 1000:.0f} ms (half the mean read window, "
           f"max {max(windows) / 2 * 1000:.0f} ms)")
@@ -296,7 +303,7 @@ def main() -> None:
                     return sampler.is_idle(1.0)
 
                 run_phase(bootstrap, settings.topic_inbound, poller, "warmup",
-                          events[:warmup], 20.0, 300, idle)
+                          events[:warmup], 20.0, 300, idle, None)
                 at = warmup
                 for rate, n in zip(rates, needed, strict=True):
                     try:
@@ -305,7 +312,7 @@ def main() -> None:
                     except TimeoutError as exc:
                         print(f"(the next rate starts on a busy pipeline: {exc})")
                     run_phase(bootstrap, settings.topic_inbound, poller, f"r{rate:g}",
-                              events[at:at + n], rate, args.drain, idle)
+                              events[at:at + n], rate, args.drain, idle, worker.web_port)
                     at += n
         finally:
             sampler.stop()

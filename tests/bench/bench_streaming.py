@@ -13,6 +13,9 @@ Run by hand (not collected by pytest); starts its own Kafka broker from the Apac
 3. (c) The whole path: one ``coselling worker`` and one ``coselling sink`` (chDB), both on
    default settings, timed from the worker's start until every consumer group has
    committed everything; then ``crm_events`` is checked to hold every event.
+   Below it, where each stage's loop time went (the worker's ``coselling_stage_*``
+   metrics, see streams.metrics.StageClock): waiting for a batch, applying it, waiting
+   for its outbox and for its messages to be acknowledged.
 4. (d) Kafka writes per inbound event: the end offsets of every topic but the inbound
    one (internal, outbound, Faust changelog and internal topics), divided by the events;
    and the table writes the next checkpoints owe (values only outboxes hold at the end,
@@ -84,6 +87,7 @@ def main() -> None:
             done = None  # the figures so far are still printed
         finally:
             sampler.stop()
+            stages = rig.stage_metrics(worker.web_port) if worker.alive() else {}
             worker.stop()
             sink.stop()
         elapsed = args.timeout if done is None else done - (start - sampler.t0)
@@ -114,6 +118,7 @@ def main() -> None:
           f"({took}; crm_events {in_log:,} of {len(logged):,}, {results:,} result rows)")
     print(f"    ratio (c)/(a) whole path / aiokafka:       {below}{full / aio:>10.4f}")
     print(f"    ratio (c)/(b) whole path / kafka-python:   {below}{full / kp:>10.4f}")
+    rig.print_stage_split({}, stages)
     print(f"(f) bare Faust agent (read + decode):          {bare_faust:>10,.0f} events/s "
           "(from its first batch)")
     print(f"    aiokafka timed the same way:               {aio_running:>10,.0f} events/s")

@@ -12,6 +12,7 @@ import logging
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -22,11 +23,13 @@ from pathlib import Path
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError
 from kafka.structs import TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 
 from schemas.codec import Codec
 from schemas.internal import internal_codec, is_internal
 from streams.commands.topic_reader import read_table, read_to_end
 from streams.core.statekeys import KEY_SEPARATOR, OPPORTUNITY_MARK
+from streams.metrics import STAGE_STEPS
 from streams.outbox import folded, uncovered_runs
 from streams.settings import Settings
 from streams.topics import ensure_topics
@@ -471,3 +474,37 @@ def sink_in_this_process(settings: Settings, log_path: Path) -> Iterator[threadi
         thread.join(60)
         root.removeHandler(handler)
         handler.close()
+
+
+def stage_metrics(web_port: int) -> dict[tuple[str, str], float]:
+    """A worker's stage metrics (see streams.metrics.StageClock), from its /metrics page.
+
+    (stage, step) -> seconds; (stage, "events") and (stage, "batches") -> counts.
+    """
+    with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/metrics", timeout=10) as page:
+        text = page.read().decode()
+    found: dict[tuple[str, str], float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "coselling_stage_seconds_total":
+                found[sample.labels["stage"], sample.labels["step"]] = sample.value
+            elif sample.name in ("coselling_stage_events_total",
+                                 "coselling_stage_batches_total"):
+                found[sample.labels["stage"], sample.name.split("_")[2]] = sample.value
+    return found
+
+
+def print_stage_split(before: dict[tuple[str, str], float],
+                      after: dict[tuple[str, str], float]) -> None:
+    """Where each stage's loop time went between two :func:`stage_metrics` readings."""
+    print("  worker stages (share of each stage's loop time by step; batches, messages "
+          "per batch):")
+    for stage in sorted({stage for stage, _ in after}):
+        spent = {k: after.get((stage, k), 0.0) - before.get((stage, k), 0.0)
+                 for k in (*STAGE_STEPS, "events", "batches")}
+        loop = sum(spent[step] for step in STAGE_STEPS)
+        if not spent["batches"] or not loop:
+            continue
+        shares = "  ".join(f"{step} {spent[step] / loop:3.0%}" for step in STAGE_STEPS)
+        print(f"    {stage:<10} {shares}; {spent['batches']:,.0f} batches, "
+              f"{spent['events'] / spent['batches']:,.0f} messages each")

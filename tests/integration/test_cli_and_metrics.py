@@ -116,6 +116,12 @@ def test_csv_exports_published_with_the_cli_arrive_and_the_metrics_count_them(
     assert w['coselling_dead_lettered_total{stage="ingest"}'] == 1
     assert w['coselling_results_emitted_total{kind="overlap"}'] >= 4
     assert w['coselling_results_emitted_total{kind="intro"}'] >= 1
+    # Where each stage's time went: every message the accounts stage took is counted.
+    assert w['coselling_stage_events_total{stage="accounts"}'] >= 8
+    assert w['coselling_stage_batches_total{stage="companies"}'] >= 1
+    assert w['coselling_stage_seconds_total{stage="accounts",step="applying"}'] > 0
+    assert w['coselling_stage_seconds_total{stage="companies",step="outbox"}'] > 0
+    assert w['coselling_stage_seconds_total{stage="companies",step="waiting"}'] > 0
     s = scrape(sink.metrics_port)
     assert s["coselling_sink_rows_written_total"] > 0
     assert s["coselling_sink_batch_rows_count"] > 0
