@@ -70,6 +70,14 @@ class PackedState(MutableMapping[str, Any]):
     def __len__(self) -> int:
         return sum(1 for _ in self._store.keys())
 
+    def compact(self) -> None:
+        """Merge the RocksDB files (with ``path``) into one sorted run; else nothing.
+
+        A key is then found with one look-up instead of one per run it may be in.
+        """
+        if isinstance(self._store, Rdict):
+            self._store.compact_range(None, None)
+
     def close(self) -> None:
         """Drop everything; with ``path``, close and delete the RocksDB folder."""
         if isinstance(self._store, Rdict):

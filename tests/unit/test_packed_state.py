@@ -30,6 +30,11 @@ def test_the_pipeline_on_packed_state_yields_the_same_changes_and_state(tmp_path
     assert dict(companies.items()) == plain.company_state
     assert dict(resolver.items()) == plain.resolver_state
     assert all(packed.holds(*event) == plain.holds(*event) for event in events)
+    for store in (accounts, companies, resolver):
+        store.compact()  # files merged (on disk) or nothing (in a dict): the same values
+    assert dict(companies.items()) == plain.company_state
+    assert dict(resolver.items()) == plain.resolver_state
+    assert packed.current() == plain.current()
     accounts.close()
     companies.close()
     resolver.close()
