@@ -87,7 +87,10 @@ def main() -> None:
             done = None  # the figures so far are still printed
         finally:
             sampler.stop()
-            stages = rig.stage_metrics(worker.web_port) if worker.alive() else {}
+            try:  # where the stages' time went; without it the figures are still printed
+                stages = rig.stage_metrics(worker.web_port)
+            except OSError:
+                stages = {}
             worker.stop()
             sink.stop()
         elapsed = args.timeout if done is None else done - (start - sampler.t0)
