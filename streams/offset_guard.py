@@ -66,17 +66,22 @@ driver and :class:`GuardedTransport` ships it, registered in Faust's transport r
 under the URL scheme :data:`SCHEME`; :func:`streams.app.broker_urls` gives the app broker
 URLs with that scheme. Faust's own classes are left as they are, and the state the guard
 keeps belongs to the consumer instance.
+
+The same subclass also hands fetched messages to the streams faster than Faust's own
+loop (:meth:`GuardedConsumer._drain_messages`): Faust waits for each delivery through
+four new tasks, which made the stages wait for batches while events sat in Kafka.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable
 from typing import Any
 
 import faust
-from faust.transport.consumer import CONSUMER_PARTITIONS_REVOKED
+from faust.transport.consumer import CONSUMER_FETCHING, CONSUMER_PARTITIONS_REVOKED
 from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP, AppT, Message
@@ -109,8 +114,16 @@ def check_faust_version(version: str | None = None) -> None:
             f"faust-streaming=={TESTED_FAUST_VERSIONS[-1]} (pip install . does)")
 
 
+#: Messages the fetch loop hands to the streams before it lets other tasks run (Faust's 100).
+DRAIN_YIELD_EVERY = 100
+
+
 class GuardedConsumer(aiokafka_driver.Consumer):
-    """Faust's aiokafka consumer, committing only offsets of events an agent processed."""
+    """Faust's aiokafka consumer, committing only offsets of events an agent processed.
+
+    It also delivers fetched messages to the streams many per turn of the event loop
+    (:meth:`_drain_messages`).
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         #: (partition, offset) of events processed and not yet acknowledged to Faust.
@@ -178,6 +191,67 @@ class GuardedConsumer(aiokafka_driver.Consumer):
             log.debug("not acknowledging %s[%d]@%d: no agent processed it", message.topic,
                       message.partition, message.offset)
         return False
+
+    async def _drain_messages(self, fetcher: Any) -> None:
+        """Hand fetched messages to the agents' streams, many per event loop turn.
+
+        Faust's loop waits for each message's delivery with ``wait_first`` (four tasks
+        per message), so it delivers about one message per turn of the event loop, and a
+        turn lasts as long as the agent that holds it. Here a delivery that does not have
+        to wait (the stream's buffer has room) completes in place; only while Faust
+        suspends the flow (a rebalance) does a delivery race the suspension as Faust's does.
+        """
+        callback = self.callback
+        consumer_should_stop = self._stopped.is_set
+        fetcher_should_stop = fetcher._stopped.is_set
+        get_read_offset = self._read_offset.__getitem__
+        set_read_offset = self._read_offset.__setitem__
+        commit_every = self._commit_every
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        suspended = self.suspend_flow.is_set
+        since_yield = 0
+        try:
+            while not (consumer_should_stop() or fetcher_should_stop()):
+                self.diag.set_flag(CONSUMER_FETCHING)
+                ait = self.getmany(timeout=1.0)
+                await asyncio.sleep(0)
+                if self.should_stop:
+                    continue
+                async for tp, message in ait:
+                    since_yield += 1
+                    if since_yield > DRAIN_YIELD_EVERY:
+                        await asyncio.sleep(0)
+                        since_yield = 0
+                    offset = message.offset
+                    r_offset = get_read_offset(tp)
+                    if r_offset is None or offset >= r_offset:
+                        gap = offset - (r_offset or 0)
+                        if gap > 1 and r_offset and acks_enabled_for(message.topic):
+                            await self._add_gap(tp, r_offset + 1, offset)
+                        if commit_every is not None and self._n_acked >= commit_every:
+                            self._n_acked = 0
+                            await self.commit()
+                        if suspended():
+                            await self.wait_first(callback(message), self.suspend_flow.wait())
+                        else:
+                            await callback(message)
+                        set_read_offset(tp, offset)
+                self.diag.unset_flag(CONSUMER_FETCHING)
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                self.log.info("Broker stopped consumer, shutting down...")
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                self.log.info("Consumer shutting down for user cancel.")
+                return
+            raise
+        except Exception as exc:
+            self.log.exception("Drain messages raised: %r", exc)
+            raise
+        finally:
+            self.diag.unset_flag(CONSUMER_FETCHING)
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         """Record nothing: a forward jump is never a gap on these topics (fault 1)."""

@@ -232,3 +232,73 @@ def test_processing_starts_at_the_committed_offset_after_an_assignment(consumer)
     assert admitted == [] and seeks == {PARTITION: 100}
     consumer.forget_partitions({PARTITION})
     assert consumer.admit(processed(message(101)))[0] != []  # nothing known: not held
+
+
+class _Fetcher:
+    """What the fetch loop needs of Faust's Fetcher: its stop flag."""
+
+    def __init__(self):
+        self._stopped = asyncio.Event()
+
+
+def _drain(messages: list[Message], deliver, suspended: bool = False
+           ) -> tuple[GuardedConsumer, int, int]:
+    """Run a new consumer's fetch loop over ``messages`` (one fetch) with ``deliver`` as
+    the streams' callback (``suspended``: with Faust's flow control suspended, as in a
+    rebalance). Returns the consumer, the turns of the event loop the loop took and how
+    many messages were delivered (in order)."""
+    fetcher = _Fetcher()
+    delivered: list[int] = []
+
+    async def fetched(timeout: float):
+        for m in messages:
+            yield m.tp, m
+        fetcher._stopped.set()  # one fetch, then the loop ends
+
+    async def callback(m: Message) -> None:
+        await deliver(m)
+        delivered.append(m.offset)
+
+    async def run() -> tuple[GuardedConsumer, int]:
+        consumer = new_consumer()  # made in this event loop: its events belong to it
+        consumer.getmany = fetched  # the instance's, not Faust's class
+        consumer.callback = callback
+        if suspended:
+            consumer.suspend_flow.set()
+        turns = 0
+        drain = asyncio.create_task(consumer._drain_messages(fetcher))
+        while not drain.done():
+            turns += 1
+            if turns > 100_000:
+                drain.cancel()
+                raise AssertionError("the fetch loop is stuck on one delivery")
+            await asyncio.sleep(0)
+        await drain
+        return consumer, turns
+
+    consumer, turns = asyncio.run(run())
+    assert delivered == [m.offset for m in messages][:len(delivered)]
+    return consumer, turns, len(delivered)
+
+
+def test_the_fetch_loop_delivers_many_messages_per_turn_of_the_event_loop():
+    async def room(m: Message) -> None:  # a stream with room in its buffer: no wait
+        return None
+
+    consumer, turns, delivered = _drain([message(n) for n in range(1000)], room)
+    assert delivered == 1000
+    assert consumer._read_offset[PARTITION] == 999
+    # Faust's loop needed a turn per message (a wait on four new tasks each); this one
+    # lets other tasks run once per DRAIN_YIELD_EVERY messages.
+    assert turns <= 1000 // offset_guard.DRAIN_YIELD_EVERY + 5
+
+
+def test_while_the_flow_is_suspended_a_delivery_that_waits_does_not_hold_the_loop():
+    held = asyncio.Event()  # never set: a stream whose buffer stays full
+
+    async def full(m: Message) -> None:
+        await held.wait()
+
+    consumer, turns, delivered = _drain([message(5), message(6)], full, suspended=True)
+    assert delivered == 0  # neither could be delivered, and the loop still went on
+    assert consumer._read_offset[PARTITION] == 6
