@@ -164,11 +164,12 @@ def one_size(size: int, updates: int, state: str, gc_mode: str, stage: str,
             tick(2)
         grown = _rss() - before
         gc.callbacks.remove(loading._on)
+        packed = [store for store in (pipeline.account_state, pipeline.company_state,
+                                      pipeline.resolver_state)
+                  if isinstance(store, PackedState)]
         if compact:
-            for store in (pipeline.account_state, pipeline.company_state,
-                          pipeline.resolver_state):
-                if isinstance(store, PackedState):
-                    store.compact()
+            for store in packed:
+                store.compact()
         events = []
         for v in range(updates + 200):
             tenant, acc = _target(rng.randrange(size))
@@ -194,9 +195,8 @@ def one_size(size: int, updates: int, state: str, gc_mode: str, stage: str,
             tick()
             longest = max(longest, time.perf_counter() - at)
         elapsed = time.perf_counter() - started
-        for store in (pipeline.account_state, pipeline.company_state, pipeline.resolver_state):
-            if isinstance(store, PackedState):
-                store.close()
+        for store in packed:
+            store.close()
         return {"size": size, "cost": elapsed / updates, "decode": decoding, "longest": longest,
                 "gc_share": clock.total / elapsed,
                 "longest_gc": clock.longest, "longest_gc_loading": loading.longest, "bytes_per_account": grown / size}
