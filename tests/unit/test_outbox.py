@@ -97,7 +97,6 @@ def test_a_checkpoint_comes_before_an_uncovered_slot_is_written_again():
     assert not checkpoint_due(SLOTS - 1, 0) and checkpoint_due(SLOTS, 0)  # SLOTS in use
 
 
-
 def test_a_tables_current_state_applies_the_outboxes_after_each_checkpoint():
     table = {"t\x1fa1": {"n": 1, "seq": 0}, "other": 5, checkpoint_key(1): 1}
     store(table, sample("b1", 1, writes=1, start=1), partition=1)  # covered: not applied
