@@ -136,6 +136,15 @@ PRODUCER_BUFFER_MESSAGES = 20 * BATCH_SIZE
 TURN_SECONDS = 0.01
 YIELD_EVERY = 50
 PRODUCER_LINGER_SECONDS = 0.005
+#: Most records one poll of the consumer returns. When a stream's buffer passes its
+#: high-pressure mark (Faust's ``stream_buffer_maxsize``, 4,096, divided by 1.25) Faust
+#: stops fetching that stream's partitions, but what one poll returned is delivered in
+#: full, and a full buffer holds the worker's one fetch loop, so every other stage's
+#: messages wait behind it. Uncapped, a poll returned everything fetched (up to
+#: ``consumer_max_fetch_size`` per partition: tens of thousands of events under a
+#: backlog), and the inbound backlog left by-account and by-company unread until it
+#: drained. Kept below the room between the pressure mark and a full buffer (820).
+MAX_POLL_RECORDS = 500
 PRODUCER_BATCH_BYTES = 1024 * 1024
 #: What makes an internal message a bad message rather than a crash of its agent.
 INTERNAL_MESSAGE_ERRORS = (ValueError, KeyError, TypeError, CosellingError)
@@ -178,6 +187,7 @@ def create_app(settings: Settings) -> faust.App:
         # Fewer, larger produce requests: with Faust's defaults (no linger, 16 KB batches)
         # writing produce requests to the socket took an eighth of the worker's time.
         producer_linger=PRODUCER_LINGER_SECONDS,
+        broker_max_poll_records=MAX_POLL_RECORDS,
         producer_max_batch_size=PRODUCER_BATCH_BYTES,
         Table=ChangelogTable,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import math
 import sys
 from types import SimpleNamespace
 
@@ -279,6 +280,17 @@ def _drain(messages: list[Message], deliver, suspended: bool = False
     consumer, turns = asyncio.run(run())
     assert delivered == [m.offset for m in messages][:len(delivered)]
     return consumer, turns, len(delivered)
+
+
+def test_one_poll_cannot_fill_a_stream_buffer_past_the_point_where_faust_pauses_it():
+    # Faust stops fetching a stream's partitions once its buffer passes the pressure mark,
+    # but delivers all a poll returned: a poll larger than the room left would fill the
+    # buffer and hold the fetch loop, and every other stage's partitions with it.
+    app = create_app(Settings(store="memory"))
+    maxsize = app.conf.stream_buffer_maxsize
+    room = maxsize - math.floor(maxsize / 1.25)  # mode's FlowControlQueue pressure mark
+    assert app.conf.broker_max_poll_records is not None
+    assert 0 < app.conf.broker_max_poll_records < room
 
 
 def test_the_fetch_loop_delivers_many_messages_per_turn_of_the_event_loop():
