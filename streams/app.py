@@ -61,7 +61,8 @@ it (an exception in a Faust agent acks the event). A bad message is dead-lettere
 retried forever. A batch's sends go to the producer together and are waited for once;
 table writes are waited for through their own changelog sends
 (:class:`~streams.faust_state.ChangelogTable`). The agents share the
-worker's event loop and take turns every ``TURN_SECONDS`` of work.
+worker's event loop and take turns every
+:data:`~streams.batch_loop.TURN_SECONDS` of work (see :mod:`streams.batch_loop`).
 """
 
 from __future__ import annotations
@@ -70,7 +71,6 @@ import asyncio
 import json
 import logging
 import os
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -82,7 +82,8 @@ from schemas.codec import Decoded
 from schemas.exceptions import CodecError, CosellingError
 from schemas.internal import internal_codec
 
-from . import commit_audit, metrics, offset_guard, outbox, watchdog
+from . import batch_loop, commit_audit, metrics, offset_guard, outbox, watchdog
+from .batch_loop import Stage
 from .core.accounts import AccountStage, SnapshotMessage, latest_snapshots
 from .core.companies import CompanyStage, ResultChange
 from .core.opportunities import (
@@ -129,11 +130,7 @@ COMMIT_INTERVAL_SECONDS = 0.5
 #: until it drained (Faust's default is 100, less than one batch's table writes: the
 #: stages then took turns). A batch waits for its own changelog sends anyway.
 PRODUCER_BUFFER_MESSAGES = 20 * BATCH_SIZE
-#: How long an agent works on a batch before it lets the other agents of the worker run
-#: (and table writes it makes before it does): they share one event loop, and a whole
-#: batch of one stage held the others for its duration. By time, not by count: each stage
-#: gets its share of the loop whatever its events cost.
-TURN_SECONDS = 0.01
+#: Table writes a checkpoint makes before it lets the other agents of the worker run.
 YIELD_EVERY = 50
 PRODUCER_LINGER_SECONDS = 0.005
 #: Most records one poll of the consumer returns. When a stream's buffer passes its
@@ -329,114 +326,33 @@ def create_app(settings: Settings) -> faust.App:
 
     dead_letter_topic = dead_letter.get_topic_name()
 
+    batch_io = FaustBatchIO(
+        generation=lambda: app.consumer_generation_id,
+        dead=lambda event, error: as_send(*dead(event, error)),
+        deliver=deliver_until_done,
+        complete_partition=complete_partition,
+        write_outboxes=write_outboxes,
+        write_checkpoint=write_checkpoint)
+
     async def run_batches(
         stream: faust.StreamT,
         decide: Callable[[Any, BatchState | None], Any],
         emit: Callable[[Any, Any], Iterable[tuple[faust.TopicT, dict[str, Any]]]],
         what: str,
-        *,
-        table: Any = None,
-        bad: tuple[type[Exception], ...] = (CosellingError,),
-        coalesce: Callable[[list[Any]], list[Any]] | None = None,
-        prepare: Callable[[], Awaitable[None]] | None = None,
-        on_completed: Callable[[], None] | None = None,
+        **options: Any,
     ) -> None:
-        """The loop every agent runs, batch by batch.
+        """Run one agent's batch loop (:func:`streams.batch_loop.run_batches`) on ``stream``.
 
-        ``prepare`` (if given) before the batch, ``decide`` for each event (an exception
-        of type ``bad`` dead-letters the event), ``coalesce`` the batch's decisions (if
-        given: drop what later ones supersede), ``emit`` the sends for each decision,
-        then (if the agent has a table and the batch changed it) the batch's outboxes,
-        then its messages and, when one is due, a checkpoint (see :mod:`streams.outbox`).
-        Before the first event of a partition it did not have before, the partition's
-        outboxes after its checkpoint are applied (``on_completed`` is called if there
-        were any).
+        ``options``: the :class:`~streams.batch_loop.Stage`'s table, bad, coalesce,
+        prepare and on_completed.
         """
         consumer = offset_guard.guarded_consumer(app)
         app.producer.buffer.max_messages = PRODUCER_BUFFER_MESSAGES
-        stage = what.partition(":")[0]
-        completed: set[int] = set()  # partitions completed from their outboxes, ...
-        generation = None  # ... since the consumer generation this was
-        uncovered: dict[str, tuple[Any, Any]] = {}  # in outboxes, not in a checkpoint yet
-        seqs: dict[int, int] = {}  # partition -> its last batch's sequence number
-        checkpoints: dict[int, int] = {}  # partition -> the last batch its checkpoint covers
-        clock = metrics.StageClock(stage)
-        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WINDOW_SECONDS):
-            events, seeks = consumer.admit(events)  # nothing applied past a gap
-            for tp, offset in seeks.items():
-                await consumer.seek(tp, offset)
-            clock.lap("waiting")
-            if not events:
-                continue
-            clock.took(len(events))
-            if table is not None:
-                if generation != app.consumer_generation_id:
-                    generation = app.consumer_generation_id
-                    for kept in (completed, uncovered, seqs, checkpoints):
-                        kept.clear()  # the outboxes have it all
-                for e in events:
-                    p = e.message.partition
-                    if p not in completed:
-                        completed.add(p)
-                        seqs[p], found = await complete_partition(table, p, e, what)
-                        checkpoints[p] = seqs[p]
-                        if found and on_completed is not None:
-                            on_completed()
-                clock.lap("completing")
-            state = BatchState(table, uncovered) if table is not None else None
-            if prepare is not None:
-                await prepare()
-            sends: list[Send] = []
-            senders: list[Any] = []  # the event each send came from
-            decided: list[tuple[Any, Any]] = []
-            turn = time.monotonic()
-            for e in events:
-                if time.monotonic() - turn >= TURN_SECONDS:
-                    await asyncio.sleep(0)  # the other stages share this event loop
-                    turn = time.monotonic()
-                if state is not None:
-                    state.use_event(e)
-                try:
-                    decided.append((e, decide(e, state)))
-                except bad as exc:
-                    sends.append(as_send(*dead(e, exc)))
-                    senders.append(e)
-            if coalesce is not None:
-                decided = list(zip([e for e, _ in decided],
-                                   coalesce([d for _, d in decided]), strict=True))
-            for e, decision in decided:
-                made = [as_send(t, kw) for t, kw in emit(e, decision)]
-                sends.extend(made)
-                senders.extend([e] * len(made))
-            if state is not None and state.pending:
-                # The outbox first: then the messages cannot land without the state they
-                # came from (see streams.outbox). Its values are read from ``uncovered``
-                # until a checkpoint writes them to the table.
-                clock.lap("applying")
-                changed = await write_outboxes(state, seqs, sends, senders, what)
-                clock.lap("outbox")
-                state.keep()
-                if faults.at(stage, "after-outbox"):
-                    faults.kill(stage, "after-outbox")
-                if faults.at(stage, "after-sends"):
-                    await deliver_until_done(sends, what)
-                    faults.kill(stage, "after-sends")
-                due = [p for p in changed if outbox.checkpoint_due(seqs[p], checkpoints[p])]
-                if len(uncovered) > settings.checkpoint_keys:
-                    due = sorted({*due, *(e.message.partition for _, e in uncovered.values())})
-                await asyncio.gather(
-                    deliver_until_done(sends, what),
-                    *([write_checkpoint(table, uncovered, due, seqs, checkpoints, what,
-                                        fault=stage if faults.at(stage, "mid-checkpoint")
-                                        else None)] if due else []))
-                faults.done(stage, checkpoint=bool(due))
-            else:
-                clock.lap("applying")
-                await deliver_until_done(sends, what)
-            clock.lap("sending")
-            consumer.mark_processed(events)
-            if audit is not None:
-                audit.processed(events)
+        stage = Stage(what.partition(":")[0], what, decide,
+                      lambda e, d: [as_send(t, kw) for t, kw in emit(e, d)], **options)
+        await batch_loop.run_batches(
+            stage, stream.take_events(BATCH_SIZE, within=BATCH_WINDOW_SECONDS), consumer,
+            batch_io, checkpoint_keys=settings.checkpoint_keys, faults=faults, audit=audit)
 
     key_partitions = KeyPartitions(
         lambda key: app.consumer.key_partition(settings.topic_by_account, key))
@@ -596,6 +512,18 @@ def create_app(settings: Settings) -> faust.App:
         "companies": companies, "resolver": resolver,
     }
     return app
+
+
+@dataclass(frozen=True, slots=True)
+class FaustBatchIO:
+    """The app's :class:`~streams.batch_loop.BatchIO`: Kafka and the tables through Faust."""
+
+    generation: Callable[[], Any]
+    dead: Callable[[Any, Exception], Send]
+    deliver: Callable[[list[Send], str], Awaitable[None]]
+    complete_partition: Callable[[Any, int, Any, str], Awaitable[tuple[int, bool]]]
+    write_outboxes: Callable[..., Awaitable[list[int]]]
+    write_checkpoint: Callable[..., Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
