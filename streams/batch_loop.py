@@ -127,8 +127,9 @@ async def run_batches(stage: Stage, batches: AsyncIterable[list[Any]],
             continue
         clock.took(len(events))
         if table is not None:
-            if generation != io.generation():
-                generation = io.generation()
+            current = io.generation()
+            if generation != current:
+                generation = current
                 for kept in (completed, uncovered, seqs, checkpoints):
                     kept.clear()  # the outboxes have it all
             for e in events:
@@ -144,11 +145,11 @@ async def run_batches(stage: Stage, batches: AsyncIterable[list[Any]],
         if stage.prepare is not None:
             await stage.prepare()
         sends, senders = await _decide(stage, events, state, io)
+        clock.lap("applying")
         if state is not None and state.pending:
             # The outbox first: then the messages cannot land without the state they
             # came from (see streams.outbox). Its values are read from ``uncovered``
             # until a checkpoint writes them to the table.
-            clock.lap("applying")
             changed = await io.write_outboxes(state, seqs, sends, senders, stage.what)
             clock.lap("outbox")
             state.keep()
@@ -167,7 +168,6 @@ async def run_batches(stage: Stage, batches: AsyncIterable[list[Any]],
                                        fault=fault)] if due else []))
             faults.done(stage.name, checkpoint=bool(due))
         else:
-            clock.lap("applying")
             await io.deliver(sends, stage.what)
         clock.lap("sending")
         consumer.mark_processed(events)
