@@ -15,7 +15,8 @@ Run by hand (not collected by pytest); starts its own Kafka broker from the Apac
    committed everything; then ``crm_events`` is checked to hold every event.
    Below it, where each stage's loop time went (the worker's ``coselling_stage_*``
    metrics, see streams.metrics.StageClock): waiting for a batch, applying it, waiting
-   for its outbox and for its messages to be acknowledged.
+   for its outbox and for its messages to be acknowledged; and the worker's CPU time
+   per inbound event (steadier than the rate on a shared machine).
 4. (d) Kafka writes per inbound event: the end offsets of every topic but the inbound
    one (internal, outbound, Faust changelog and internal topics), divided by the events;
    and the table writes the next checkpoints owe (values only outboxes hold at the end,
@@ -91,6 +92,7 @@ def main() -> None:
                 stages = rig.stage_metrics(worker.web_port)
             except OSError:
                 stages = {}
+            worker_cpu = rig.cpu_seconds(worker.process.pid)
             worker.stop()
             sink.stop()
         elapsed = args.timeout if done is None else done - (start - sampler.t0)
@@ -121,6 +123,9 @@ def main() -> None:
           f"({took}; crm_events {in_log:,} of {len(logged):,}, {results:,} result rows)")
     print(f"    ratio (c)/(a) whole path / aiokafka:       {below}{full / aio:>10.4f}")
     print(f"    ratio (c)/(b) whole path / kafka-python:   {below}{full / kp:>10.4f}")
+    if worker_cpu is not None:
+        print(f"    worker CPU time (user + system, start-up included): {worker_cpu:.1f} s, "
+              f"{1000 * worker_cpu / n:.2f} ms per inbound event")
     rig.print_stage_split({}, stages)
     print(f"(f) bare Faust agent (read + decode):          {bare_faust:>10,.0f} events/s "
           "(from its first batch)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import tempfile
 import threading
 import time
@@ -174,6 +175,15 @@ def _faust_reader(bootstrap: str, topic: str, count: int, out, datadir: str) -> 
 
     app.finalize()
     faust.Worker(app, loglevel="warn", quiet=True).execute_from_commandline()
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU seconds process ``pid`` has used so far (None off Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def end_offsets(bootstrap: str, topics: Iterable[str]) -> dict[TopicPartition, int]:
