@@ -31,8 +31,10 @@ Stages (each an agent with concurrency 1, at-least-once):
    account may merge with any other, so the state is global) -> an
    :class:`Assignment` onto the by-account topic for every account whose company
    changed (see :mod:`streams.core.resolver`). A batch's assignments are coalesced to
-   the last per account (each is the account's whole assignment). Its typo index lives
-   beside the table, rebuilt from it after a rebalance (:mod:`streams.typo_store`).
+   the last per account (each is the account's whole assignment). The table holds the
+   account records and tenant settings; the indexes (domains, labels, names, typos) live
+   beside it, rebuilt from its account records after a rebalance
+   (:mod:`streams.resolver_index`).
 3. ``control``: control -> every partition of the by-company topic (each company
    partition keeps its own copy of every partnership). Tenant settings go to the
    matching topic only, where the resolver applies them (a tenant's ignored domains).
@@ -109,10 +111,10 @@ from .ingest import (
     triage,
 )
 from .outbox import Send
+from .resolver_index import ResolverIndexStore, SplitState
 from .retry import retry_async
 from .routing import Destination, KeyPartitions
 from .settings import Settings
-from .typo_store import TypoIndexStore
 
 log = logging.getLogger(__name__)
 
@@ -217,14 +219,17 @@ def create_app(settings: Settings) -> faust.App:
     companies_table = app.Table("companies", default=None, key_type=str,
                                 partitions=settings.topic_partitions)
     resolver_table = app.Table("resolver", default=None, key_type=str, partitions=1)
-    # The resolver's typo index is derived from its table: kept apart, not changelogged.
-    typos = TypoIndexStore(os.path.join(app.conf.tabledir, "resolver-typos")
-                           if settings.store == "rocksdb" else None)
-    typo_index: Any = None  # the index of the batch in progress
+    # The resolver's indexes are derived from its table's account records: kept apart,
+    # not changelogged (streams.resolver_index).
+    indexes = ResolverIndexStore(
+        os.path.join(app.conf.tabledir, "resolver-index")
+        if settings.store == "rocksdb" else None,
+        leftovers=[os.path.join(app.conf.tabledir, "resolver-typos")])  # earlier builds'
+    resolver_index: Any = None  # the index of the batch in progress
 
     @resolver_table.on_recover
     async def _resolver_recovered() -> None:
-        typos.mark_stale()
+        indexes.mark_stale()
     account_stage = AccountStage()
     company_stage = CompanyStage(settings.attribution())
 
@@ -421,17 +426,19 @@ def create_app(settings: Settings) -> faust.App:
         return internal.encode(data["kind"], data)
 
     async def resolver_prepare() -> None:
-        nonlocal typo_index
+        nonlocal resolver_index
         # Straight from the table (before a batch nothing is buffered): read lazily, where
         # a batch state's items() would first copy the whole table into a list.
-        typo_index = await typos.ready(resolver_table.items, app.consumer_generation_id)
+        resolver_index = await indexes.ready(resolver_table.items,
+                                             app.consumer_generation_id)
 
     def resolver_decide(e: Any, state: BatchState | None) -> list[Assignment]:
         data = internal.decode(e.message.value)
+        split = SplitState(state, resolver_index)
         if "tenant_settings" in data:
-            return apply_settings_event(state, data["tenant_settings"], typo_index)
-        return apply_input(state, MatchInput.from_json(e.message.key.decode(), data),
-                           typo_index)
+            return apply_settings_event(split, data["tenant_settings"], resolver_index)
+        return apply_input(split, MatchInput.from_json(e.message.key.decode(), data),
+                           resolver_index)
 
     def resolver_emit(e: Any, assignments: list[Assignment]):
         return [(by_account, {"key": a.key.encode(),
@@ -487,9 +494,9 @@ def create_app(settings: Settings) -> faust.App:
             await run_batches(stream, resolver_decide, resolver_emit,
                               "resolver: sending assignments", table=resolver_table,
                               bad=INTERNAL_MESSAGE_ERRORS, coalesce=latest_assignments,
-                              prepare=resolver_prepare, on_completed=typos.mark_stale)
+                              prepare=resolver_prepare, on_completed=indexes.mark_stale)
         except BaseException:
-            typos.mark_stale()  # a batch's index changes may have no table writes
+            indexes.mark_stale()  # a batch's index changes may have no table writes
             raise
 
     @app.agent(control, concurrency=1, name="control")

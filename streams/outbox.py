@@ -47,6 +47,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 #: Outbox and checkpoint keys start with this: never a key of the core's (whose keys are
 #: tenant ids, company keys or other ``~`` names), skipped where a table is walked.
 OUTBOX_PREFIX = "~outbox"
@@ -130,8 +132,8 @@ def pack(outbox: Outbox, *, chunk_bytes: int = CHUNK_BYTES) -> list[dict[str, An
         size += n
 
     for key, value in outbox.writes.items():
-        text = json.dumps(value, separators=(",", ":"), default=str)  # a size, roughly
-        add(len(key) + len(text), lambda k=key, v=value: current["writes"].__setitem__(k, v))
+        add(len(key) + _json_size(value),
+            lambda k=key, v=value: current["writes"].__setitem__(k, v))
     for send in outbox.sends:
         packed = _pack_send(send)
         add(len(send.value) + len(send.key or b"") + 64,
@@ -207,6 +209,14 @@ def current_state(table: Mapping[str, Any]) -> dict[str, Any]:
     for run in uncovered_runs(table).values():
         state.update(folded(run))
     return state
+
+
+def _json_size(value: Any) -> int:
+    """About the bytes of ``value`` as JSON (orjson; json for what orjson refuses)."""
+    try:
+        return len(orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS))
+    except TypeError:  # e.g. an integer beyond 64 bits
+        return len(json.dumps(value, separators=(",", ":"), default=str))
 
 
 def _pack_send(send: Send) -> list[Any]:

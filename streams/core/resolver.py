@@ -65,6 +65,12 @@ not written to the table's changelog. A name found in the index is used only whi
 account holds it, so an index that knows a name too many (a batch applied to it but not
 to the state) clusters nothing wrongly; one that misses a name does, so rebuild it
 whenever the state may have changed without it.
+
+Every index (``d:``, ``l:``, ``n:`` and ``v:``) is a function of the ``a:`` keys
+(:func:`derived_index`). The worker keeps only ``a:`` and ``t:`` keys in its table and
+the indexes beside it, built again from the account records whenever the table may have
+changed without them (``streams.resolver_index``); unlike the typo index, an index that
+is ahead of the records there is wrong, not merely wasteful.
 """
 
 from __future__ import annotations
@@ -89,7 +95,7 @@ from .evidence import match_evidence
 __all__ = [
     "METHOD_BRAND", "METHOD_NAME_DOMAIN", "METHOD_NAME_TYPO", "TYPO_MIN_LENGTH", "Assignment",
     "MatchInput", "apply_input", "apply_settings", "apply_settings_event", "assignment_of",
-    "explain", "typo_entries", "typo_index",
+    "DERIVED_PREFIXES", "IndexBuilder", "derived_index", "explain", "typo_entries", "typo_index",
 ]
 
 METHOD_BRAND = "brand"
@@ -103,6 +109,9 @@ _SEP = "\x1f"
 _ALPHABETS = ("LATIN", "CYRILLIC", "GREEK", "ARMENIAN", "GEORGIAN", "HEBREW", "ARABIC")
 #: How many other names or domains an evidence text lists.
 _LISTED = 3
+#: Prefixes of the keys that are a function of the ``a:`` keys (:func:`derived_index`):
+#: the indexes, and the ``x:`` and ``c:`` keys of the earlier layout.
+DERIVED_PREFIXES = ("d:", "l:", "n:", "v:", "x:", "c:")
 
 
 @dataclass(slots=True)  # not frozen: see accounts.SnapshotMessage
@@ -343,6 +352,66 @@ def typo_index(items: Iterable[tuple[str, Any]]) -> dict[str, list[str]]:
         for variant_key, name in typo_entries(key, holders):
             index.setdefault(variant_key, set()).add(name)
     return {key: sorted(names) for key, names in index.items()}
+
+
+def derived_index(items: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """The indexes (``d:``, ``l:``, ``n:`` and ``v:`` keys) of a state's ``a:`` keys.
+
+    ``items``: a state's keys and values (keys of other prefixes are skipped); see
+    :class:`IndexBuilder`.
+    """
+    builder = IndexBuilder()
+    for key, value in items:
+        builder.add(key, value)
+    return builder.build()
+
+
+class IndexBuilder:
+    """Builds the indexes of a state from its ``a:`` keys, one item at a time.
+
+    Every account record holds its inputs (``cand``, ``n``, ``c``) and its effective
+    domain ``D``, which is all the indexes are made of; a domain's company (its ``c``
+    part) is its brand group (:func:`_brand_groups`), which the resolver keeps current for
+    every domain some account has as D. So the built values answer every read
+    :func:`apply_input` and :func:`apply_settings` make as the indexes they maintained
+    would: an emptied index is absent here rather than empty, and a domain no account
+    has as D has no company here (the resolver reads a domain's company only through
+    such accounts).
+    """
+
+    def __init__(self) -> None:
+        self._domains: dict[str, tuple[dict[str, list[str]], set[str]]] = {}
+        self._labels: dict[str, set[str]] = {}
+        self._names: dict[str, dict[str, str]] = {}
+        self.accounts = 0
+
+    def add(self, key: str, rec: Any) -> None:
+        """Take in one item of the state (only ``a:`` keys count)."""
+        if not key.startswith("a:") or not rec:
+            return
+        self.accounts += 1
+        account = key[2:]
+        domain, name, country = rec.get("D"), rec.get("n"), rec.get("c", "")
+        for candidate in rec.get("cand", []):
+            self._domains.setdefault(candidate[0], ({}, set()))[1].add(account)
+        if domain:
+            self._domains.setdefault(domain, ({}, set()))[0][account] = [name or "", country]
+            self._labels.setdefault(domain_label(domain), set()).add(domain)
+        if name:
+            self._names.setdefault(_name_key(country, name), {})[account] = domain or ""
+
+    def build(self) -> dict[str, Any]:
+        """The index keys and values of everything added."""
+        index: dict[str, Any] = {
+            f"d:{d}": {"m": members, "x": sorted(listers), "c": None}
+            for d, (members, listers) in self._domains.items()}
+        index.update((f"l:{label}", sorted(ds)) for label, ds in self._labels.items())
+        index.update(self._names)
+        for label in self._labels:
+            for domain, company in _brand_groups(index, label).items():
+                index[f"d:{domain}"]["c"] = company
+        index.update(typo_index(self._names.items()))
+        return index
 
 
 def _unindex(state, typos, account: str, rec: dict[str, Any], affected: _Affected) -> None:

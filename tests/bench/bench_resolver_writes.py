@@ -8,9 +8,11 @@ The events are ``bench_streaming.py``'s (the generated scenario, same seed and s
 go through ``Pipeline.apply`` with a resolver state that records every key assigned; a
 batch of ``--batch`` events writes each key it assigned once (as the worker's batch loop
 does, one changelog message per key per batch), so the count per batch estimates the
-resolver's changelog on the streaming path. The typo index is kept apart from the
-state, as the worker keeps it (``streams.typo_store``), unless ``--typos-in-state`` (as
-the replay keeps it). It prints, per prefix (see the module docstring of
+resolver's changelog on the streaming path. The indexes are kept apart from the
+state, as the worker keeps them (``streams.resolver_index``: only account records and
+tenant settings are table keys); ``--typos-in-state`` keeps them all in the state (as the
+replay does), ``--indexes-in-state`` all but the typo index (as earlier workers did).
+It prints, per prefix (see the module docstring of
 ``streams.core.resolver``), the assignments and the keys written per batch, per inbound
 event, and how many assignments repeated the key's value.
 """
@@ -25,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from streams.core.pipeline import Pipeline  # noqa: E402
+from streams.resolver_index import SplitState  # noqa: E402
 from tests.scenario import scenario  # noqa: E402
 
 
@@ -55,11 +58,20 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=500, help="events per batch")
     parser.add_argument("--typos-in-state", action="store_true",
-                        help="keep the typo index (v: keys) in the state, as the replay does")
+                        help="keep every index in the state, as the replay does")
+    parser.add_argument("--indexes-in-state", action="store_true",
+                        help="keep the indexes but the typo index (v: keys) in the state, "
+                             "as earlier workers did")
     args = parser.parse_args()
     events = scenario(companies=max(1, args.events // 18), seed=11)[: args.events]
     state = CountingState()
-    pipeline = Pipeline(resolver_state=state, typos=None if args.typos_in_state else {})
+    if args.typos_in_state:
+        pipeline = Pipeline(resolver_state=state)
+    elif args.indexes_in_state:
+        pipeline = Pipeline(resolver_state=state, typos={})
+    else:
+        index: dict = {}
+        pipeline = Pipeline(resolver_state=SplitState(state, index), typos=index)
     for i, event in enumerate(events, 1):
         pipeline.apply(*event)
         if i % args.batch == 0:

@@ -9,15 +9,18 @@ from hypothesis import strategies as st
 
 from streams.core.pipeline import Pipeline
 from streams.core.resolver import (
+    DERIVED_PREFIXES,
     Assignment,
     MatchInput,
     apply_input,
     apply_settings,
     assignment_of,
+    derived_index,
     explain,
     typo_index,
 )
 from streams.core.statekeys import account_key
+from streams.resolver_index import SplitState
 from tests.factories import account, partnership, tenant_settings
 from tests.stream_delivery import run_as_a_stream
 
@@ -512,3 +515,60 @@ def test_a_name_the_index_has_too_many_clusters_nothing():
     apply_input(s, MatchInput(account_key("t1", "a"), "t1", [], "acme widgets", "DE", 1), typos)
     assert assignment_of(s, account_key("t1", "a"))[:2] == ("name:acme widgets|DE",
                                                              "name_country")
+
+
+# -- the indexes derived from the account records ------------------------------------------
+
+
+def _records(state) -> dict:
+    """The state without its indexes: what the worker's table holds."""
+    return {k: v for k, v in state.items() if not k.startswith(DERIVED_PREFIXES)}
+
+
+def _index_keys(state) -> dict:
+    """A state's index keys as the resolver reads them: emptied ones and companies of
+    domains no account has as its domain left out."""
+    out = {}
+    for key, value in state.items():
+        if not key.startswith(DERIVED_PREFIXES) or not value:
+            continue
+        if key.startswith("d:"):
+            value = {**value, "c": value["c"] if value["m"] else None}
+            if not value["m"] and not value["x"]:
+                continue
+        out[key] = value
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(events=histories(), data=st.data())
+def test_the_indexes_built_from_the_account_records_are_the_maintained_ones(events, data):
+    p = Pipeline()
+    for event in data.draw(st.permutations(events)):
+        p.apply(*event)
+    assert derived_index(p.resolver_state.items()) == _index_keys(p.resolver_state)
+
+
+@settings(max_examples=100, deadline=None)
+@given(events=histories(), data=st.data())
+def test_indexes_built_again_from_the_records_go_on_as_the_maintained_ones(events, data):
+    # The worker keeps only the records in its table and builds the indexes again from
+    # them after a rebalance: from then on every output must be the same.
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(events)), min_size=1, max_size=3)))
+    p = Pipeline()
+    split = None
+    for n, event in enumerate(events):
+        if n in cuts:
+            table = _records(split.resolver_state.table if split else p.resolver_state)
+            index = derived_index(table.items())
+            split = Pipeline(account_state=json.loads(json.dumps(p.account_state)),
+                             company_state=json.loads(json.dumps(p.company_state)),
+                             settings_state=json.loads(json.dumps(p.settings_state)),
+                             resolver_state=SplitState(table, index), typos=index)
+        out = p.apply(*event)
+        if split is not None:
+            assert split.apply(*event) == out
+    if split is not None:
+        assert split.current() == p.current()
+        assert not any(k.startswith(DERIVED_PREFIXES) for k in split.resolver_state.table)
+        assert _records(split.resolver_state.table) == _records(p.resolver_state)
