@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from typing import Any
 
-from .core.resolver import DERIVED_PREFIXES, IndexBuilder
+from .core.resolver import DERIVED_PREFIXES, IndexBuilder, typo_entries
 from .packed_state import PackedState
 
 log = logging.getLogger(__name__)
@@ -118,15 +118,22 @@ class ResolverIndexStore:
             builder.add(key, value)
             if n % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # heartbeats and the other stages run meanwhile
-        derived = builder.build()
+        derived = builder.build(typos=False)
         index = PackedState(self._path) if self._path else {}
+        # The typo index, much the largest part, goes to the store a part at a time.
+        pending: dict[str, set[str]] = {}
         for n, (key, value) in enumerate(derived.items(), 1):
             index[key] = value
+            for variant_key, name in typo_entries(key, value):
+                pending.setdefault(variant_key, set()).add(name)
             if n % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)
+            if len(pending) >= 50 * _YIELD_EVERY:
+                await _merge(index, pending)
+        await _merge(index, pending)
         self._index, self._generation, self._built_at_mark = index, generation, marks
-        log.info("resolver: index built from %d accounts in %.1fs (%d keys)", builder.accounts,
-                 time.monotonic() - started, len(derived))
+        log.info("resolver: index built from %d accounts in %.1fs", builder.accounts,
+                 time.monotonic() - started)
 
     def close(self) -> None:
         """Drop the index (and its folder)."""
@@ -135,3 +142,11 @@ class ResolverIndexStore:
         self._index = None
         for path in ([self._path] if self._path else []) + self._leftovers:
             shutil.rmtree(path, ignore_errors=True)  # a killed worker's leftovers
+
+
+async def _merge(index: MutableMapping[str, Any], pending: dict[str, set[str]]) -> None:
+    for n, (key, names) in enumerate(pending.items(), 1):
+        index[key] = sorted(names.union(index.get(key) or ()))
+        if n % _YIELD_EVERY == 0:
+            await asyncio.sleep(0)
+    pending.clear()

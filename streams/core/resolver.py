@@ -400,8 +400,12 @@ class IndexBuilder:
         if name:
             self._names.setdefault(_name_key(country, name), {})[account] = domain or ""
 
-    def build(self) -> dict[str, Any]:
-        """The index keys and values of everything added."""
+    def build(self, typos: bool = True) -> dict[str, Any]:
+        """The index keys and values of everything added.
+
+        Without ``typos``, not the typo index's (:func:`typo_entries` of the ``n:`` keys
+        make it).
+        """
         index: dict[str, Any] = {
             f"d:{d}": {"m": members, "x": sorted(listers), "c": None}
             for d, (members, listers) in self._domains.items()}
@@ -410,7 +414,8 @@ class IndexBuilder:
         for label in self._labels:
             for domain, company in _brand_groups(index, label).items():
                 index[f"d:{domain}"]["c"] = company
-        index.update(typo_index(self._names.items()))
+        if typos:
+            index.update(typo_index(self._names.items()))
         return index
 
 
