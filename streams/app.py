@@ -435,14 +435,10 @@ def create_app(settings: Settings) -> faust.App:
     def resolver_decide(e: Any, state: BatchState | None) -> list[Assignment]:
         data = internal.decode(e.message.value)
         split = SplitState(state, resolver_index)
-        try:
-            if "tenant_settings" in data:
-                return apply_settings_event(split, data["tenant_settings"], resolver_index)
-            return apply_input(split, MatchInput.from_json(e.message.key.decode(), data),
-                               resolver_index)
-        except BaseException:
-            indexes.mark_stale()  # it may have changed more than the records did
-            raise
+        if "tenant_settings" in data:
+            return apply_settings_event(split, data["tenant_settings"], resolver_index)
+        return apply_input(split, MatchInput.from_json(e.message.key.decode(), data),
+                           resolver_index)
 
     def resolver_emit(e: Any, assignments: list[Assignment]):
         return [(by_account, {"key": a.key.encode(),

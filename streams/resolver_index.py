@@ -10,11 +10,12 @@ keeps them in a scratch store of the worker instead (RocksDB in the worker's tab
 folder, or a dict with the memory store), and the table holds only account records and
 tenant settings. The store is built again from the table whenever the table may have
 changed without it: at the first batch, after every rebalance (the table's recovery, or
-a new consumer generation), after a partition was completed from its outboxes, after
-the agent failed in the middle of a batch (its index changes then have no table writes),
-and before the batch after one whose resolver raised on an event (dead-lettered: the
-indexes may have changed more than the records).
-Index keys that tables of earlier versions hold are left there and never read.
+a new consumer generation), after a partition was completed from its outboxes, and after
+the agent failed in the middle of a batch (its index changes then have no table writes).
+Not rebuilt: after an event whose resolver decision raised part way (dead-lettered), the
+index may be ahead of the records until the next build. A build mid-generation would
+have to read the values only outboxes hold as well (the batch loop's ``uncovered``), not
+the table alone. Index keys that tables of earlier versions hold are left there and never read.
 """
 
 from __future__ import annotations
