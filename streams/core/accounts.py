@@ -362,12 +362,11 @@ def _snapshots(
     """
     out: list[SnapshotMessage | MatchInput] = []
     live = _live_account(st)
-    # An account whose record it holds none of yet keeps an assignment that came first:
-    # its inputs reached the resolver from a run of its batch whose state was lost, and
-    # the batch applied again sends them with the same sequence number, which the
-    # resolver ignores as a repeat (it answered them already).
-    if live is None and st["account"]:
-        st["assigned"] = None  # a deleted account has no company until assigned again
+    # The company is the resolver's last assignment, kept as it is while the account is
+    # deleted (a deleted account has no snapshot): the resolver answers the deletion's
+    # inputs if its company changes. Clearing it here would part the two whenever the
+    # inputs of a re-creation reach the resolver before those of the deletion: it sees
+    # the inputs it had (no new assignment), then the deletion's as stale.
     if account_changed or "sent" not in st:
         inputs = match_input(st, None if live is None else live[1])
         if inputs != st.get("sent", _NO_INPUTS):

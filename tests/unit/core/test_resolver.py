@@ -7,6 +7,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from streams.core.accounts import SnapshotMessage
 from streams.core.pipeline import Pipeline
 from streams.core.resolver import (
     DERIVED_PREFIXES,
@@ -417,6 +418,36 @@ def test_any_delivery_of_the_streams_messages_gives_what_the_replay_gives(events
     assert streamed.current() == expected.current()
     assert {k: v["company"] for k, v in streamed.account_state.items()} == \
         {k: v["company"] for k, v in expected.account_state.items()}
+
+
+def test_a_recreated_accounts_inputs_overtaking_its_deletes_keep_its_company():
+    """The stream may hand the resolver an account's inputs out of order: the inputs of
+    its re-creation before those of its deletion. The resolver sees the same inputs as
+    before (no new assignment) and then the deletion's as stale; the account keeps the
+    company the resolver last gave it, as the replay does."""
+    p = Pipeline()
+    key = account_key("acme", "r5")
+    made = p.accounts.apply(p.account_state, *account("acme", "r5", domain="acme.de",
+                                                      name="Acme", country="DE"))
+    settle = list(made)
+    while settle:  # the account's first inputs and all they cause, in order
+        msg = settle.pop(0)
+        if not isinstance(msg, SnapshotMessage):
+            settle.extend(p.step(msg))
+    assert p.account_state[key]["company"] == "acme.de"
+    deleted = [m for m in p.accounts.apply(
+        p.account_state, *account("acme", "r5", version=2, op="DELETE"))
+        if isinstance(m, MatchInput)]
+    again = [m for m in p.accounts.apply(
+        p.account_state, *account("acme", "r5", version=3, domain="acme.de", name="Acme",
+                                  country="DE")) if isinstance(m, MatchInput)]
+    assert [m.seq for m in deleted + again] == [2, 3]
+    assert p.step(again[0]) == [] and p.step(deleted[0]) == []  # same inputs; then stale
+    replay = Pipeline()
+    replay.run([account("acme", "r5", version=3, domain="acme.de", name="Acme",
+                        country="DE")])
+    assert p.account_state[key]["company"] == replay.account_state[key]["company"] \
+        == "acme.de"
 
 
 # -- the state's writes ------------------------------------------------------------------
