@@ -111,7 +111,7 @@ from .ingest import (
     triage,
 )
 from .outbox import Send
-from .resolver_index import ResolverIndexStore, SplitState
+from .resolver_index import EventWrites, ResolverIndexStore, SplitState
 from .retry import retry_async
 from .routing import Destination, KeyPartitions
 from .settings import Settings
@@ -434,11 +434,14 @@ def create_app(settings: Settings) -> faust.App:
 
     def resolver_decide(e: Any, state: BatchState | None) -> list[Assignment]:
         data = internal.decode(e.message.value)
-        split = SplitState(state, resolver_index)
+        # Index keys and records are written together or (the decision raised) not at all.
+        event = EventWrites(SplitState(state, resolver_index))
         if "tenant_settings" in data:
-            return apply_settings_event(split, data["tenant_settings"], resolver_index)
-        return apply_input(split, MatchInput.from_json(e.message.key.decode(), data),
-                           resolver_index)
+            out = apply_settings_event(event, data["tenant_settings"])
+        else:
+            out = apply_input(event, MatchInput.from_json(e.message.key.decode(), data))
+        event.commit()
+        return out
 
     def resolver_emit(e: Any, assignments: list[Assignment]):
         return [(by_account, {"key": a.key.encode(),

@@ -12,10 +12,13 @@ tenant settings. The store is built again from the table whenever the table may 
 changed without it: at the first batch, after every rebalance (the table's recovery, or
 a new consumer generation), after a partition was completed from its outboxes, and after
 the agent failed in the middle of a batch (its index changes then have no table writes).
-Not rebuilt: after an event whose resolver decision raised part way (dead-lettered), the
-index may be ahead of the records until the next build. A build mid-generation would
-have to read the values only outboxes hold as well (the batch loop's ``uncovered``), not
-the table alone. Index keys that tables of earlier versions hold are left there and never read.
+Index keys that tables of earlier versions hold are left there and never read.
+
+A resolver decision that raises part way (the worker dead-letters the event) leaves
+nothing behind: the worker applies each event through :class:`EventWrites`, which keeps
+its writes, records and index keys alike, until the decision completes. Otherwise the
+index could be ahead of the records (an account listed under a domain while its record
+says otherwise) until the next build.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from .core.resolver import DERIVED_PREFIXES, IndexBuilder, typo_entries
 from .packed_state import PackedState
 
 log = logging.getLogger(__name__)
+
+_MISSING = object()
 
 #: Table items read, or index keys written, between two turns of the event loop while
 #: building.
@@ -71,6 +76,46 @@ class SplitState(MutableMapping[str, Any]):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+
+class EventWrites(MutableMapping[str, Any]):
+    """One event's view of ``state``: its writes kept apart until :meth:`commit`.
+
+    The resolver replaces values rather than changing them in place, so discarding the
+    writes (not committing) leaves ``state`` as it was before the event.
+    """
+
+    def __init__(self, state: MutableMapping[str, Any]):
+        self.state = state
+        self._writes: dict[str, Any] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        hit = self._writes.get(key, _MISSING)
+        return self.state[key] if hit is _MISSING else hit
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value written in this event, else the state's, else ``default``."""
+        hit = self._writes.get(key, _MISSING)
+        return self.state.get(key, default) if hit is _MISSING else hit
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._writes[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        raise NotImplementedError("the resolver never deletes state keys")
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._writes
+        yield from (k for k in self.state if k not in self._writes)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def commit(self) -> None:
+        """Write the event's values to ``state``, in the order they were made."""
+        for key, value in self._writes.items():
+            self.state[key] = value
+        self._writes.clear()
 
 
 class ResolverIndexStore:

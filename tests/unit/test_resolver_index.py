@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ from streams.core.resolver import (
     derived_index,
 )
 from streams.core.statekeys import account_key
-from streams.resolver_index import ResolverIndexStore, SplitState
+from streams.resolver_index import EventWrites, ResolverIndexStore, SplitState
 
 
 def _state(*names: str, domain: str | None = None) -> dict:
@@ -105,3 +106,35 @@ def test_the_split_state_keeps_the_indexes_out_of_the_table():
     # The name without a domain joined the domain company through the typo.
     assert assignment_of(table, account_key("t1", "r1"))[0] == "acme.com"
     assert index == derived_index(table.items())
+
+
+def test_an_event_whose_decision_raises_part_way_leaves_nothing_behind():
+    table: dict = {}
+    index: dict = {}
+
+    def apply(account: str, name: Any, domains: list) -> list:
+        event = EventWrites(SplitState(table, index))
+        out = apply_input(event, MatchInput(account_key("t1", account), "t1", domains, name,
+                                            "DE", 1))
+        event.commit()
+        return out
+
+    assert [a.company_key for a in apply("r0", "acme widgets", [["acme.com", "domain"]])] \
+        == ["acme.com"]
+    table_before, index_before = dict(table), dict(index)
+    # A name that is not text: the domain's index keys are written before the name's
+    # raise, and the account's record after it.
+    with pytest.raises(TypeError):
+        apply("r1", 12345, [["initech.com", "domain"]])
+    assert (table, index) == (table_before, index_before)
+    assert apply("r1", "initech systems", [["initech.com", "domain"]])[0].company_key \
+        == "initech.com"
+    assert index == derived_index(table.items())
+    # What the event would have left without its writes kept apart: an index ahead of
+    # the records.
+    split = SplitState(table, index)
+    with pytest.raises(TypeError):
+        apply_input(split, MatchInput(account_key("t1", "r2"), "t1",
+                                      [["globex.com", "domain"]], 12345, "DE", 1))
+    assert index != derived_index(table.items())
+    assert "d:globex.com" in index and f"a:{account_key('t1', 'r2')}" not in table
