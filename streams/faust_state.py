@@ -16,26 +16,44 @@ A table write reaches the changelog through Faust's producer buffer, and Faust g
 writer nothing to wait on. :class:`ChangelogTable` (the app's table class, Faust's ``Table``
 setting) keeps the future of every changelog message it sends, so that
 :func:`write_entries` waits for exactly its own changelog messages rather than
-flushing the whole producer (which also waits for every other agent's sends).
+flushing the whole producer (which also waits for every other agent's sends). It also
+reads a key with one store lookup (:meth:`ChangelogTable.get`; Faust's ``Table`` looks a key
+up twice) and encodes a written key and value once for the changelog message and the
+store (:meth:`ChangelogTable.put`), straight with orjson where that gives the bytes
+Faust's serializer registry gives (checked on probes when the store is first used).
 """
 
 from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Iterator, MutableMapping
-from typing import Any
+from collections.abc import Callable, Iterator, MutableMapping
+from typing import Any, NamedTuple
 
 import faust
+import orjson
+from faust.stores.base import SerializedStore
 from faust.streams import _current_event  # the context variable behind current_event()
 from faust.types import FutureMessage
+from faust.utils import json as faust_json
 
 _MISSING = object()
+#: Keys and values on which a store's codec is compared with orjson (see ChangelogTable).
+_PROBE_KEYS = ("acme\x1facc-1", "é ✓ \"q\" \\ \n", "")
+_PROBE_VALUES = ({"a": [1, 2.5, None, "x", True], "b": {"c": {"d": "é"}}, "n": -3}, [1, "x"])
+#: The key by which Faust's JSON values name a model to decode into.
+_FAUST_MODEL_KEY = "__faust"
 
 
 def set_current_event(event: Any) -> None:
     """Make ``event`` the current event for Faust table operations in this context."""
     _current_event.set(weakref.ref(event))
+
+
+class _StoreCodec(NamedTuple):
+    encode_key: Callable[[Any], bytes]
+    encode_value: Callable[[Any], bytes]
+    decode_value: Callable[[bytes], Any]
 
 
 class ChangelogTable(faust.Table):
@@ -54,6 +72,66 @@ class ChangelogTable(faust.Table):
         fut = super().send_changelog(*args, **kwargs)
         self._changelog_sends.append(fut)
         return fut
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        """The key's value (in the current event's partition), else ``default``: one read.
+
+        Faust's ``Table`` reads a key twice (``in``, then the value), a missing key raises
+        ``KeyError`` inside ``Mapping.get``, and its serializer registry costs more than
+        the JSON itself; the batch stages read every key they touch, most once per batch.
+        """
+        self.on_key_get(key)
+        store = self.data
+        if not isinstance(store, SerializedStore):  # the memory store: a dict of values
+            value = store.data.get(key, _MISSING)
+            return default if value is _MISSING else value
+        codec = self._codec or self._codec_of(store)
+        raw = store._get(codec.encode_key(key))
+        return default if raw is None else codec.decode_value(raw)
+
+    def put(self, key: Any, value: Any) -> None:
+        """``self[key] = value``, the key and value encoded once for changelog and store.
+
+        Faust encodes them for the changelog message and again for the store, through
+        its serializer registry; here the changelog message is sent with the store's
+        bytes (Faust passes bytes through unencoded), then the store is written.
+        """
+        store = self.data
+        if not isinstance(store, SerializedStore):
+            self[key] = value
+            return
+        codec = self._codec or self._codec_of(store)
+        key_bytes, value_bytes = codec.encode_key(key), codec.encode_value(value)
+        fut = self.send_changelog(self.partition_for_key(key), key_bytes, value_bytes)
+        self._maybe_set_key_ttl(key, fut.message.partition)  # as Faust's on_key_set
+        self._sensor_on_set(self, key, value)
+        store._set(key_bytes, value_bytes)
+
+    _codec: _StoreCodec | None = None
+
+    def _codec_of(self, store: SerializedStore) -> _StoreCodec:
+        """The store's encoding, done straight where that gives the store's own bytes.
+
+        With JSON keys and values (the app's tables), a key is ``orjson.dumps(key)`` and
+        a value Faust's own JSON function, which its JSON codec calls after its registry
+        and codec lookups; checked on probes, else the store's own functions are used.
+        """
+        codec = _StoreCodec(store._encode_key, store._encode_value, store._decode_value)
+        if (self.key_serializer, self.value_serializer) == ("json", "json") \
+                and all(store._encode_key(k) == orjson.dumps(k) for k in _PROBE_KEYS) \
+                and all(store._encode_value(v) == faust_json.dumps(v)
+                        and orjson.loads(faust_json.dumps(v)) == store._decode_value(
+                            store._encode_value(v)) for v in _PROBE_VALUES):
+
+            def decode_value(raw: bytes) -> Any:
+                value = orjson.loads(raw)
+                if isinstance(value, dict) and _FAUST_MODEL_KEY in value:
+                    return store._decode_value(raw)  # a Faust model: its own decoding
+                return value
+
+            codec = _StoreCodec(orjson.dumps, faust_json.dumps, decode_value)
+        self._codec = codec
+        return codec
 
     def take_changelog_sends(self) -> list[FutureMessage]:
         """The changelog sends since the last call."""
@@ -157,7 +235,7 @@ async def write_entries(table: Any, entries: list[tuple[str, Any, Any]], *,
     table.take_changelog_sends()  # an earlier, failed attempt's: not waited for
     for n, (key, value, event) in enumerate(entries, 1):
         set_current_event(event)
-        table[key] = value
+        table.put(key, value)
         if yield_every and n % yield_every == 0:
             await asyncio.sleep(0)
     await asyncio.gather(*table.take_changelog_sends())

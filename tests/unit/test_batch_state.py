@@ -34,6 +34,9 @@ class ScriptedTable(dict):
             loop.call_soon(fut.set_result, None)
         self._sends.append(fut)
 
+    def put(self, key, value):
+        self[key] = value
+
     def take_changelog_sends(self):
         sends, self._sends = self._sends, []
         return sends
@@ -43,7 +46,7 @@ class Event:
     """What Faust's tables read of the current event (they hold it by weak reference)."""
 
     def __init__(self, partition: int):
-        self.message = SimpleNamespace(partition=partition)
+        self.message = SimpleNamespace(partition=partition, topic="source")
 
 
 def event(partition: int) -> Event:
@@ -118,3 +121,48 @@ def test_uncovered_writes_are_read_before_the_table_and_kept_after_the_outbox():
     second["a"] = "batch 2 a"
     second.keep()
     assert uncovered["a"][0] == "batch 2 a"
+
+
+@pytest.mark.parametrize("store", ["memory://", "rocksdb://"])
+def test_the_tables_get_answers_as_its_reads_in_the_current_events_partition(tmp_path, store):
+    import faust
+
+    from streams.faust_state import ChangelogTable, set_current_event
+
+    app = faust.App("get-test", broker="kafka://127.0.0.1:1", store=store,
+                    datadir=str(tmp_path), Table=ChangelogTable)
+    table = app.Table("t", default=None, key_type=str, partitions=2)
+    on_p0, on_p1 = event(0), event(1)
+    set_current_event(on_p1)
+    table.data["k"] = {"v": [1, 2]}  # the store itself: no changelog send
+    assert table.get("k") == {"v": [1, 2]} and table.get("k") == table["k"]
+    assert table.get("missing") is None and table.get("missing", 7) == 7
+    if store == "rocksdb://":  # a key lives in its event's partition
+        set_current_event(on_p0)
+        assert table.get("k", "absent") == "absent"
+
+
+def test_put_sends_and_stores_the_bytes_faust_would(tmp_path):
+    import faust
+    import orjson
+
+    from streams.faust_state import ChangelogTable, set_current_event
+
+    async def run(datadir):
+        app = faust.App("put-test", broker="kafka://127.0.0.1:1", store="rocksdb://",
+                        datadir=datadir, Table=ChangelogTable)
+        table = app.Table("t", default=None, key_type=str, partitions=2)
+        e = event(1)
+        set_current_event(e)
+        value = {"account": {"r1": {"v": 2, "d": {"name": "Société ✓", "n": None}}},
+                 "seq": [1, 2.5, True]}
+        table["faust\x1fway"] = value  # Faust's own path
+        table.put("our\x1fway", value)
+        theirs, ours = (f.message for f in table.take_changelog_sends())
+        assert (ours.key, ours.value, ours.partition) == (
+            theirs.key.replace(b"faust", b"our"), theirs.value, theirs.partition) == (
+            b'"our\\u001fway"', ours.value, 1)
+        assert table.data["our\x1fway"] == table.get("our\x1fway") == value  # Faust reads it
+        assert table._codec.encode_key is orjson.dumps  # the direct encoding, not Faust's
+
+    asyncio.run(run(str(tmp_path)))
