@@ -38,6 +38,7 @@ from faust.types import FutureMessage
 from faust.utils import json as faust_json
 
 _MISSING = object()
+_NOT_HERE = (_MISSING, None)
 #: Keys and values on which a store's codec is compared with orjson (see ChangelogTable).
 _PROBE_KEYS = ("acme\x1facc-1", "é ✓ \"q\" \\ \n", "")
 _PROBE_VALUES = ({"a": [1, 2.5, None, "x", True], "b": {"c": {"d": "é"}}, "n": -3}, [1, "x"])
@@ -94,14 +95,23 @@ class ChangelogTable(faust.Table):
 
         Faust encodes them for the changelog message and again for the store, through
         its serializer registry; here the changelog message is sent with the store's
-        bytes (Faust passes bytes through unencoded), then the store is written.
+        bytes (Faust passes bytes through unencoded), then the store is written. A
+        ``bytes`` value is one already encoded (:func:`encode_value`; a batch's
+        uncovered value): no table value is bytes itself.
         """
         store = self.data
+        encoded = isinstance(value, bytes)
         if not isinstance(store, SerializedStore):
-            self[key] = value
+            self[key] = decode_value(value) if encoded else value
             return
         codec = self._codec or self._codec_of(store)
-        key_bytes, value_bytes = codec.encode_key(key), codec.encode_value(value)
+        if not encoded:
+            value_bytes = codec.encode_value(value)
+        elif codec.encode_value is faust_json.dumps:
+            value_bytes = value  # the store's own encoding already
+        else:
+            value_bytes = codec.encode_value(decode_value(value))
+        key_bytes = codec.encode_key(key)
         fut = self.send_changelog(self.partition_for_key(key), key_bytes, value_bytes)
         self._maybe_set_key_ttl(key, fut.message.partition)  # as Faust's on_key_set
         self._sensor_on_set(self, key, value)
@@ -139,12 +149,25 @@ class ChangelogTable(faust.Table):
         return sends
 
 
+def encode_value(value: Any) -> bytes:
+    """A table value in the tables' own encoding (Faust's JSON, as the stores hold it)."""
+    return faust_json.dumps(value)
+
+
+def decode_value(raw: bytes) -> Any:
+    """The value :func:`encode_value` encoded."""
+    return orjson.loads(raw)
+
+
 class BatchState(MutableMapping[str, Any]):
     """One batch's view of a Faust table: reads through, writes buffered until written.
 
-    ``uncovered`` (key -> (value, event)), if given, holds writes of earlier batches that
-    no checkpoint has put in the table yet (they are in outboxes, see
-    :mod:`streams.outbox`): reads see them before the table's values.
+    ``uncovered`` (key -> (encoded value, event)), if given, holds writes of earlier
+    batches that no checkpoint has put in the table yet (they are in outboxes, see
+    :mod:`streams.outbox`): reads see them before the table's values. They are kept
+    encoded (:func:`encode_value`, about a quarter of the memory of the objects), so an
+    agent can hold many more of them between checkpoints, and a read decodes a fresh
+    value, as a read from the table does.
     """
 
     def __init__(self, table: MutableMapping[str, Any],
@@ -160,9 +183,11 @@ class BatchState(MutableMapping[str, Any]):
         set_current_event(event)
 
     def _buffered(self, key: str) -> Any:
-        hit = self._writes.get(key, (_MISSING, None))[0]
+        hit = self._writes.get(key, _NOT_HERE)[0]
         if hit is _MISSING:
-            hit = self._uncovered.get(key, (_MISSING, None))[0]
+            raw = self._uncovered.get(key, _NOT_HERE)[0]
+            if raw is not _MISSING:
+                return decode_value(raw)
         return hit
 
     def __getitem__(self, key: str) -> Any:
@@ -194,7 +219,7 @@ class BatchState(MutableMapping[str, Any]):
         Mapping default) fails for keys of the worker's other partitions.
         """
         yield from ((key, value) for key, (value, _) in self._writes.items())
-        yield from ((key, value) for key, (value, _) in self._uncovered.items()
+        yield from ((key, decode_value(raw)) for key, (raw, _) in self._uncovered.items()
                     if key not in self._writes)
         for key, value in list(self.table.items()):
             if key not in self._writes and key not in self._uncovered:
@@ -209,8 +234,10 @@ class BatchState(MutableMapping[str, Any]):
         return len(self._writes)
 
     def keep(self) -> None:
-        """Move the batch's writes to ``uncovered`` (its outboxes landed)."""
-        self._uncovered.update(self._writes)
+        """Move the batch's writes to ``uncovered``, encoded (its outboxes landed)."""
+        uncovered = self._uncovered
+        for key, (value, event) in self._writes.items():
+            uncovered[key] = (encode_value(value), event)
         self._writes.clear()
 
     def entries(self) -> list[tuple[str, Any, Any]]:
@@ -228,6 +255,8 @@ class BatchState(MutableMapping[str, Any]):
 async def write_entries(table: Any, entries: list[tuple[str, Any, Any]], *,
                         yield_every: int = 0) -> None:
     """Write each (key, value, event) to ``table`` in its event's context.
+
+    A ``bytes`` value is one kept encoded (:func:`encode_value`), written as it is.
 
     Then wait until Kafka acknowledged their changelog messages (``table``: a
     :class:`ChangelogTable`).

@@ -55,7 +55,7 @@ OUTBOX_PREFIX = "~outbox"
 CHECKPOINT_PREFIX = "~checkpoint"
 #: Outbox slots per partition: at most this many batches of a partition between two
 #: checkpoints.
-SLOTS = 32
+SLOTS = 128
 #: Most bytes of table writes and messages one chunk carries (a Kafka message holds 1 MB
 #: by default; a chunk's JSON adds a third for base64).
 CHUNK_BYTES = 256 * 1024

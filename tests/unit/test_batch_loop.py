@@ -9,6 +9,7 @@ from schemas.exceptions import CosellingError
 from streams import outbox
 from streams.batch_loop import Stage, run_batches
 from streams.faults import Faults
+from streams.faust_state import decode_value
 from streams.outbox import Send
 
 
@@ -82,7 +83,7 @@ class IO:
                                *, fault=None):
         self.log.append(("checkpoint", partitions))
         for key in [k for k, (_, e) in uncovered.items() if e.message.partition in partitions]:
-            table[key] = uncovered.pop(key)[0]
+            table[key] = decode_value(uncovered.pop(key)[0])
         for p in partitions:
             checkpoints[p] = seqs[p]
 

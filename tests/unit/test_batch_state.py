@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
 
-from streams.faust_state import BatchState, write_entries
+from streams.faust_state import BatchState, decode_value, encode_value, write_entries
 
 
 class ScriptedTable(dict):
@@ -105,8 +106,8 @@ def test_uncovered_writes_are_read_before_the_table_and_kept_after_the_outbox():
     first.use_event(e1)
     first["d"] = "batch 1 d"
     assert first.by_partition() == {0: {"a": "batch 1 a"}, 1: {"d": "batch 1 d"}}
-    first.keep()  # its outboxes landed
-    assert first.pending == 0 and uncovered["a"][0] == "batch 1 a"
+    first.keep()  # its outboxes landed; kept encoded as the table's stores hold values
+    assert first.pending == 0 and uncovered["a"][0] == b'"batch 1 a"'
     assert dict(table) == {"a": "table a", "b": "table b", "c": "table c"}  # no table write
 
     second = BatchState(table, uncovered)
@@ -118,9 +119,12 @@ def test_uncovered_writes_are_read_before_the_table_and_kept_after_the_outbox():
     assert dict(second.items()) == {"a": "batch 1 a", "b": "batch 2 b", "c": "table c",
                                     "d": "batch 1 d"}
     assert sorted(second) == ["a", "b", "c", "d"] and len(second) == 4
-    second["a"] = "batch 2 a"
+    second["a"] = {"n": "batch 2 a", "amount": Decimal("1.50")}
     second.keep()
-    assert uncovered["a"][0] == "batch 2 a"
+    assert decode_value(uncovered["a"][0]) == {"n": "batch 2 a", "amount": "1.50"}
+    third = BatchState(table, uncovered)
+    assert third["a"] == third.get("a") == {"n": "batch 2 a", "amount": "1.50"}
+    assert third.get("a") is not third.get("a")  # each read a fresh value, as the table's
 
 
 @pytest.mark.parametrize("store", ["memory://", "rocksdb://"])
@@ -158,7 +162,9 @@ def test_put_sends_and_stores_the_bytes_faust_would(tmp_path):
                  "seq": [1, 2.5, True]}
         table["faust\x1fway"] = value  # Faust's own path
         table.put("our\x1fway", value)
-        theirs, ours = (f.message for f in table.take_changelog_sends())
+        table.put("kept\x1fway", encode_value(value))  # a value kept encoded (uncovered)
+        theirs, ours, kept = (f.message for f in table.take_changelog_sends())
+        assert kept.value == theirs.value and table.get("kept\x1fway") == value
         assert (ours.key, ours.value, ours.partition) == (
             theirs.key.replace(b"faust", b"our"), theirs.value, theirs.partition) == (
             b'"our\\u001fway"', ours.value, 1)
@@ -166,3 +172,20 @@ def test_put_sends_and_stores_the_bytes_faust_would(tmp_path):
         assert table._codec.encode_key is orjson.dumps  # the direct encoding, not Faust's
 
     asyncio.run(run(str(tmp_path)))
+
+
+def test_put_of_an_encoded_value_on_the_memory_store_holds_the_value(tmp_path):
+    import faust
+
+    from streams.faust_state import ChangelogTable, set_current_event
+
+    async def run():
+        app = faust.App("put-memory", broker="kafka://127.0.0.1:1", store="memory://",
+                        datadir=str(tmp_path), Table=ChangelogTable)
+        table = app.Table("t", default=None, key_type=str, partitions=1)
+        e = event(0)
+        set_current_event(e)
+        table.put("k", encode_value({"a": [1, "x"]}))
+        assert table.data.data["k"] == {"a": [1, "x"]} == table.get("k")
+
+    asyncio.run(run())

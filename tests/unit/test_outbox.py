@@ -137,3 +137,27 @@ def test_a_checkpoint_fault_counts_checkpoints():
     assert faults.at("resolver", "mid-checkpoint")
     faults.done("resolver", checkpoint=True)
     assert not faults.at("resolver", "mid-checkpoint")
+
+
+def test_outboxes_of_an_earlier_smaller_ring_of_slots_are_completed_and_go_on():
+    """A table an earlier version wrote with 32 slots per partition (seq % 32), torn last
+    outbox included, is completed by this version, whose later outboxes go round more
+    slots: each time, the run is the outboxes after the checkpoint, none stale."""
+    earlier = 32
+    assert SLOTS > earlier
+    table: dict = {checkpoint_key(0): 40}
+    for seq in range(9, 45):  # slots of the earlier ring, seqs 13-44 still there
+        for c in pack(sample(f"b{seq}", seq=seq, writes=2, start=seq)):
+            table[f"~outbox:0:{seq % earlier}:{c['chunk']}"] = json.loads(json.dumps(c))
+    torn = pack(sample("b45", seq=45, writes=40, size=1000), chunk_bytes=8_000)
+    table[f"~outbox:0:{45 % earlier}:0"] = json.loads(json.dumps(torn[0]))  # chunk 0 only
+    checkpoint, run = to_complete(table.get, 0)
+    assert (checkpoint, [b.seq for b in run]) == (40, [41, 42, 43, 44])
+    table[checkpoint_key(0)] = 44  # completion writes them as a checkpoint
+    for seq in range(45, 45 + SLOTS):  # the new ring, batch 45 done again
+        store(table, sample(f"n{seq}", seq=seq, writes=2, start=seq))
+        if checkpoint_due(seq, table[checkpoint_key(0)]):
+            table[checkpoint_key(0)] = seq
+        checkpoint, run = to_complete(table.get, 0)
+        assert [b.seq for b in run] == list(range(checkpoint + 1, seq + 1))
+        assert all(b.batch == f"n{b.seq}" for b in run)
