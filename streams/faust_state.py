@@ -51,6 +51,16 @@ def set_current_event(event: Any) -> None:
     _current_event.set(weakref.ref(event))
 
 
+def encode_value(value: Any) -> bytes:
+    """A table value in the tables' own encoding (Faust's JSON, as the stores hold it)."""
+    return faust_json.dumps(value)
+
+
+def decode_value(raw: bytes) -> Any:
+    """The value :func:`encode_value` encoded."""
+    return orjson.loads(raw)
+
+
 class _StoreCodec(NamedTuple):
     encode_key: Callable[[Any], bytes]
     encode_value: Callable[[Any], bytes]
@@ -107,7 +117,7 @@ class ChangelogTable(faust.Table):
         codec = self._codec or self._codec_of(store)
         if not encoded:
             value_bytes = codec.encode_value(value)
-        elif codec.encode_value is faust_json.dumps:
+        elif codec.encode_value is encode_value:
             value_bytes = value  # the store's own encoding already
         else:
             value_bytes = codec.encode_value(decode_value(value))
@@ -123,23 +133,24 @@ class ChangelogTable(faust.Table):
         """The store's encoding, done straight where that gives the store's own bytes.
 
         With JSON keys and values (the app's tables), a key is ``orjson.dumps(key)`` and
-        a value Faust's own JSON function, which its JSON codec calls after its registry
-        and codec lookups; checked on probes, else the store's own functions are used.
+        a value :func:`encode_value` (Faust's own JSON function, which its JSON codec calls
+        after its registry and codec lookups), so an encoded value is the store's bytes
+        already; checked on probes, else the store's own functions are used.
         """
         codec = _StoreCodec(store._encode_key, store._encode_value, store._decode_value)
         if (self.key_serializer, self.value_serializer) == ("json", "json") \
                 and all(store._encode_key(k) == orjson.dumps(k) for k in _PROBE_KEYS) \
-                and all(store._encode_value(v) == faust_json.dumps(v)
-                        and orjson.loads(faust_json.dumps(v)) == store._decode_value(
+                and all(store._encode_value(v) == encode_value(v)
+                        and decode_value(encode_value(v)) == store._decode_value(
                             store._encode_value(v)) for v in _PROBE_VALUES):
 
-            def decode_value(raw: bytes) -> Any:
-                value = orjson.loads(raw)
+            def decode_unless_model(raw: bytes) -> Any:
+                value = decode_value(raw)
                 if isinstance(value, dict) and _FAUST_MODEL_KEY in value:
                     return store._decode_value(raw)  # a Faust model: its own decoding
                 return value
 
-            codec = _StoreCodec(orjson.dumps, faust_json.dumps, decode_value)
+            codec = _StoreCodec(orjson.dumps, encode_value, decode_unless_model)
         self._codec = codec
         return codec
 
@@ -147,16 +158,6 @@ class ChangelogTable(faust.Table):
         """The changelog sends since the last call."""
         sends, self._changelog_sends = self._changelog_sends, []
         return sends
-
-
-def encode_value(value: Any) -> bytes:
-    """A table value in the tables' own encoding (Faust's JSON, as the stores hold it)."""
-    return faust_json.dumps(value)
-
-
-def decode_value(raw: bytes) -> Any:
-    """The value :func:`encode_value` encoded."""
-    return orjson.loads(raw)
 
 
 class BatchState(MutableMapping[str, Any]):

@@ -170,6 +170,7 @@ def test_put_sends_and_stores_the_bytes_faust_would(tmp_path):
             b'"our\\u001fway"', ours.value, 1)
         assert table.data["our\x1fway"] == table.get("our\x1fway") == value  # Faust reads it
         assert table._codec.encode_key is orjson.dumps  # the direct encoding, not Faust's
+        assert table._codec.encode_value is encode_value  # kept values pass through as they are
 
     asyncio.run(run(str(tmp_path)))
 
