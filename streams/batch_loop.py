@@ -4,7 +4,8 @@ A :class:`Stage` is one agent's part: its pure decision per event, the messages 
 decision makes and the table it keeps. :func:`run_batches` takes batches of events and,
 per batch: lets the stage decide each event, writes the batch's outboxes, sends its
 messages and, when one is due, a checkpoint (see :mod:`streams.outbox`), and only then
-marks the events processed, so that their offsets may be committed. What touches Kafka
+marks the events processed, so that their offsets may be committed; that landing of a
+batch runs while the next batch is taken and decided. What touches Kafka
 and the tables comes in through :class:`BatchIO` (the app's, on Faust: see
 :func:`streams.app.create_app`), so the loop runs in a unit test with plain objects.
 """
@@ -15,6 +16,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 from schemas.exceptions import CosellingError
@@ -67,6 +69,9 @@ class BatchConsumer(Protocol):
     async def seek(self, partition: Any, offset: int) -> None:
         """Read ``partition`` again from ``offset``."""
 
+    def hold(self, events: Iterable[Any]) -> None:
+        """These events are applied; their batch is landing (acknowledge them later)."""
+
     def mark_processed(self, events: Iterable[Any]) -> None:
         """Let these events' offsets be committed: everything they made landed."""
 
@@ -109,6 +114,14 @@ async def run_batches(stage: Stage, batches: AsyncIterable[list[Any]],
     Before the first event of a partition it did not have before, the partition's
     outboxes after its checkpoint are applied. ``audit`` (if given) is told what was
     processed (see :mod:`streams.commit_audit`).
+
+    A batch's landing (outboxes, messages, checkpoint: :func:`_land`) runs beside the
+    next batch's wait and decisions, which read the batch's writes from its sealed
+    state; the next batch lands only after it. So a stage waits for Kafka's
+    acknowledgements once per batch at most, not twice, and not while events wait.
+    Before a partition is completed or a new consumer generation starts, the batch
+    landing is awaited. A landing that fails stops the loop with its error at once, even
+    while the loop waits for a batch.
     """
     faults = faults or Faults(None)
     table = stage.table
@@ -118,61 +131,149 @@ async def run_batches(stage: Stage, batches: AsyncIterable[list[Any]],
     seqs: dict[int, int] = {}  # partition -> its last batch's sequence number
     checkpoints: dict[int, int] = {}  # partition -> the last batch its checkpoint covers
     clock = metrics.StageClock(stage.name)
-    async for events in batches:
-        events, seeks = consumer.admit(events)  # nothing applied past a gap
-        for tp, offset in seeks.items():
-            await consumer.seek(tp, offset)
-        clock.lap("waiting")
-        if not events:
-            continue
-        clock.took(len(events))
-        if table is not None:
-            current = io.generation()
-            if generation != current:
-                generation = current
-                for kept in (completed, uncovered, seqs, checkpoints):
-                    kept.clear()  # the outboxes have it all
-            for e in events:
-                p = e.message.partition
-                if p not in completed:
-                    completed.add(p)
-                    seqs[p], found = await io.complete_partition(table, p, e, stage.what)
-                    checkpoints[p] = seqs[p]
-                    if found and stage.on_completed is not None:
-                        stage.on_completed()
-            clock.lap("completing")
-        state = BatchState(table, uncovered) if table is not None else None
-        if stage.prepare is not None:
-            await stage.prepare()
-        sends, senders = await _decide(stage, events, state, io)
-        clock.lap("applying")
-        if state is not None and state.pending:
-            # The outbox first: then the messages cannot land without the state they
-            # came from (see streams.outbox). Its values are read from ``uncovered``
-            # until a checkpoint writes them to the table.
-            changed = await io.write_outboxes(state, seqs, sends, senders, stage.what)
+    landing: _Landing | None = None  # the batch before, landing
+    staged: dict[str, tuple[Any, Any]] | None = None  # its writes, sealed
+    kept = _Kept(uncovered, seqs, checkpoints, checkpoint_keys)
+    try:
+        async for events in batches:
+            events, seeks = consumer.admit(events)  # nothing applied past a gap
+            for tp, offset in seeks.items():
+                await consumer.seek(tp, offset)
+            clock.lap("waiting")
+            if not events:
+                continue
+            clock.took(len(events))
+            if table is not None:
+                current = io.generation()
+                if landing is not None and (generation != current or any(
+                        e.message.partition not in completed for e in events)):
+                    await landing.wait(clock)
+                    landing, staged = None, None
+                if generation != current:
+                    generation = current
+                    for kept_set in (completed, uncovered, seqs, checkpoints):
+                        kept_set.clear()  # the outboxes have it all
+                for e in events:
+                    p = e.message.partition
+                    if p not in completed:
+                        completed.add(p)
+                        seqs[p], found = await io.complete_partition(table, p, e, stage.what)
+                        checkpoints[p] = seqs[p]
+                        if found and stage.on_completed is not None:
+                            stage.on_completed()
+                clock.lap("completing")
+            state = BatchState(table, uncovered, staged) if table is not None else None
+            if stage.prepare is not None:
+                await stage.prepare()
+            sends, senders = await _decide(stage, events, state, io)
+            if state is not None and state.pending:
+                state.seal()
+            clock.lap("applying")
+            if landing is not None:
+                await landing.wait(clock)  # batches land in order
+            consumer.hold(events)
+            landing = _Landing()
+            landing.task = asyncio.ensure_future(_land(
+                stage, events, state, sends, senders, kept, consumer, io, faults, audit,
+                landing, clock))
+            landing.task.add_done_callback(partial(_stop_on_failure, asyncio.current_task()))
+            staged = state.seal() if state is not None and state.pending else None
+        if landing is not None:
+            await landing.wait(clock)
+            landing = None
+    except asyncio.CancelledError:
+        failed = landing.task if landing is not None else None
+        if failed is not None and failed.done() and not failed.cancelled() \
+                and failed.exception() is not None:
+            raise failed.exception() from None  # cancelled by _stop_on_failure
+        raise
+    finally:
+        if landing is not None and landing.task is not None and not landing.task.done():
+            landing.task.cancel()
+
+
+def _stop_on_failure(loop_task: asyncio.Task[Any] | None, landed: asyncio.Future[None]) -> None:
+    """Cancel the batch loop when a landing failed: the loop then raises its error."""
+    if loop_task is not None and not landed.cancelled() and landed.exception() is not None:
+        loop_task.cancel()
+
+
+class _Landing:
+    """One batch landing: its task, and whether its outbox landed yet."""
+
+    def __init__(self) -> None:
+        self.task: asyncio.Future[None] | None = None
+        self.outbox_landed = asyncio.Event()
+
+    async def wait(self, clock: metrics.StageClock) -> None:
+        """Wait until the batch landed.
+
+        The time goes to the clock's ``outbox`` step while the batch's outbox was being
+        written, to ``sending`` after.
+        """
+        assert self.task is not None
+        if not self.outbox_landed.is_set():
+            waiter = asyncio.ensure_future(self.outbox_landed.wait())
+            try:
+                await asyncio.wait({self.task, waiter},
+                                   return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
             clock.lap("outbox")
-            state.keep()
-            if faults.at(stage.name, "after-outbox"):
-                faults.kill(stage.name, "after-outbox")
-            if faults.at(stage.name, "after-sends"):
-                await io.deliver(sends, stage.what)
-                faults.kill(stage.name, "after-sends")
-            due = [p for p in changed if outbox.checkpoint_due(seqs[p], checkpoints[p])]
-            if len(uncovered) > checkpoint_keys:
-                due = sorted({*due, *(e.message.partition for _, e in uncovered.values())})
-            fault = stage.name if faults.at(stage.name, "mid-checkpoint") else None
-            await asyncio.gather(
-                io.deliver(sends, stage.what),
-                *([io.write_checkpoint(table, uncovered, due, seqs, checkpoints, stage.what,
-                                       fault=fault)] if due else []))
-            faults.done(stage.name, checkpoint=bool(due))
-        else:
-            await io.deliver(sends, stage.what)
+        await self.task
         clock.lap("sending")
-        consumer.mark_processed(events)
-        if audit is not None:
-            audit.processed(events)
+
+
+@dataclass(slots=True)
+class _Kept:
+    """What a stage keeps between batches about its outboxes and checkpoints."""
+
+    uncovered: dict[str, tuple[Any, Any]]
+    seqs: dict[int, int]
+    checkpoints: dict[int, int]
+    checkpoint_keys: int
+
+
+async def _land(stage: Stage, events: list[Any], state: BatchState | None,
+                sends: list[Send], senders: list[Any], kept: _Kept,
+                consumer: BatchConsumer, io: BatchIO, faults: Faults, audit: Any,
+                landing: _Landing, clock: metrics.StageClock) -> None:
+    """Land one batch: its outboxes, then its messages and any checkpoint due.
+
+    Then its events count as processed.
+    """
+    table, uncovered, seqs = stage.table, kept.uncovered, kept.seqs
+    started = time.monotonic()
+    if state is not None and state.pending:
+        # The outbox first: then the messages cannot land without the state they
+        # came from (see streams.outbox). Its values are read from ``uncovered``
+        # until a checkpoint writes them to the table.
+        changed = await io.write_outboxes(state, seqs, sends, senders, stage.what)
+        state.keep()
+        landing.outbox_landed.set()
+        clock.landed("outbox", time.monotonic() - started)
+        started = time.monotonic()
+        if faults.at(stage.name, "after-outbox"):
+            faults.kill(stage.name, "after-outbox")
+        if faults.at(stage.name, "after-sends"):
+            await io.deliver(sends, stage.what)
+            faults.kill(stage.name, "after-sends")
+        due = [p for p in changed if outbox.checkpoint_due(seqs[p], kept.checkpoints[p])]
+        if len(uncovered) > kept.checkpoint_keys:
+            due = sorted({*due, *(e.message.partition for _, e in uncovered.values())})
+        fault = stage.name if faults.at(stage.name, "mid-checkpoint") else None
+        await asyncio.gather(
+            io.deliver(sends, stage.what),
+            *([io.write_checkpoint(table, uncovered, due, seqs, kept.checkpoints,
+                                   stage.what, fault=fault)] if due else []))
+        faults.done(stage.name, checkpoint=bool(due))
+    else:
+        landing.outbox_landed.set()
+        await io.deliver(sends, stage.what)
+    clock.landed("sending", time.monotonic() - started)
+    consumer.mark_processed(events)
+    if audit is not None:
+        audit.processed(events)
 
 
 async def _decide(stage: Stage, events: list[Any], state: BatchState | None,

@@ -169,13 +169,20 @@ class BatchState(MutableMapping[str, Any]):
     encoded (:func:`encode_value`, about a quarter of the memory of the objects), so an
     agent can hold many more of them between checkpoints, and a read decodes a fresh
     value, as a read from the table does.
+
+    ``staged`` (key -> (encoded value, event)), if given, holds the writes of the batch
+    before, sealed (:meth:`seal`) while its outboxes are still being written: reads see
+    them before ``uncovered``.
     """
 
     def __init__(self, table: MutableMapping[str, Any],
-                 uncovered: dict[str, tuple[Any, Any]] | None = None):
+                 uncovered: dict[str, tuple[Any, Any]] | None = None,
+                 staged: dict[str, tuple[Any, Any]] | None = None):
         self.table = table
         self._uncovered = uncovered if uncovered is not None else {}
+        self._staged = staged or {}
         self._writes: dict[str, tuple[Any, Any]] = {}
+        self._sealed: dict[str, tuple[Any, Any]] | None = None
         self._event: Any = None
 
     def use_event(self, event: Any) -> None:
@@ -186,7 +193,9 @@ class BatchState(MutableMapping[str, Any]):
     def _buffered(self, key: str) -> Any:
         hit = self._writes.get(key, _NOT_HERE)[0]
         if hit is _MISSING:
-            raw = self._uncovered.get(key, _NOT_HERE)[0]
+            raw = self._staged.get(key, _NOT_HERE)[0]
+            if raw is _MISSING:
+                raw = self._uncovered.get(key, _NOT_HERE)[0]
             if raw is not _MISSING:
                 return decode_value(raw)
         return hit
@@ -204,6 +213,8 @@ class BatchState(MutableMapping[str, Any]):
         return default if value is None else value
 
     def __setitem__(self, key: str, value: Any) -> None:
+        if self._sealed is not None:
+            raise RuntimeError("a sealed batch state takes no more writes")
         self._writes[key] = (value, self._event)
 
     def __delitem__(self, key: str) -> None:
@@ -220,25 +231,38 @@ class BatchState(MutableMapping[str, Any]):
         Mapping default) fails for keys of the worker's other partitions.
         """
         yield from ((key, value) for key, (value, _) in self._writes.items())
-        yield from ((key, decode_value(raw)) for key, (raw, _) in self._uncovered.items()
+        yield from ((key, decode_value(raw)) for key, (raw, _) in self._staged.items()
                     if key not in self._writes)
+        yield from ((key, decode_value(raw)) for key, (raw, _) in self._uncovered.items()
+                    if key not in self._writes and key not in self._staged)
         for key, value in list(self.table.items()):
-            if key not in self._writes and key not in self._uncovered:
+            if key not in self._writes and key not in self._staged \
+                    and key not in self._uncovered:
                 yield key, value
 
     def __len__(self) -> int:
-        return len(set(self.table.keys()) | set(self._uncovered) | set(self._writes))
+        return len(set(self.table.keys()) | set(self._uncovered) | set(self._staged)
+                   | set(self._writes))
 
     @property
     def pending(self) -> int:
         """Keys written in this batch and not yet in the table."""
         return len(self._writes)
 
+    def seal(self) -> dict[str, tuple[Any, Any]]:
+        """The batch's writes, encoded, as the next batch's ``staged``; no more writes.
+
+        The next batch then reads fresh values, never the objects this batch's outboxes
+        are being made from.
+        """
+        if self._sealed is None:
+            self._sealed = {key: (encode_value(value), event)
+                            for key, (value, event) in self._writes.items()}
+        return self._sealed
+
     def keep(self) -> None:
         """Move the batch's writes to ``uncovered``, encoded (its outboxes landed)."""
-        uncovered = self._uncovered
-        for key, (value, event) in self._writes.items():
-            uncovered[key] = (encode_value(value), event)
+        self._uncovered.update(self.seal())
         self._writes.clear()
 
     def entries(self) -> list[tuple[str, Any, Any]]:

@@ -39,14 +39,22 @@ STAGE_SECONDS = Counter(
     "coselling_stage_seconds", "Wall time of a stage's batch loop, by step: waiting (for "
     "its next batch), completing (a partition's outboxes after a rebalance), applying (the "
     "core's decisions and the messages they make), outbox (until Kafka acknowledged the "
-    "batch's outbox), sending (until Kafka acknowledged its messages and any checkpoint).",
+    "batch's outbox), sending (until Kafka acknowledged its messages and any checkpoint). "
+    "A batch lands while the next one is taken and decided: outbox and sending count only "
+    "the time the loop waited for the batch before to land.",
     ["stage", "step"])
+LANDING_SECONDS = Counter(
+    "coselling_stage_landing_seconds", "Wall time of a stage's batches landing, beside its "
+    "loop, by step: outbox (until Kafka acknowledged a batch's outbox), sending (until Kafka "
+    "acknowledged its messages and any checkpoint).", ["stage", "step"])
 STAGE_EVENTS = Counter("coselling_stage_events", "Messages a stage took, in batches.",
                        ["stage"])
 STAGE_BATCHES = Counter("coselling_stage_batches", "Batches a stage took.", ["stage"])
 
 #: The steps of :data:`STAGE_SECONDS`, in the order a batch goes through them.
 STAGE_STEPS = ("waiting", "completing", "applying", "outbox", "sending")
+#: The steps of :data:`LANDING_SECONDS`.
+LANDING_STEPS = ("outbox", "sending")
 
 
 class StageClock:
@@ -61,6 +69,8 @@ class StageClock:
         self._last = clock()
         self._steps = {step: STAGE_SECONDS.labels(stage=stage, step=step)
                        for step in STAGE_STEPS}
+        self._landing = {step: LANDING_SECONDS.labels(stage=stage, step=step)
+                         for step in LANDING_STEPS}
         self._events = STAGE_EVENTS.labels(stage=stage)
         self._batches = STAGE_BATCHES.labels(stage=stage)
 
@@ -69,6 +79,10 @@ class StageClock:
         now = self._clock()
         self._steps[step].inc(now - self._last)
         self._last = now
+
+    def landed(self, step: str, seconds: float) -> None:
+        """Count ``seconds`` a batch's landing spent on ``step`` (outbox or sending)."""
+        self._landing[step].inc(seconds)
 
     def took(self, events: int) -> None:
         """Count a batch of ``events`` messages."""

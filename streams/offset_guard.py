@@ -128,6 +128,12 @@ class GuardedConsumer(aiokafka_driver.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         #: (partition, offset) of events processed and not yet acknowledged to Faust.
         self._processed: set[tuple[TP, int]] = set()
+        #: (partition, offset) -> batches holding that event while their outboxes and
+        #: messages land (see :meth:`hold`).
+        self._held: dict[tuple[TP, int], int] = {}
+        #: Held events Faust acknowledged before they were processed: acknowledged
+        #: once they are.
+        self._parked: dict[tuple[TP, int], list[Message]] = {}
         #: Log start offsets of assigned partitions without a committed offset.
         self._log_start: dict[TP, int] = {}
         #: Per partition, the next offset an agent may apply (fault 6; see :meth:`admit`).
@@ -175,9 +181,36 @@ class GuardedConsumer(aiokafka_driver.Consumer):
         committed = self._committed_offset.get(tp)
         return committed if committed is not None else self._log_start.get(tp)
 
+    def hold(self, events: Iterable[Any]) -> None:
+        """These events are applied and their batch is landing: acknowledge them later.
+
+        The batch loop takes the next batch while a batch's outboxes and messages are
+        still being written, and Faust's stream acknowledges a batch's events when the
+        next one is taken. An acknowledgement of a held event waits (the message stays
+        unacknowledged, so its offset is not committed and a revocation waits for it)
+        until :meth:`mark_processed`.
+        """
+        held = self._held
+        for e in events:
+            key = (e.message.tp, e.message.offset)
+            held[key] = held.get(key, 0) + 1
+
     def mark_processed(self, events: Iterable[Any]) -> None:
         """Let Faust acknowledge these events: an agent has fully processed them."""
-        self._processed.update((e.message.tp, e.message.offset) for e in events)
+        held, parked = self._held, self._parked
+        for e in events:
+            key = (e.message.tp, e.message.offset)
+            count = held.pop(key, 0)
+            if count > 1:
+                held[key] = count - 1
+            waiting = parked.get(key)
+            if waiting:
+                message = waiting.pop(0)
+                if not waiting:
+                    del parked[key]
+                super().ack(message)
+            else:
+                self._processed.add(key)
 
     def ack(self, message: Message) -> bool:
         """Acknowledge ``message`` only if an agent processed it (fault 2)."""
@@ -185,6 +218,9 @@ class GuardedConsumer(aiokafka_driver.Consumer):
         if key in self._processed:
             self._processed.discard(key)
             return super().ack(message)
+        if key in self._held and len(self._parked.get(key, ())) < self._held[key]:
+            self._parked.setdefault(key, []).append(message)  # acknowledged once processed
+            return False
         if not message.acked:
             message.acked = True  # this Message object is done; a re-read is a new one
             self._unacked_messages.discard(message)
@@ -307,6 +343,8 @@ class GuardedConsumer(aiokafka_driver.Consumer):
             self._next.pop(tp, None)
             self._sought.pop(tp, None)
         self._processed = {key for key in self._processed if key[0] not in tps}
+        self._held = {key: n for key, n in self._held.items() if key[0] not in tps}
+        self._parked = {key: m for key, m in self._parked.items() if key[0] not in tps}
 
 
 class GuardedTransport(aiokafka_driver.Transport):

@@ -30,7 +30,7 @@ from schemas.codec import Codec
 from schemas.internal import internal_codec, is_internal
 from streams.commands.topic_reader import read_table, read_to_end
 from streams.core.statekeys import KEY_SEPARATOR, OPPORTUNITY_MARK
-from streams.metrics import STAGE_STEPS
+from streams.metrics import LANDING_STEPS, STAGE_STEPS
 from streams.outbox import folded, uncovered_runs
 from streams.settings import Settings
 from streams.topics import ensure_topics
@@ -489,7 +489,8 @@ def sink_in_this_process(settings: Settings, log_path: Path) -> Iterator[threadi
 def stage_metrics(web_port: int) -> dict[tuple[str, str], float]:
     """A worker's stage metrics (see streams.metrics.StageClock), from its /metrics page.
 
-    (stage, step) -> seconds; (stage, "events") and (stage, "batches") -> counts.
+    (stage, step) -> seconds, (stage, "landing <step>") -> seconds a batch landing took
+    beside the loop; (stage, "events") and (stage, "batches") -> counts.
     """
     with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/metrics", timeout=10) as page:
         text = page.read().decode()
@@ -498,6 +499,8 @@ def stage_metrics(web_port: int) -> dict[tuple[str, str], float]:
         for sample in family.samples:
             if sample.name == "coselling_stage_seconds_total":
                 found[sample.labels["stage"], sample.labels["step"]] = sample.value
+            elif sample.name == "coselling_stage_landing_seconds_total":
+                found[sample.labels["stage"], "landing " + sample.labels["step"]] = sample.value
             elif sample.name in ("coselling_stage_events_total",
                                  "coselling_stage_batches_total"):
                 found[sample.labels["stage"], sample.name.split("_")[2]] = sample.value
@@ -510,11 +513,15 @@ def print_stage_split(before: dict[tuple[str, str], float],
     print("  worker stages (share of each stage's loop time by step; batches, messages "
           "per batch):")
     for stage in sorted({stage for stage, _ in after}):
+        landing = [f"landing {step}" for step in LANDING_STEPS]
         spent = {k: after.get((stage, k), 0.0) - before.get((stage, k), 0.0)
-                 for k in (*STAGE_STEPS, "events", "batches")}
+                 for k in (*STAGE_STEPS, *landing, "events", "batches")}
         loop = sum(spent[step] for step in STAGE_STEPS)
         if not spent["batches"] or not loop:
             continue
         shares = "  ".join(f"{step} {spent[step] / loop:3.0%}" for step in STAGE_STEPS)
+        beside = ", ".join(f"{step.split()[1]} {spent[step] / spent['batches'] * 1000:,.0f}"
+                           for step in landing)
         print(f"    {stage:<10} {shares}; {spent['batches']:,.0f} batches, "
-              f"{spent['events'] / spent['batches']:,.0f} messages each")
+              f"{spent['events'] / spent['batches']:,.0f} messages each; landing beside "
+              f"the loop (ms per batch): {beside}")

@@ -120,7 +120,9 @@ def test_csv_exports_published_with_the_cli_arrive_and_the_metrics_count_them(
     assert w['coselling_stage_events_total{stage="accounts"}'] >= 8
     assert w['coselling_stage_batches_total{stage="companies"}'] >= 1
     assert w['coselling_stage_seconds_total{stage="accounts",step="applying"}'] > 0
-    assert w['coselling_stage_seconds_total{stage="companies",step="outbox"}'] > 0
+    assert w['coselling_stage_seconds_total{stage="companies",step="outbox"}'] >= 0
+    assert w['coselling_stage_landing_seconds_total{stage="companies",step="outbox"}'] > 0
+    assert w['coselling_stage_landing_seconds_total{stage="companies",step="sending"}'] > 0
     assert w['coselling_stage_seconds_total{stage="companies",step="waiting"}'] > 0
     s = scrape(sink.metrics_port)
     assert s["coselling_sink_rows_written_total"] > 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from types import SimpleNamespace
 
+import pytest
+
 from schemas.exceptions import CosellingError
 from streams import outbox
 from streams.batch_loop import Stage, run_batches
@@ -34,7 +36,7 @@ class Consumer:
     """Admits everything unless told where a gap is; records what was processed."""
 
     def __init__(self, log: list, gap_at: tuple[int, int] | None = None):
-        self.log, self.gap_at, self.sought = log, gap_at, []
+        self.log, self.gap_at, self.sought, self.held = log, gap_at, [], []
 
     def admit(self, events):
         if self.gap_at is None:
@@ -46,6 +48,9 @@ class Consumer:
 
     async def seek(self, tp, offset):
         self.sought.append((tp, offset))
+
+    def hold(self, events):
+        self.held.append([e.message.offset for e in events])
 
     def mark_processed(self, events):
         self.log.append(("processed", [e.message.offset for e in events]))
@@ -213,3 +218,76 @@ def test_events_past_a_gap_are_set_aside_and_the_partition_read_again():
         consumer=consumer, log=log)
     assert consumer.sought == [(("t", 0), 2)]
     assert log[-1] == ("processed", [0, 5])  # offset 2 of partition 0 is not processed
+
+
+def test_the_next_batch_is_decided_while_the_one_before_lands_and_lands_after_it():
+    log: list = []
+    io = IO(log)
+    table: dict = {}
+    consumer = Consumer(log)
+    seen: list = []
+
+    def decide(e, state):
+        seen.append((e.value, state.get(e.value), ("deliver", [b"a"]) in log))
+        state[e.value] = (state.get(e.value) or 0) + 1
+        return e.value
+
+    stage = Stage("counting", "counting: sends", decide,
+                  lambda e, d: [Send("out", None, d.encode())], table=table)
+
+    async def scenario():
+        io.landed = asyncio.Event()
+        loop = asyncio.create_task(run_batches(
+            stage, batches_of([event(0, 0, "a")], [event(0, 1, "a")]), consumer, io,
+            checkpoint_keys=1000))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        # The second batch was decided on the first one's writes, which have not landed.
+        assert seen == [("a", None, False), ("a", 1, False)]
+        assert consumer.held == [[0]]  # the second is held once the first landed
+        assert ("processed", [0]) not in log
+        assert [entry[0] for entry in log] == ["complete", "outbox"]  # only the first's
+        io.landed.set()
+        await loop
+
+    asyncio.run(scenario())
+    assert consumer.held == [[0], [1]]
+    assert log == [("complete", 0), ("outbox", [0], ["a"]), ("deliver", [b"a"]),
+                   ("processed", [0]), ("outbox", [0], ["a"]), ("deliver", [b"a"]),
+                   ("processed", [1])]
+
+
+def test_a_partition_met_for_the_first_time_is_completed_after_the_batch_before_landed():
+    log = run(counting_stage({}), [event(0, 0, "a")], [event(1, 0, "b")])
+    assert log == [("complete", 0), ("outbox", [0], ["a"]), ("deliver", [b"a"]),
+                    ("processed", [0]), ("complete", 1), ("outbox", [1], ["b"]),
+                    ("deliver", [b"b"]), ("processed", [0])]
+
+
+def test_a_batch_that_fails_to_land_stops_the_loop():
+    class Failing(IO):
+        async def deliver(self, sends, what):
+            raise OSError("the broker is gone")
+
+    log: list = []
+    with pytest.raises(OSError):
+        run(counting_stage({}), [event(0, 0, "a")], [event(0, 1, "a")], io=Failing(log),
+            log=log)
+    assert ("processed", [0]) not in log and ("processed", [1]) not in log
+
+
+def test_a_landing_that_fails_while_the_loop_waits_for_a_batch_stops_the_loop():
+    class Failing(IO):
+        async def deliver(self, sends, what):
+            raise OSError("the broker is gone")
+
+    async def quiet_after_one():
+        yield [event(0, 0, "a")]
+        await asyncio.Event().wait()  # no more events, ever
+
+    log: list = []
+    with pytest.raises(OSError):
+        asyncio.run(asyncio.wait_for(run_batches(
+            counting_stage({}), quiet_after_one(), Consumer(log), Failing(log),
+            checkpoint_keys=1000), timeout=5))
+    assert ("processed", [0]) not in log

@@ -190,3 +190,20 @@ def test_put_of_an_encoded_value_on_the_memory_store_holds_the_value(tmp_path):
         assert table.data.data["k"] == {"a": [1, "x"]} == table.get("k")
 
     asyncio.run(run())
+
+
+def test_the_batch_before_sealed_is_read_before_uncovered_values_as_fresh_copies():
+    table = {"a": {"n": 0}, "b": {"n": 0}}
+    uncovered = {"a": (encode_value({"n": 1}), None), "b": (encode_value({"n": 1}), None)}
+    before = BatchState(table, uncovered)
+    before["a"] = {"n": 2}
+    staged = before.seal()
+    with pytest.raises(RuntimeError):
+        before["b"] = {"n": 2}  # sealed: its outboxes are being made from these values
+    after = BatchState(table, uncovered, staged)
+    assert after["a"] == {"n": 2} and after.get("b") == {"n": 1}
+    assert dict(after.items()) == {"a": {"n": 2}, "b": {"n": 1}} and len(after) == 2
+    after["a"]["n"] = 3  # a read is a copy: the batch before's values stay as sealed
+    assert before.entries()[0][1] == {"n": 2} and decode_value(staged["a"][0]) == {"n": 2}
+    before.keep()
+    assert decode_value(uncovered["a"][0]) == {"n": 2} and before.pending == 0

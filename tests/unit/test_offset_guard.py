@@ -56,6 +56,38 @@ def test_only_messages_an_agent_processed_are_acknowledged(consumer):
     assert consumer.ack(again) is False and consumer._acked[PARTITION] == [5]
 
 
+def test_a_held_event_acknowledged_before_it_is_processed_counts_once_it_is(consumer):
+    held, skipped = message(5), message(6)
+    for m in (held, skipped):
+        consumer.track_message(m)
+    consumer.hold(processed(held))  # applied; its batch is landing
+    assert consumer.ack(held) is False and not held.acked  # the stream acknowledged it
+    assert held in consumer.unacked  # still in flight: a revocation waits for it
+    assert not consumer._acked.get(PARTITION)  # and its offset is not committable
+    assert consumer.ack(skipped) is False and skipped.acked  # never held: refused
+    consumer.mark_processed(processed(held))  # the batch landed
+    assert held.acked and consumer._acked[PARTITION] == [5]
+    assert held not in consumer.unacked
+
+
+def test_a_held_event_processed_before_the_stream_acknowledges_it_counts_then(consumer):
+    m = message(5)
+    consumer.track_message(m)
+    consumer.hold(processed(m))
+    consumer.mark_processed(processed(m))
+    assert not consumer._acked.get(PARTITION)
+    assert consumer.ack(m) is True and consumer._acked[PARTITION] == [5]
+
+
+def test_a_revoked_partitions_held_events_are_forgotten(consumer):
+    m = message(5)
+    consumer.track_message(m)
+    consumer.hold(processed(m))
+    consumer.ack(m)
+    consumer.forget_partitions({PARTITION})
+    assert not consumer._held and not consumer._parked
+
+
 def test_what_one_consumer_was_told_is_processed_does_not_count_for_another(consumer):
     other = new_consumer()
     other.mark_processed(processed(message(5)))

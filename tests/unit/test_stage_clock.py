@@ -31,3 +31,16 @@ def test_batches_and_their_messages_are_counted_per_stage():
     clock.took(2000)
     assert sample("coselling_stage_batches_total", stage="unit-batches") == 2
     assert sample("coselling_stage_events_total", stage="unit-batches") == 2003
+
+
+def test_what_a_batch_landing_took_beside_the_loop_is_counted_apart():
+    clock = StageClock("unit-landing")
+    clock.landed("outbox", 0.25)
+    clock.landed("sending", 0.5)
+    clock.landed("outbox", 0.125)
+    assert sample("coselling_stage_landing_seconds_total", stage="unit-landing",
+                  step="outbox") == 0.375
+    assert sample("coselling_stage_landing_seconds_total", stage="unit-landing",
+                  step="sending") == 0.5
+    assert sample("coselling_stage_seconds_total", stage="unit-landing",
+                  step="outbox") == 0.0  # not the loop's time
