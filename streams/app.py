@@ -97,6 +97,7 @@ from .core.outbound import ROW_CARRYING_KINDS, outbound_event
 from .core.records import to_plain
 from .core.resolver import Assignment, MatchInput, apply_input, apply_settings_event
 from .deadletter import dead_letter_headers
+from .event_batches import take_batches
 from .exceptions import InternalMessageError
 from .faults import Faults
 from .faust_state import BatchState, ChangelogTable, set_current_event, write_entries
@@ -289,8 +290,10 @@ def create_app(settings: Settings) -> faust.App:
             box = boxes.get(e.message.partition)
             if box is not None and send.topic != dead_letter_topic:
                 box.sends.append(send)
+        sizes = {key: len(raw) for key, (raw, _) in state.seal().items()}
         entries = [(outbox.outbox_key(p, box.seq, i), chunk, events[p])
-                   for p, box in boxes.items() for i, chunk in enumerate(outbox.pack(box))]
+                   for p, box in boxes.items()
+                   for i, chunk in enumerate(outbox.pack(box, sizes=sizes))]
         await retry_async(partial(write_entries, state.table, entries),
                           what=f"{what}: writing the outbox")
         for p, box in boxes.items():
@@ -356,7 +359,7 @@ def create_app(settings: Settings) -> faust.App:
         stage = Stage(what.partition(":")[0], what, decide,
                       lambda e, d: [as_send(t, kw) for t, kw in emit(e, d)], **options)
         await batch_loop.run_batches(
-            stage, stream.take_events(BATCH_SIZE, within=BATCH_WINDOW_SECONDS), consumer,
+            stage, take_batches(stream, BATCH_SIZE, BATCH_WINDOW_SECONDS), consumer,
             batch_io, checkpoint_keys=settings.checkpoint_keys, faults=faults, audit=audit)
 
     key_partitions = KeyPartitions(

@@ -113,12 +113,16 @@ def checkpoint_due(seq: int, checkpoint: int) -> bool:
     return seq + 1 - SLOTS >= checkpoint + 1
 
 
-def pack(outbox: Outbox, *, chunk_bytes: int = CHUNK_BYTES) -> list[dict[str, Any]]:
+def pack(outbox: Outbox, *, chunk_bytes: int = CHUNK_BYTES,
+         sizes: Mapping[str, int] | None = None) -> list[dict[str, Any]]:
     """The chunks of ``outbox`` (chunk ``i`` goes under ``outbox_key(p, seq, i)``).
 
     Each is a JSON-able dict: ``batch``, ``seq``, ``chunk``, ``of`` (the number of
     chunks), ``writes`` (key -> value) and ``sends``. One value or message is never split.
+    ``sizes`` (key -> bytes of its value encoded), where known, spares encoding a value
+    to size it.
     """
+    sizes = sizes or {}
     chunks: list[dict[str, Any]] = []
     current: dict[str, Any] = {"writes": {}, "sends": []}
     size = 0
@@ -132,7 +136,8 @@ def pack(outbox: Outbox, *, chunk_bytes: int = CHUNK_BYTES) -> list[dict[str, An
         size += n
 
     for key, value in outbox.writes.items():
-        add(len(key) + _json_size(value),
+        size_of = sizes.get(key)
+        add(len(key) + (_json_size(value) if size_of is None else size_of),
             lambda k=key, v=value: current["writes"].__setitem__(k, v))
     for send in outbox.sends:
         packed = _pack_send(send)

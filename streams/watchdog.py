@@ -12,10 +12,22 @@ committed offset with the end of the log. A partition that is behind and whose c
 offset did not move for ``stall_seconds`` is logged with what Faust and aiokafka think of
 it, and sought back to its committed offset: the messages after it are read and processed
 again (every stage is idempotent) and acknowledged this time, so the commit moves on.
+
+While the worker restores its tables (Faust's recovery) its stream partitions are paused
+on purpose and nothing is committed: they are not judged then (their clocks start again
+afterwards, when recovery seeks them to their committed offsets anyway), and seeking them
+would only move Faust's read offsets under the recovery. What is judged instead is the
+recovery itself: an active changelog partition with offsets still to read that received
+nothing for ``stall_seconds`` (seen once: a fresh worker waited four minutes for
+``resolver-changelog[0]``, "No event received ... since recovery start", its streams
+paused throughout) is logged with what Faust and aiokafka think of it and sought again to
+the next offset the recovery needs, which also clears Faust's read offset for it, and
+resumed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -33,6 +45,10 @@ class StallTracker:
         self.stall_seconds = stall_seconds
         self._progress: dict[Any, tuple[int | None, float]] = {}
 
+    def reset(self) -> None:
+        """Forget every clock (the partitions start again from their committed offsets)."""
+        self._progress.clear()
+
     def stalled_for(self, tp: Any, committed: int | None, end: int, now: float) -> float | None:
         """Seconds ``tp`` has been stalled (its clock then starts again), or None."""
         if (committed or 0) >= end:
@@ -48,13 +64,66 @@ class StallTracker:
         return now - since
 
 
+class RecoveryStallTracker:
+    """Decides which changelog partitions the recovery waits for in vain.
+
+    From the recovery's remaining offsets over time: a partition with offsets still to
+    read whose remaining count did not change for ``stall_seconds`` is stuck (its clock
+    then starts again).
+    """
+
+    def __init__(self, stall_seconds: float):
+        self.stall_seconds = stall_seconds
+        self._progress: dict[Any, tuple[int, float]] = {}
+
+    def reset(self) -> None:
+        """Forget every clock (a recovery starts or ended)."""
+        self._progress.clear()
+
+    def stuck(self, remaining: dict[Any, int], now: float) -> list[Any]:
+        """The partitions of ``remaining`` (tp -> offsets left) stuck for ``stall_seconds``."""
+        found = []
+        for tp in list(self._progress):
+            if remaining.get(tp, 0) <= 0:
+                del self._progress[tp]
+        for tp, left in remaining.items():
+            if left <= 0:
+                continue
+            last, since = self._progress.get(tp, (None, now))
+            if last != left:
+                self._progress[tp] = (left, now)
+            elif now - since >= self.stall_seconds:
+                self._progress[tp] = (left, now)
+                found.append(tp)
+        return found
+
+
 def install(app: Any, *, interval: float, stall_seconds: float) -> None:
     """Register the watchdog timer on ``app``."""
     tracker = StallTracker(stall_seconds)
+    recovery_tracker = RecoveryStallTracker(stall_seconds)
+    guard: list[asyncio.Future] = []
+
+    async def guard_recovery() -> None:
+        while not app.should_stop:
+            await asyncio.sleep(interval)
+            try:
+                await check_recovery(app, recovery_tracker, time.monotonic())
+            except Exception as exc:  # noqa: BLE001 - a guard must not die
+                log.warning("recovery guard: %r", exc)
+
+    # Not a timer: Faust starts timers only once the first recovery is complete.
+    @app.on_partitions_assigned.connect
+    async def start_guard(sender: Any, *args: Any, **kwargs: Any) -> None:
+        if not guard:
+            guard.append(asyncio.ensure_future(guard_recovery()))
 
     @app.timer(interval, name="coselling-stall-watchdog")
     async def watch() -> None:
         consumer = app.consumer
+        if app.tables.recovery.in_recovery:
+            tracker.reset()  # paused on purpose: not judged, nor sought under the recovery
+            return
         changelogs = set(app.tables.changelog_topics)
         for tp in sorted(consumer.assignment()):
             if tp.topic in changelogs or "__assignor" in tp.topic:
@@ -74,6 +143,40 @@ def install(app: Any, *, interval: float, stall_seconds: float) -> None:
                 # Consumer.seek also resets Faust's read offset; without that Faust drops
                 # every re-read message below the highest offset it had read already.
                 await consumer.seek(tp, committed or 0)
+
+
+async def check_recovery(app: Any, tracker: RecoveryStallTracker, now: float) -> None:
+    """Seek again (and resume) the changelog partitions the recovery waits for in vain."""
+    recovery = app.tables.recovery
+    if not recovery.in_recovery:
+        tracker.reset()
+        return
+    remaining = {tp: n for tp, n in recovery.active_remaining().items()
+                 if tp in recovery.active_tps}
+    stuck = tracker.stuck(remaining, now)
+    if not stuck:
+        return
+    consumer = app.consumer
+    offsets = {}
+    for tp in stuck:
+        done = recovery.active_offsets.get(tp)
+        offsets[tp] = (done if done is not None and done >= 0 else -1) + 1
+        fetcher = getattr(app, "_fetcher", None)
+        log.warning("recovery of %s[%d] stuck for %.0fs: read up to %s of %s; %s; "
+                    "recovery tasks alive: %s, fetcher alive: %s; seeking it to %d again",
+                    tp.topic, tp.partition, tracker.stall_seconds, done,
+                    recovery.active_highwaters.get(tp), _describe(app, tp),
+                    _alive(recovery), _alive(fetcher), offsets[tp])
+    # seek_wait also drops Faust's read offset of these partitions (or sets it to the
+    # offset sought), so the records read again are not discarded as already read.
+    await consumer.seek_wait(offsets)
+    consumer.resume_partitions(set(stuck))
+
+
+def _alive(service: Any) -> bool:
+    """Whether every task of a (mode) service still runs."""
+    futures = getattr(service, "_futures", None)
+    return bool(futures) and all(not f.done() for f in futures)
 
 
 def _describe(app: Any, tp: Any) -> str:

@@ -56,6 +56,15 @@ def test_a_large_outbox_is_cut_into_chunks_no_value_split():
     assert read_outbox(store({}, box, chunk_bytes=8_000).get, 0, 1) == box
 
 
+def test_known_sizes_of_the_values_cut_the_chunks_without_encoding_them_again():
+    box = sample(writes=10, sends=0, size=10)
+    assert len(pack(box, chunk_bytes=1_000)) == 1  # the values are small ...
+    sizes = {key: 600 for key in box.writes}  # ... but they are said to be large
+    chunks = pack(box, chunk_bytes=1_000, sizes=sizes)
+    assert len(chunks) == 10 and [len(c["writes"]) for c in chunks] == [1] * 10
+    assert read_outbox(store({}, box, chunk_bytes=1_000, sizes=sizes).get, 0, 1) == box
+
+
 def test_a_torn_outbox_is_none():
     """Chunk 0 of a new batch over the chunks of an earlier one: that batch did nothing."""
     table = store({}, sample("old", seq=1, writes=40, size=1000), chunk_bytes=8_000)
