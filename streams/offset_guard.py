@@ -208,7 +208,8 @@ class GuardedConsumer(aiokafka_driver.Consumer):
                 message = waiting.pop(0)
                 if not waiting:
                     del parked[key]
-                super().ack(message)
+                if super().ack(message):  # the stream's acknowledgement, done now
+                    self.app.sensors.on_message_out(message.tp, message.offset, message)
             else:
                 self._processed.add(key)
 

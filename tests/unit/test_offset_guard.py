@@ -65,8 +65,16 @@ def test_a_held_event_acknowledged_before_it_is_processed_counts_once_it_is(cons
     assert held in consumer.unacked  # still in flight: a revocation waits for it
     assert not consumer._acked.get(PARTITION)  # and its offset is not committable
     assert consumer.ack(skipped) is False and skipped.acked  # never held: refused
+    done: list[int] = []
+
+    class Sensor(faust.Sensor):
+        def on_message_out(self, tp, offset, message):
+            done.append(offset)
+
+    consumer.app.sensors.add(Sensor())
     consumer.mark_processed(processed(held))  # the batch landed
     assert held.acked and consumer._acked[PARTITION] == [5]
+    assert done == [5]  # the sensors are told it is done, as for any acknowledgement
     assert held not in consumer.unacked
 
 
