@@ -9,7 +9,8 @@ Run by hand (not collected by pytest); starts its own Kafka broker from the Apac
 2. Baselines, best of ``--rounds``: (a) a bare aiokafka consumer and (b) a bare
    kafka-python consumer read the whole topic and decode every event (schemas/codec.py);
    (f) a bare Faust agent does the same (batches from ``stream.take``, nothing else), once:
-   the ceiling of any path whose stages are Faust agents.
+   the ceiling of any path whose stages are Faust agents; (f2) the same agent taking its
+   batches from its channel queue as the worker's agents do (streams/event_batches.py).
 3. (c) The whole path: one ``coselling worker`` and one ``coselling sink`` (chDB), both on
    default settings, timed from the worker's start until every consumer group has
    committed everything; then ``crm_events`` is checked to hold every event.
@@ -76,6 +77,7 @@ def main() -> None:
         kp = max(rig.read_kafka_python(bootstrap, settings.topic_inbound, n, codec)
                  for _ in range(args.rounds))
         bare_faust = rig.read_faust(bootstrap, settings.topic_inbound, n)
+        bare_channel = rig.read_faust(bootstrap, settings.topic_inbound, n, channel=True)
 
         sampler = rig.LagSampler(bootstrap, consumer_groups(settings)).start()
         start = time.monotonic()
@@ -133,6 +135,10 @@ def main() -> None:
     print(f"    ratio (f)/(a) Faust agent / aiokafka:      {bare_faust / aio_running:>10.4f}  "
           "(both from their first batch: the ceiling of a path of Faust agents)")
     print(f"    ratio (c)/(f) whole path / Faust agent:    {below}{full / bare_faust:>10.4f}")
+    print(f"(f2) bare Faust agent, batches from its channel queue (as the worker's agents "
+          f"take them): {bare_channel:>10,.0f} events/s")
+    print(f"    ratio (f2)/(a) Faust agent / aiokafka:     {bare_channel / aio_running:>10.4f}")
+    print(f"    ratio (c)/(f2) whole path / Faust agent:   {below}{full / bare_channel:>10.4f}")
     total = rig.print_writes(writes, n, prefix)
     rig.print_changelog(accounts_changelog, changelog, n, prefix)
     print(f"      owed by the next checkpoints: {sum(owed.values()) / n:.2f} ("

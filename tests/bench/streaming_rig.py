@@ -128,13 +128,14 @@ def read_aiokafka(bootstrap: str, topic: str, count: int, codec: Codec
     return asyncio.run(read())
 
 
-def read_faust(bootstrap: str, topic: str, count: int) -> float:
+def read_faust(bootstrap: str, topic: str, count: int, *, channel: bool = False) -> float:
     """Events/second of a bare Faust agent reading and decoding ``count`` events.
 
-    One agent on default settings taking batches (``stream.take``) and decoding each event,
-    nothing else: the most any path whose stages are Faust agents can do on this machine.
-    Runs a Faust worker in a child process; timed from the agent's first batch (start-up
-    left out) to its last event.
+    One agent on default settings taking batches (``stream.take``, or with ``channel``
+    :func:`streams.event_batches.take_batches`, as the pipeline's agents do) and decoding
+    each event, nothing else: the most any path whose stages are Faust agents taking their
+    batches that way can do on this machine. Runs a Faust worker in a child process; timed
+    from the agent's first batch (start-up left out) to its last event.
     """
     import multiprocessing
 
@@ -142,8 +143,8 @@ def read_faust(bootstrap: str, topic: str, count: int) -> float:
     out = ctx.Queue()
     # Faust makes its data folder under the current directory unless given one.
     with tempfile.TemporaryDirectory(prefix="bench-faust-") as datadir:
-        child = ctx.Process(target=_faust_reader, args=(bootstrap, topic, count, out, datadir),
-                            daemon=True)
+        child = ctx.Process(target=_faust_reader,
+                            args=(bootstrap, topic, count, out, datadir, channel), daemon=True)
         child.start()
         try:
             return out.get(timeout=600)
@@ -152,8 +153,11 @@ def read_faust(bootstrap: str, topic: str, count: int) -> float:
             child.join()
 
 
-def _faust_reader(bootstrap: str, topic: str, count: int, out, datadir: str) -> None:
+def _faust_reader(bootstrap: str, topic: str, count: int, out, datadir: str,
+                  channel: bool) -> None:
     import faust
+
+    from streams.event_batches import take_batches
 
     codec = Codec()
     app = faust.App(f"bench-faust-{uuid.uuid4().hex[:8]}", broker=f"kafka://{bootstrap}",
@@ -164,11 +168,13 @@ def _faust_reader(bootstrap: str, topic: str, count: int, out, datadir: str) -> 
 
     @app.agent(source)
     async def read(stream):
-        async for batch in stream.take(2000, within=0.05):
+        batches = (take_batches(stream, 2000, 0.05) if channel
+                   else stream.take(2000, within=0.05))
+        async for batch in batches:
             if not seen[0]:
                 seen[1] = time.perf_counter()
             for value in batch:
-                codec.decode(value)
+                codec.decode(value.value if channel else value)
             seen[0] += len(batch)
             if seen[0] >= count:
                 out.put(count / (time.perf_counter() - seen[1]))
