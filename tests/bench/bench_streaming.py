@@ -10,7 +10,8 @@ Run by hand (not collected by pytest); starts its own Kafka broker from the Apac
    kafka-python consumer read the whole topic and decode every event (schemas/codec.py);
    (f) a bare Faust agent does the same (batches from ``stream.take``, nothing else), once:
    the ceiling of any path whose stages are Faust agents; (f2) the same agent taking its
-   batches from its channel queue as the worker's agents do (streams/event_batches.py).
+   batches from its channel queue on the worker's consumer, as the worker's agents read
+   (streams/event_batches.py, streams/offset_guard.py).
 3. (c) The whole path: one ``coselling worker`` and one ``coselling sink`` (chDB), both on
    default settings, timed from the worker's start until every consumer group has
    committed everything; then ``crm_events`` is checked to hold every event.

@@ -132,8 +132,8 @@ def read_faust(bootstrap: str, topic: str, count: int, *, channel: bool = False)
     """Events/second of a bare Faust agent reading and decoding ``count`` events.
 
     One agent on default settings taking batches (``stream.take``, or with ``channel``
-    :func:`streams.event_batches.take_batches`, as the pipeline's agents do) and decoding
-    each event, nothing else: the most any path whose stages are Faust agents taking their
+    :func:`streams.event_batches.take_batches` on the offset guard's consumer, as the
+    pipeline's agents read) and decoding each event, nothing else: the most any path whose stages are Faust agents taking their
     batches that way can do on this machine. Runs a Faust worker in a child process; timed
     from the agent's first batch (start-up left out) to its last event.
     """
@@ -157,10 +157,15 @@ def _faust_reader(bootstrap: str, topic: str, count: int, out, datadir: str,
                   channel: bool) -> None:
     import faust
 
+    from streams import offset_guard
     from streams.event_batches import take_batches
 
     codec = Codec()
-    app = faust.App(f"bench-faust-{uuid.uuid4().hex[:8]}", broker=f"kafka://{bootstrap}",
+    scheme = "kafka"
+    if channel:  # the worker's consumer too (its fetch loop), as the worker's agents read
+        offset_guard.register()
+        scheme = offset_guard.SCHEME
+    app = faust.App(f"bench-faust-{uuid.uuid4().hex[:8]}", broker=f"{scheme}://{bootstrap}",
                     store="memory://", web_enabled=False, topic_disable_leader=True,
                     consumer_auto_offset_reset="earliest", datadir=datadir)
     source = app.topic(topic, key_serializer="raw", value_serializer="raw")
