@@ -243,8 +243,11 @@ def create_app(settings: Settings) -> faust.App:
         messages together.
         """
         send = app.producer.send
-        futures = [await send(s.topic, s.key, s.value, s.partition, None, s.headers)
-                   for s in sends]
+        turns = batch_loop.Turns()  # thousands of sends: the other stages run meanwhile
+        futures = []
+        for s in sends:
+            futures.append(await send(s.topic, s.key, s.value, s.partition, None, s.headers))
+            await turns.take()
         await asyncio.gather(*futures)
 
     async def deliver_until_done(sends: list[Send], what: str) -> None:

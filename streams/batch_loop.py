@@ -33,6 +33,26 @@ from .outbox import Send
 TURN_SECONDS = 0.01
 
 
+class Turns:
+    """Lets the other tasks of the event loop run after every :data:`TURN_SECONDS` of work.
+
+    For loops over a whole batch (deciding, emitting, handing messages to the producer):
+    without a turn, one of them held every other stage, the fetch loop and the producer's
+    acknowledgements for up to 0.8 s under a steady 1,000 events/s.
+    """
+
+    __slots__ = ("_since",)
+
+    def __init__(self) -> None:
+        self._since = time.monotonic()
+
+    async def take(self) -> None:
+        """Let the others run if this task worked :data:`TURN_SECONDS` since its last turn."""
+        if time.monotonic() - self._since >= TURN_SECONDS:
+            await asyncio.sleep(0)
+            self._since = time.monotonic()
+
+
 @dataclass(frozen=True, slots=True)
 class Stage:
     """One agent's part of the pipeline.
@@ -285,11 +305,9 @@ async def _decide(stage: Stage, events: list[Any], state: BatchState | None,
     sends: list[Send] = []
     senders: list[Any] = []
     decided: list[tuple[Any, Any]] = []
-    turn = time.monotonic()
+    turns = Turns()
     for e in events:
-        if time.monotonic() - turn >= TURN_SECONDS:
-            await asyncio.sleep(0)  # the other stages share this event loop
-            turn = time.monotonic()
+        await turns.take()  # the other stages share this event loop
         if state is not None:
             state.use_event(e)
         try:
@@ -301,6 +319,7 @@ async def _decide(stage: Stage, events: list[Any], state: BatchState | None,
         decided = list(zip([e for e, _ in decided],
                            stage.coalesce([d for _, d in decided]), strict=True))
     for e, decision in decided:
+        await turns.take()
         made = list(stage.emit(e, decision))
         sends.extend(made)
         senders.extend([e] * len(made))

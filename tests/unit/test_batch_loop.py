@@ -291,3 +291,37 @@ def test_a_landing_that_fails_while_the_loop_waits_for_a_batch_stops_the_loop():
             counting_stage({}), quiet_after_one(), Consumer(log), Failing(log),
             checkpoint_keys=1000), timeout=5))
     assert ("processed", [0]) not in log
+
+
+def test_a_long_emit_lets_the_other_tasks_of_the_event_loop_run():
+    import time
+
+    ticks = [0]
+    seen_at_last_emit: list[int] = []
+
+    def decide(e, state):
+        return e.value
+
+    def emit(e, decision):
+        time.sleep(0.003)  # 20 events: 60 ms of work in one batch
+        if e.message.offset == 19:
+            seen_at_last_emit.append(ticks[0])
+        return [Send("out", None, decision.encode())]
+
+    async def scenario():
+        done = asyncio.Event()
+
+        async def ticker():
+            while not done.is_set():
+                await asyncio.sleep(0)
+                ticks[0] += 1
+
+        ticking = asyncio.ensure_future(ticker())
+        await run_batches(Stage("slow", "slow: sends", decide, emit),
+                          batches_of([event(0, n) for n in range(20)]), Consumer([]),
+                          IO([]), checkpoint_keys=1000)
+        done.set()
+        await ticking
+
+    asyncio.run(scenario())
+    assert seen_at_last_emit[0] >= 3  # the ticker ran while the batch's messages were made
