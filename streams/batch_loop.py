@@ -186,8 +186,7 @@ async def run_batches(stage: Stage, batches: AsyncIterable[list[Any]],
             if stage.prepare is not None:
                 await stage.prepare()
             sends, senders = await _decide(stage, events, state, io)
-            if state is not None and state.pending:
-                state.seal()
+            sealed = state.seal() if state is not None and state.pending else None
             clock.lap("applying")
             if landing is not None:
                 await landing.wait(clock)  # batches land in order
@@ -197,7 +196,7 @@ async def run_batches(stage: Stage, batches: AsyncIterable[list[Any]],
                 stage, events, state, sends, senders, kept, consumer, io, faults, audit,
                 landing, clock))
             landing.task.add_done_callback(partial(_stop_on_failure, asyncio.current_task()))
-            staged = state.seal() if state is not None and state.pending else None
+            staged = sealed
         if landing is not None:
             await landing.wait(clock)
             landing = None

@@ -64,44 +64,10 @@ class StallTracker:
         return now - since
 
 
-class RecoveryStallTracker:
-    """Decides which changelog partitions the recovery waits for in vain.
-
-    From the recovery's remaining offsets over time: a partition with offsets still to
-    read whose remaining count did not change for ``stall_seconds`` is stuck (its clock
-    then starts again).
-    """
-
-    def __init__(self, stall_seconds: float):
-        self.stall_seconds = stall_seconds
-        self._progress: dict[Any, tuple[int, float]] = {}
-
-    def reset(self) -> None:
-        """Forget every clock (a recovery starts or ended)."""
-        self._progress.clear()
-
-    def stuck(self, remaining: dict[Any, int], now: float) -> list[Any]:
-        """The partitions of ``remaining`` (tp -> offsets left) stuck for ``stall_seconds``."""
-        found = []
-        for tp in list(self._progress):
-            if remaining.get(tp, 0) <= 0:
-                del self._progress[tp]
-        for tp, left in remaining.items():
-            if left <= 0:
-                continue
-            last, since = self._progress.get(tp, (None, now))
-            if last != left:
-                self._progress[tp] = (left, now)
-            elif now - since >= self.stall_seconds:
-                self._progress[tp] = (left, now)
-                found.append(tp)
-        return found
-
-
 def install(app: Any, *, interval: float, stall_seconds: float) -> None:
     """Register the watchdog timer on ``app``."""
     tracker = StallTracker(stall_seconds)
-    recovery_tracker = RecoveryStallTracker(stall_seconds)
+    recovery_tracker = StallTracker(stall_seconds)  # (next offset, end) of changelogs
     guard: list[asyncio.Future] = []
 
     async def guard_recovery() -> None:
@@ -145,23 +111,32 @@ def install(app: Any, *, interval: float, stall_seconds: float) -> None:
                 await consumer.seek(tp, committed or 0)
 
 
-async def check_recovery(app: Any, tracker: RecoveryStallTracker, now: float) -> None:
-    """Seek again (and resume) the changelog partitions the recovery waits for in vain."""
+async def check_recovery(app: Any, tracker: StallTracker, now: float) -> None:
+    """Seek again (and resume) the changelog partitions the recovery waits for in vain.
+
+    ``tracker`` judges each active changelog partition by the next offset the recovery
+    needs and the end of what it must read (its highwater + 1), as the stream partitions
+    are judged by their committed and end offsets.
+    """
     recovery = app.tables.recovery
     if not recovery.in_recovery:
         tracker.reset()
         return
-    remaining = {tp: n for tp, n in recovery.active_remaining().items()
-                 if tp in recovery.active_tps}
-    stuck = tracker.stuck(remaining, now)
-    if not stuck:
+    offsets = {}
+    for tp in recovery.active_tps:
+        highwater = recovery.active_highwaters.get(tp)
+        if highwater is None:
+            continue
+        done = recovery.active_offsets.get(tp)
+        needed = (done if done is not None and done >= 0 else -1) + 1
+        if tracker.stalled_for(tp, needed, highwater + 1, now) is not None:
+            offsets[tp] = needed
+    if not offsets:
         return
     consumer = app.consumer
-    offsets = {}
-    for tp in stuck:
+    fetcher = getattr(app, "_fetcher", None)
+    for tp in offsets:
         done = recovery.active_offsets.get(tp)
-        offsets[tp] = (done if done is not None and done >= 0 else -1) + 1
-        fetcher = getattr(app, "_fetcher", None)
         log.warning("recovery of %s[%d] stuck for %.0fs: read up to %s of %s; %s; "
                     "recovery tasks alive: %s, fetcher alive: %s; seeking it to %d again",
                     tp.topic, tp.partition, tracker.stall_seconds, done,
@@ -170,7 +145,7 @@ async def check_recovery(app: Any, tracker: RecoveryStallTracker, now: float) ->
     # seek_wait also drops Faust's read offset of these partitions (or sets it to the
     # offset sought), so the records read again are not discarded as already read.
     await consumer.seek_wait(offsets)
-    consumer.resume_partitions(set(stuck))
+    consumer.resume_partitions(set(offsets))
 
 
 def _alive(service: Any) -> bool:

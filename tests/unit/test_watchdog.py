@@ -6,7 +6,7 @@ from types import SimpleNamespace
 from faust.types import TP
 
 from streams import watchdog
-from streams.watchdog import RecoveryStallTracker, StallTracker
+from streams.watchdog import StallTracker
 
 
 def test_a_partition_behind_whose_commit_does_not_move_is_stalled_once_per_period():
@@ -30,14 +30,16 @@ def test_progress_or_being_caught_up_is_never_a_stall():
     assert t.stalled_for("p3", None, 7, now=10) == 10  # never committed, behind
 
 
-def test_a_recovery_partition_whose_remaining_does_not_move_is_stuck_once_per_period():
-    t = RecoveryStallTracker(stall_seconds=10)
-    assert t.stuck({"c0": 22, "c1": 0}, now=0) == []  # first sight starts the clock
-    assert t.stuck({"c0": 22}, now=9) == []
-    assert t.stuck({"c0": 22}, now=10) == ["c0"]
-    assert t.stuck({"c0": 22}, now=15) == []  # the clock started again
-    assert t.stuck({"c0": 5}, now=21) == []  # progress
-    assert t.stuck({"c0": 0}, now=40) == []  # done
+def test_a_recovery_partition_whose_next_offset_does_not_move_is_stuck_once_per_period():
+    """Changelog partitions judged by (next offset the recovery needs, highwater + 1)."""
+    t = StallTracker(stall_seconds=10)
+    assert t.stalled_for("c0", 0, 22, now=0) is None  # first sight starts the clock
+    assert t.stalled_for("c1", 22, 22, now=0) is None  # nothing left to read
+    assert t.stalled_for("c0", 0, 22, now=9) is None
+    assert t.stalled_for("c0", 0, 22, now=10) == 10
+    assert t.stalled_for("c0", 0, 22, now=15) is None  # the clock started again
+    assert t.stalled_for("c0", 17, 22, now=21) is None  # progress
+    assert t.stalled_for("c0", 22, 22, now=40) is None  # done
 
 
 class _Consumer:
@@ -71,9 +73,6 @@ class _Recovery:
         self.active_offsets = {changelog: -1}
         self.active_highwaters = {changelog: 21}
 
-    def active_remaining(self):
-        return {tp: hw - self.active_offsets[tp] for tp, hw in self.active_highwaters.items()}
-
 
 def _app_in_recovery(monkeypatch):
     stream, changelog = TP("t.crm-events", 0), TP("app-resolver-changelog", 0)
@@ -93,7 +92,7 @@ def test_in_recovery_paused_stream_partitions_are_not_sought_a_stuck_changelog_i
     """A fresh worker waited 4 minutes for resolver-changelog[0] (highwater 21, nothing
     read) while the watchdog sought its paused stream partitions again and again."""
     app, watch, clock, stream, changelog = _app_in_recovery(monkeypatch)
-    tracker = RecoveryStallTracker(stall_seconds=10)
+    tracker = StallTracker(stall_seconds=10)
     for now in (0, 5, 10, 15):
         clock[0] = now
         asyncio.run(watch())
