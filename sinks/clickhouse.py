@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from schemas import source_time
 from schemas.epoch import epoch_millis
 from schemas.exceptions import InternalMessageFormatError
 from schemas.internal import internal_codec
@@ -233,12 +234,14 @@ class ClickHouseSink(BatchingSink):
         super().__init__(max_rows, max_age, **kwargs)
         self.writer = writer
         self.read = read or sink_message
-        self._written_times: list[tuple[int, int | None]] = []
+        self._written_times: list[tuple[int, int | None, int | None]] = []
 
-    def take_written_times(self) -> list[tuple[int, int | None]]:
-        """Event and ingest times (epoch ms) of the messages written since the last call.
+    def take_written_times(self) -> list[tuple[int, int | None, int | None]]:
+        """Event, ingest and source times (epoch ms) of the rows written since the last call.
 
-        For the latency metrics; the ingest time is None for result rows.
+        For the latency metrics; the ingest time is None for result rows, the source time
+        (:mod:`schemas.source_time`, the message's header) for all but result rows and
+        for result messages without one.
         """
         times, self._written_times = self._written_times, []
         return times
@@ -263,7 +266,7 @@ class ClickHouseSink(BatchingSink):
                 rejected.append(Rejected(m, exc))
         rows = self._write_or_split(good, rejected) if good else 0
         bad = {id(r.message) for r in rejected}
-        self._written_times.extend(_times(data) for m, data in parsed if id(m) not in bad)
+        self._written_times.extend(_times(m, data) for m, data in parsed if id(m) not in bad)
         return rows, rejected
 
     def _write_or_split(self, part, rejected: list[Rejected]) -> int:
@@ -297,11 +300,12 @@ def sink_message(message: Message) -> list[dict[str, Any]]:
         raise SinkDataError(str(exc)) from exc
 
 
-def _times(data: dict[str, Any]) -> tuple[int, int | None]:
+def _times(message: Message, data: dict[str, Any]) -> tuple[int, int | None, int | None]:
     row = data["row"]
     if "event_time" in row:
-        return int(row["event_time"]), int(row["ingest_time"])
-    return int(row.get("occurred_at") or 0), None
+        return int(row["event_time"]), int(row["ingest_time"]), None
+    return (int(row.get("occurred_at") or 0), None,
+            source_time.from_headers(message.headers))
 
 
 def views_snapshot(writer: ClickHouseWriter, views: Sequence[str] = VIEWS

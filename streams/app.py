@@ -80,6 +80,7 @@ from typing import Any
 
 import faust
 
+from schemas import source_time
 from schemas.codec import Decoded
 from schemas.exceptions import CodecError, CosellingError
 from schemas.internal import internal_codec
@@ -246,7 +247,8 @@ def create_app(settings: Settings) -> faust.App:
         turns = batch_loop.Turns()  # thousands of sends: the other stages run meanwhile
         futures = []
         for s in sends:
-            futures.append(await send(s.topic, s.key, s.value, s.partition, None, s.headers))
+            futures.append(await send(s.topic, s.key, s.value, s.partition, None,
+                                      s.kafka_headers()))
             await turns.take()
         await asyncio.gather(*futures)
 
@@ -360,10 +362,21 @@ def create_app(settings: Settings) -> faust.App:
         consumer = offset_guard.guarded_consumer(app)
         app.producer.buffer.max_messages = PRODUCER_BUFFER_MESSAGES
         stage = Stage(what.partition(":")[0], what, decide,
-                      lambda e, d: [as_send(t, kw) for t, kw in emit(e, d)], **options)
+                      lambda e, d: [as_send(t, kw) for t, kw in emit(e, d)],
+                      source_time=event_source_time, **options)
         await batch_loop.run_batches(
             stage, take_batches(stream, BATCH_SIZE, BATCH_WINDOW_SECONDS), consumer,
             batch_io, checkpoint_keys=settings.checkpoint_keys, faults=faults, audit=audit)
+
+    published = {settings.topic_inbound, settings.topic_control}
+
+    def event_source_time(e: Any) -> int | None:
+        """An event's source time: when a CRM published the change it carries."""
+        m = e.message
+        if m.topic in published:  # its own publish, unless the accounts stage forwarded it
+            stamp = None if m.timestamp is None else round(m.timestamp * 1000)
+            return source_time.of_message(m.headers, stamp)
+        return source_time.from_headers(m.headers)
 
     key_partitions = KeyPartitions(
         lambda key: app.consumer.key_partition(settings.topic_by_account, key))

@@ -67,6 +67,9 @@ class Stage:
     :param prepare: awaited before each batch.
     :param on_completed: called when a partition met for the first time had outboxes
         after its checkpoint (they were applied).
+    :param source_time: an event's source time (epoch ms; see :mod:`schemas.source_time`),
+        None where unknown: the messages its decision makes carry it, and the stage's
+        ``coselling_stage_source_age_seconds`` counts from it when its batch lands.
     """
 
     name: str
@@ -78,6 +81,7 @@ class Stage:
     coalesce: Callable[[list[Any]], list[Any]] | None = None
     prepare: Callable[[], Awaitable[None]] | None = None
     on_completed: Callable[[], None] | None = None
+    source_time: Callable[[Any], int | None] | None = None
 
 
 class BatchConsumer(Protocol):
@@ -291,6 +295,8 @@ async def _land(stage: Stage, events: list[Any], state: BatchState | None,
         await io.deliver(sends, stage.what)
     clock.landed("sending", time.monotonic() - started)
     consumer.mark_processed(events)
+    if stage.source_time is not None:
+        clock.sourced(map(stage.source_time, events))
     if audit is not None:
         audit.processed(events)
 
@@ -317,9 +323,19 @@ async def _decide(stage: Stage, events: list[Any], state: BatchState | None,
     if stage.coalesce is not None:
         decided = list(zip([e for e, _ in decided],
                            stage.coalesce([d for _, d in decided]), strict=True))
+    source = stage.source_time
     for e, decision in decided:
         await turns.take()
         made = list(stage.emit(e, decision))
+        if source is not None and made:
+            made = _stamped(made, source(e))
         sends.extend(made)
         senders.extend([e] * len(made))
     return sends, senders
+
+
+def _stamped(sends: list[Send], source_ms: int | None) -> list[Send]:
+    """``sends`` carrying the source time of the event that made them."""
+    if source_ms is None:
+        return sends
+    return [Send(s.topic, s.key, s.value, s.partition, s.headers, source_ms) for s in sends]

@@ -8,7 +8,7 @@ bounded: event types, tenants (tens to hundreds), stages, tables and result kind
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
@@ -33,6 +33,16 @@ INGEST_TO_CLICKHOUSE = Histogram(
     "coselling_ingest_to_clickhouse_seconds", "From a raw event's Kafka timestamp (its "
     "publish) to its crm_events row in ClickHouse.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, float("inf")))
+#: Buckets of the source-time latencies (see :mod:`schemas.source_time`).
+SOURCE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60, 300, float("inf"))
+RESULT_TO_CLICKHOUSE = Histogram(
+    "coselling_result_to_clickhouse_seconds", "From the publish of the CRM change that made "
+    "a result row (overlap, intro, attribution: its message's source time) to the row's "
+    "write into ClickHouse.", buckets=SOURCE_BUCKETS)
+STAGE_SOURCE_AGE = Histogram(
+    "coselling_stage_source_age_seconds", "From the publish of the CRM change a stage's "
+    "input carries (its source time) to the landing of the batch that applied it "
+    "(everything the batch made acknowledged by Kafka).", ["stage"], buckets=SOURCE_BUCKETS)
 
 
 STAGE_SECONDS = Counter(
@@ -73,6 +83,7 @@ class StageClock:
                          for step in LANDING_STEPS}
         self._events = STAGE_EVENTS.labels(stage=stage)
         self._batches = STAGE_BATCHES.labels(stage=stage)
+        self._source_age = STAGE_SOURCE_AGE.labels(stage=stage)
 
     def lap(self, step: str) -> None:
         """Charge the time since the last lap to ``step``."""
@@ -83,6 +94,17 @@ class StageClock:
     def landed(self, step: str, seconds: float) -> None:
         """Count ``seconds`` a batch's landing spent on ``step`` (outbox or sending)."""
         self._landing[step].inc(seconds)
+
+    def sourced(self, times_ms: Iterable[int | None]) -> None:
+        """Count how long ago (now, wall clock) the inputs of a landed batch were published.
+
+        ``times_ms``: their source times (epoch ms), None where unknown (not counted).
+        """
+        now = time.time()
+        observe = self._source_age.observe
+        for t in times_ms:
+            if t is not None:
+                observe(max(0.0, now - t / 1000))
 
     def took(self, events: int) -> None:
         """Count a batch of ``events`` messages."""

@@ -49,6 +49,8 @@ from typing import Any
 
 import orjson
 
+from schemas import source_time
+
 #: Outbox and checkpoint keys start with this: never a key of the core's (whose keys are
 #: tenant ids, company keys or other ``~`` names), skipped where a table is walked.
 OUTBOX_PREFIX = "~outbox"
@@ -63,13 +65,24 @@ CHUNK_BYTES = 256 * 1024
 
 @dataclass(frozen=True, slots=True)
 class Send:
-    """One message as the producer takes it."""
+    """One message as the producer takes it.
+
+    ``source_ms``: the source time of the input that made it (see
+    :mod:`schemas.source_time`), sent as a header; not kept in an outbox.
+    """
 
     topic: str
     key: bytes | None
     value: bytes
     partition: int | None = None
     headers: list[tuple[str, bytes]] | None = None
+    source_ms: int | None = None
+
+    def kafka_headers(self) -> list[tuple[str, bytes]] | None:
+        """The headers to send: its own and its source time's."""
+        if self.source_ms is None:
+            return self.headers
+        return [*(self.headers or ()), source_time.header(self.source_ms)]
 
 
 @dataclass(slots=True)

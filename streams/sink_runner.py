@@ -252,13 +252,15 @@ class _Runner:
             _add_all(sink, polled)
 
 
-def _observe_latency(times: list[tuple[int, int | None]]) -> None:
-    """Event-to-ClickHouse (and ingest-to-ClickHouse) latency of rows just written."""
+def _observe_latency(times: list[tuple[int, int | None, int | None]]) -> None:
+    """Event-, ingest- and result-to-ClickHouse latency of rows just written."""
     now = time.time()
-    for event_ms, ingest_ms in times:
+    for event_ms, ingest_ms, source_ms in times:
         metrics.EVENT_TO_CLICKHOUSE.observe(max(0.0, now - event_ms / 1000))
         if ingest_ms is not None:
             metrics.INGEST_TO_CLICKHOUSE.observe(max(0.0, now - ingest_ms / 1000))
+        if source_ms is not None:
+            metrics.RESULT_TO_CLICKHOUSE.observe(max(0.0, now - source_ms / 1000))
 
 
 def _add_all(sink: ClickHouseSink, polled) -> None:

@@ -4,8 +4,9 @@ Run by hand (not collected by pytest); starts its own Kafka broker from the Apac
 
     python tests/bench/bench_latency.py [--rate 1000] [--slow-rate 50] [--seconds 30]
 
-One ``coselling worker`` (a subprocess) and one ``coselling sink`` (chDB), both on default
-settings, run over fresh topics. The sink runs on a thread of this process (its
+One ``coselling worker`` (a subprocess; ``--workers N`` runs N in one group, as when scaled
+out) and one ``coselling sink`` (chDB), both on default settings, run over fresh topics.
+The sink runs on a thread of this process (its
 ``run_sink``, as ``coselling sink`` calls it) so that this process can read the chDB
 folder while the sink writes; a producer in a child process publishes generated scenario
 events (tests/scenario.py) at a steady rate, each stamped at its ``send`` with
@@ -21,7 +22,11 @@ The same poller reads the new rows of the derived result tables (``overlap_state
 send, that is the publish time of the event that made this version of the row when that
 event is one of them, so its latency is its visible time minus its ``occurred_at``. A row
 re-derived by another input (a contact changes an intro's contact count; an intro counts
-the opportunity's and the partner account's activity) is counted late by its age. Only active rows count: an ended result's row
+the opportunity's and the partner account's activity; an account that arrives after its
+deals makes their attributions) is counted late by its age. So a second figure reads the
+result messages the sink reads, each of which carries the publish time of the CRM change
+that made it (header ``coselling.source-time``, see schemas/source_time.py), and takes
+each row version's latency from that. Only active rows count: an ended result's row
 (``active`` = 0) keeps the ``occurred_at`` of the row it ends. Rows of a phase are those
 whose ``occurred_at`` lies within the phase's publishing; a version the table's merges
 replaced before a read saw it is not counted (the number counted is printed). A
@@ -50,6 +55,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from schemas import source_time  # noqa: E402
 from schemas.codec import Codec  # noqa: E402
 from sinks.clickhouse import ClickHouseWriter  # noqa: E402
 from sinks.exceptions import SinkUnavailableError  # noqa: E402
@@ -114,7 +120,8 @@ class Poller:
         self.seen: dict[str, tuple[float, int, int]] = {}  # event id -> visible, event, ingest
         self.derived_block = dict.fromkeys(DERIVED, 0)
         self.derived_rows: set[tuple] = set()  # (table, row's key..., version) seen
-        self.derived: list[tuple[float, int]] = []  # (visible, occurred_at ms) per row version
+        # (visible, occurred_at ms, (table, row's key..., version)) per row version
+        self.derived: list[tuple[float, int, tuple]] = []
 
     def wait_for_table(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
@@ -142,7 +149,7 @@ class Poller:
         derived = self._derived_rows()
         ended = time.time()
         visible = (self.previous_start + ended) / 2
-        self.derived.extend((visible, occurred) for occurred in derived)
+        self.derived.extend((visible, occurred, ident) for occurred, ident in derived)
         new = 0
         for event_id, event_ms, ingest_ms, block in rows:
             self.block = max(self.block, block)
@@ -154,9 +161,9 @@ class Poller:
         self.previous_start = started
         return new
 
-    def _derived_rows(self) -> list[int]:
-        """``occurred_at`` (ms) of each result row version first seen in this read."""
-        found: list[int] = []
+    def _derived_rows(self) -> list[tuple[int, tuple]]:
+        """``occurred_at`` (ms) and (table, key..., version) of each version first seen here."""
+        found: list[tuple[int, tuple]] = []
         for table, key in DERIVED.items():
             try:
                 rows = self.client.query(
@@ -171,7 +178,7 @@ class Poller:
                 ident = (table, *ident)
                 if ident not in self.derived_rows:
                     self.derived_rows.add(ident)
-                    found.append(occurred)
+                    found.append((occurred, ident))
         return found
 
     def until(self, wanted: set[str], deadline: float) -> None:
@@ -180,16 +187,63 @@ class Poller:
             time.sleep(POLL_SECONDS)
 
 
+class SourceTimes:
+    """The source time of each derived row version, read from the topics the sink reads.
+
+    Every result message carries in a header the publish time of the CRM change that made
+    it (see schemas/source_time.py); with the poller's visible time of the same row version
+    that is the latency from the change to its effect in ClickHouse, whatever the row's
+    ``occurred_at`` counts.
+    """
+
+    def __init__(self, settings):
+        from kafka import KafkaConsumer, TopicPartition
+
+        from streams.sink_inputs import SinkInputs
+
+        self.read = SinkInputs(settings.codec(), settings.event_validator, settings)
+        self.consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers,
+                                      enable_auto_commit=False)
+        topics = (settings.topic_sink, settings.topic_intros, settings.topic_attributions)
+        self.consumer.assign([TopicPartition(t, p) for t in topics
+                              for p in range(settings.topic_partitions)])
+        self.consumer.seek_to_beginning()
+        self.times: dict[tuple, int] = {}  # (table, row's key..., version) -> source ms
+
+    def catch_up(self) -> None:
+        """Read every result message published so far."""
+        from schemas.raw_message import RawMessage
+        from sinks.rows import table_rows
+
+        ends = self.consumer.end_offsets(list(self.consumer.assignment()))
+        while any(self.consumer.position(tp) < end for tp, end in ends.items()):
+            for records in self.consumer.poll(timeout_ms=500, max_records=5000).values():
+                for r in records:
+                    m = RawMessage(r.topic, r.partition, r.offset, r.key, r.value,
+                                   r.timestamp, tuple(r.headers or ()))
+                    source = source_time.from_headers(m.headers)
+                    if source is None:
+                        continue
+                    for data in self.read(m):
+                        for table, _ in table_rows(data):
+                            if table.name in DERIVED:
+                                row = data["row"]
+                                key = DERIVED[table.name].split(", ")
+                                self.times[(table.name, *(row[c] for c in key),
+                                            data["version"])] = source
+
+
 def run_phase(bootstrap: str, topic: str, poller: Poller, phase: str, events: list,
-              rate: float, drain: float, idle, web_port: int | None) -> None:
+              rate: float, drain: float, idle, web_ports: list[int],
+              sources: SourceTimes | None = None) -> None:
     """Publish ``events`` at ``rate``, wait until they are visible, print the figures.
 
     ``idle()``: every consumer group has committed everything (the derived rows are
     written); the poller keeps reading until then, or until ``drain`` seconds passed.
-    ``web_port``: the worker's, whose stage metrics tell where its stages' time went
-    (None: not printed, as in the warm-up, which may start before the worker serves them).
+    ``web_ports``: the workers', whose stage metrics tell where their stages' time went
+    (none: not printed, as in the warm-up, which may start before the workers serve them).
     """
-    stages_before = rig.stage_metrics(web_port) if web_port else {}
+    stages_before = _stage_metrics(web_ports)
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
     wanted = {f"{phase}-{i}" for i in range(len(events))}
@@ -216,7 +270,14 @@ def run_phase(bootstrap: str, topic: str, poller: Poller, phase: str, events: li
     to_visible = [v - ing / 1000 for v, _, ing in seen.values()]
     missing = len(wanted) - len(seen)
     windows = poller.windows[windows_before:] or [0.0]
-    derived = [v - occ / 1000 for v, occ in poller.derived if first <= occ / 1000 <= last]
+    derived = [v - occ / 1000 for v, occ, _ in poller.derived if first <= occ / 1000 <= last]
+    by_source: list[float] = []
+    if sources is not None:
+        sources.catch_up()
+        for v, _, version in poller.derived:
+            source = sources.times.get(version)
+            if source is not None and first <= source / 1000 <= last:
+                by_source.append(v - source / 1000)
     achieved = (sent - 1) / (last - first) if last > first else float("nan")
     print(f"offered {rate:,.0f} ev/s for {len(events) / rate:.0f}s: achieved publish rate "
           f"{achieved:,.0f} ev/s ({sent:,} events, at most {behind * 1000:.0f} ms behind "
@@ -228,15 +289,27 @@ def run_phase(bootstrap: str, topic: str, poller: Poller, phase: str, events: li
           f"overlaps, intros, attributions): {_quantiles(derived, 0)}"
           + ("" if settled else f" (the pipeline was still busy {drain:.0f}s after the "
              "last publish: later rows not counted)"))
+    if sources is not None:
+        print(f"  publish of the CRM change that made a derived row version -> the version "
+              f"visible ({len(by_source):,} row versions): {_quantiles(by_source, 0)}")
     count, seconds, rows = (a - b for a, b in zip(_flushes(), flushes_before, strict=True))
     if count:
         print(f"  sink: {count:.0f} writes, {seconds / count * 1000:.0f} ms and "
               f"{rows / count:.0f} messages each on average")
-    if web_port:
-        rig.print_stage_split(stages_before, rig.stage_metrics(web_port))
+    if web_ports:
+        rig.print_stage_split(stages_before, _stage_metrics(web_ports))
     print(f"  not visible {drain:.0f}s after the last publish: {missing:,}; resolution "
           f"+/- {statistics.mean(windows) / 2 * 1000:.0f} ms (half the mean read window, "
           f"max {max(windows) / 2 * 1000:.0f} ms)")
+
+
+def _stage_metrics(web_ports: list[int]) -> dict[tuple[str, str], float]:
+    """The stage metrics of every worker, added up."""
+    total: dict[tuple[str, str], float] = {}
+    for port in web_ports:
+        for key, value in rig.stage_metrics(port).items():
+            total[key] = total.get(key, 0.0) + value
+    return total
 
 
 def _flushes() -> tuple[float, float, float]:
@@ -272,6 +345,8 @@ def main() -> None:
                         help="the reference rate (0: skip)")
     parser.add_argument("--seconds", type=float, default=30.0, help="publishing time per rate")
     parser.add_argument("--partitions", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes (one consumer group, as when scaled out)")
     parser.add_argument("--drain", type=float, default=120.0,
                         help="seconds to wait for the last rows after publishing ends")
     parser.add_argument("--idle-wait", type=float, default=300.0,
@@ -293,7 +368,12 @@ def main() -> None:
         bootstrap = broker.bootstrap_servers
         settings = rig.bench_settings(bootstrap, work, args.partitions)
         sampler = rig.LagSampler(bootstrap, consumer_groups(settings)).start()
-        worker = WorkerProcess(settings, work / "worker.log")
+        workers = [WorkerProcess(settings, work / f"worker-{i}.log")
+                   for i in range(1, args.workers + 1)]
+
+        def alive() -> bool:
+            return all(w.alive() for w in workers)
+
         try:
             with rig.sink_in_this_process(settings, work / "sink.log"):
                 poller = Poller(settings.clickhouse_dsn.get_secret_value())
@@ -303,22 +383,26 @@ def main() -> None:
                     return sampler.is_idle(1.0)
 
                 run_phase(bootstrap, settings.topic_inbound, poller, "warmup",
-                          events[:warmup], 20.0, 300, idle, None)
+                          events[:warmup], 20.0, 300, idle, [])
+                sources = SourceTimes(settings)
                 at = warmup
                 for rate, n in zip(rates, needed, strict=True):
                     try:
                         sampler.wait_idle(settle=2.0, timeout=args.idle_wait,
-                                          alive=worker.alive)
+                                          alive=alive)
                     except TimeoutError as exc:
                         print(f"(the next rate starts on a busy pipeline: {exc})")
                     run_phase(bootstrap, settings.topic_inbound, poller, f"r{rate:g}",
-                              events[at:at + n], rate, args.drain, idle, worker.web_port)
+                              events[at:at + n], rate, args.drain, idle,
+                              [w.web_port for w in workers],
+                              sources)
                     at += n
         finally:
             sampler.stop()
-            worker.stop()
+            for w in workers:
+                w.stop()
     sampler.print_summary(settings.app_id.removeprefix("bench-"))
-    print(f"logs: {work}/worker.log, {work}/sink.log")
+    print(f"logs: {work}/worker-*.log, {work}/sink.log")
 
 
 if __name__ == "__main__":

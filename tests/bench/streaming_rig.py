@@ -515,7 +515,22 @@ def stage_metrics(web_port: int) -> dict[tuple[str, str], float]:
             elif sample.name in ("coselling_stage_events_total",
                                  "coselling_stage_batches_total"):
                 found[sample.labels["stage"], sample.name.split("_")[2]] = sample.value
+            elif sample.name == "coselling_stage_source_age_seconds_bucket":
+                found[sample.labels["stage"], f"age le {sample.labels['le']}"] = sample.value
+            elif sample.name == "coselling_stage_source_age_seconds_sum":
+                found[sample.labels["stage"], "age sum"] = sample.value
     return found
+
+
+def _age_quantile(spent: dict[str, float], q: float) -> str:
+    """The upper bound of the histogram bucket holding quantile ``q`` of the source ages."""
+    buckets = sorted((float(k.split()[2]), v) for k, v in spent.items()
+                     if k.startswith("age le "))
+    total = buckets[-1][1] if buckets else 0
+    for bound, count in buckets:
+        if total and count >= q * total:
+            return f"<= {bound:g}s" if bound != float("inf") else "> the last bucket"
+    return "n/a"
 
 
 def print_stage_split(before: dict[tuple[str, str], float],
@@ -525,8 +540,9 @@ def print_stage_split(before: dict[tuple[str, str], float],
           "per batch):")
     for stage in sorted({stage for stage, _ in after}):
         landing = [f"landing {step}" for step in LANDING_STEPS]
+        ages = {k for st, k in after if st == stage and k.startswith("age ")}
         spent = {k: after.get((stage, k), 0.0) - before.get((stage, k), 0.0)
-                 for k in (*STAGE_STEPS, *landing, "events", "batches")}
+                 for k in (*STAGE_STEPS, *landing, "events", "batches", *ages)}
         loop = sum(spent[step] for step in STAGE_STEPS)
         if not spent["batches"] or not loop:
             continue
@@ -536,3 +552,8 @@ def print_stage_split(before: dict[tuple[str, str], float],
         print(f"    {stage:<10} {shares}; {spent['batches']:,.0f} batches, "
               f"{spent['events'] / spent['batches']:,.0f} messages each; landing beside "
               f"the loop (ms per batch): {beside}")
+        counted = spent.get("age le +Inf", 0.0)
+        if counted:
+            print(f"{'':15}inputs landed {spent['age sum'] / counted:.2f}s after the CRM change "
+                  f"they carry was published on average, p50 {_age_quantile(spent, 0.5)}, "
+                  f"p99 {_age_quantile(spent, 0.99)}")

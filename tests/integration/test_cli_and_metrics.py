@@ -124,12 +124,18 @@ def test_csv_exports_published_with_the_cli_arrive_and_the_metrics_count_them(
     assert w['coselling_stage_landing_seconds_total{stage="companies",step="outbox"}'] > 0
     assert w['coselling_stage_landing_seconds_total{stage="companies",step="sending"}'] > 0
     assert w['coselling_stage_seconds_total{stage="companies",step="waiting"}'] > 0
+    # The publish time of each input's CRM change came through the stages (its header).
+    for stage in ("accounts", "companies"):
+        assert w[f'coselling_stage_source_age_seconds_count{{stage="{stage}"}}'] >= 1, stage
+        assert w[f'coselling_stage_source_age_seconds_sum{{stage="{stage}"}}'] < 600, stage
     s = scrape(sink.metrics_port)
     assert s["coselling_sink_rows_written_total"] > 0
     assert s["coselling_sink_batch_rows_count"] > 0
     assert s["coselling_sink_flush_seconds_count"] > 0
     assert s["coselling_event_to_clickhouse_seconds_count"] >= 8  # every raw event at least
     assert s["coselling_ingest_to_clickhouse_seconds_count"] >= 8
+    # Result rows: from the publish of the change that made them (the overlaps, the intro).
+    assert s["coselling_result_to_clickhouse_seconds_count"] >= 5
 
     sink.stop()  # chDB opens in one process at a time
     writer = ClickHouseWriter(settings.clickhouse_dsn.get_secret_value())
