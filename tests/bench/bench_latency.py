@@ -329,9 +329,11 @@ def run_phase(bootstrap: str, topic: str, poller: Poller, phase: str, events: li
     print(f"  not visible {drain:.0f}s after the last publish: {missing:,}; resolution "
           f"+/- {statistics.mean(windows) / 2 * 1000:.0f} ms (half the mean read window, "
           f"max {max(windows) / 2 * 1000:.0f} ms)")
-    derived_windows = poller.derived_windows[derived_windows_before:] or [0.0]
-    print(f"  derived rows' resolution +/- {statistics.mean(derived_windows) / 2 * 1000:.0f} "
-          f"ms (max {max(derived_windows) / 2 * 1000:.0f} ms)")
+    derived_windows = poller.derived_windows[derived_windows_before:]
+    if derived_windows:
+        print(f"  derived rows' resolution +/- "
+              f"{statistics.mean(derived_windows) / 2 * 1000:.0f} ms "
+              f"(max {max(derived_windows) / 2 * 1000:.0f} ms)")
 
 
 def _stage_metrics(web_ports: list[int]) -> dict[tuple[str, str], float]:
