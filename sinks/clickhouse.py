@@ -239,9 +239,9 @@ class ClickHouseSink(BatchingSink):
     def take_written_times(self) -> list[tuple[int, int | None, int | None]]:
         """Event, ingest and source times (epoch ms) of the rows written since the last call.
 
-        For the latency metrics; the ingest time is None for result rows, the source time
-        (:mod:`schemas.source_time`, the message's header) for all but result rows and
-        for result messages without one.
+        For the latency metrics. The ingest time is None for result rows; the source time
+        (:mod:`schemas.source_time`, the message's header) is None for rows other than
+        result rows and for result messages without one.
         """
         times, self._written_times = self._written_times, []
         return times

@@ -73,6 +73,7 @@ import asyncio
 import json
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -318,8 +319,12 @@ def create_app(settings: Settings) -> faust.App:
         if fault is not None:
             await write_entries(table, entries[:max(1, len(entries) // 2)])
             faults.kill(fault, "mid-checkpoint")
+        started = time.monotonic()
         await retry_async(partial(write_entries, table, entries, yield_every=YIELD_EVERY),
                           what=f"{what}: writing a checkpoint")
+        log.info("%s: checkpoint of partitions %s: %d values in %.2f s",
+                 what.partition(":")[0], sorted(wanted), len(entries) - len(partitions),
+                 time.monotonic() - started)
         for key, _, _ in entries[:-len(partitions)]:
             del uncovered[key]
         for p in partitions:
