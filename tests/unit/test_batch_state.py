@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from streams.faust_state import BatchState, decode_value, encode_value, write_entries
+from streams.turns import Turns
 
 
 class ScriptedTable(dict):
@@ -66,16 +67,16 @@ def test_writes_stay_buffered_and_write_entries_waits_for_their_changelog():
         assert [(k, v) for k, v, _ in state.entries()] == [(f"k{i}", i) for i in range(5)]
         table.failing = True
         with pytest.raises(OSError):  # a failed changelog send fails the write
-            await write_entries(table, state.entries(), yield_every=2)
+            await write_entries(table, state.entries(), turns=Turns(0.0))
         table.failing = False
-        await write_entries(table, state.entries(), yield_every=2)
+        await write_entries(table, state.entries(), turns=Turns(0.0))
         assert table == {f"k{i}": i for i in range(5)}
         assert sorted(table.sent) == [f"k{i}" for i in range(5)]
 
     asyncio.run(run())
 
 
-def test_write_entries_lets_other_tasks_run_every_so_many_writes():
+def test_write_entries_lets_other_tasks_run_by_its_turns():
     async def run():
         table = ScriptedTable()
         e = event(0)
@@ -88,7 +89,7 @@ def test_write_entries_lets_other_tasks_run_every_so_many_writes():
 
         task = asyncio.create_task(other())
         await asyncio.sleep(0)
-        await write_entries(table, [(f"k{i}", i, e) for i in range(6)], yield_every=2)
+        await write_entries(table, [(f"k{i}", i, e) for i in range(6)], turns=Turns(0.0))
         task.cancel()
         assert 2 in seen and 4 in seen  # it ran between the writes, not only after them
 
