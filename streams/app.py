@@ -64,7 +64,7 @@ retried forever. A batch's sends go to the producer together and are waited for 
 table writes are waited for through their own changelog sends
 (:class:`~streams.faust_state.ChangelogTable`). The agents share the
 worker's event loop and take turns every
-:data:`~streams.turns.TURN_SECONDS` of work (see :mod:`streams.turns`).
+:data:`~streams.batch_loop.TURN_SECONDS` of work (see :mod:`streams.batch_loop`).
 """
 
 from __future__ import annotations
@@ -118,7 +118,6 @@ from .resolver_index import EventWrites, ResolverIndexStore, SplitState
 from .retry import retry_async
 from .routing import Destination, KeyPartitions
 from .settings import Settings
-from .turns import Turns
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +135,8 @@ COMMIT_INTERVAL_SECONDS = 0.5
 #: until it drained (Faust's default is 100, less than one batch's table writes: the
 #: stages then took turns). A batch waits for its own changelog sends anyway.
 PRODUCER_BUFFER_MESSAGES = 20 * BATCH_SIZE
+#: Table writes a checkpoint makes before it lets the other agents of the worker run.
+YIELD_EVERY = 50
 PRODUCER_LINGER_SECONDS = 0.005
 #: Most records one poll of the consumer returns. When a stream's buffer passes its
 #: high-pressure mark (Faust's ``stream_buffer_maxsize``, 4,096, divided by 1.25) Faust
@@ -244,7 +245,7 @@ def create_app(settings: Settings) -> faust.App:
         messages together.
         """
         send = app.producer.send
-        turns = Turns()  # thousands of sends: the other stages run meanwhile
+        turns = batch_loop.Turns()  # thousands of sends: the other stages run meanwhile
         futures = []
         for s in sends:
             futures.append(await send(s.topic, s.key, s.value, s.partition, None,
@@ -319,7 +320,7 @@ def create_app(settings: Settings) -> faust.App:
             await write_entries(table, entries[:max(1, len(entries) // 2)])
             faults.kill(fault, "mid-checkpoint")
         started = time.monotonic()
-        await retry_async(partial(write_entries, table, entries, turns=Turns()),
+        await retry_async(partial(write_entries, table, entries, yield_every=YIELD_EVERY),
                           what=f"{what}: writing a checkpoint")
         log.info("%s: checkpoint of partitions %s: %d values in %.2f s",
                  what.partition(":")[0], sorted(wanted), len(entries) - len(partitions),

@@ -25,7 +25,32 @@ from . import metrics, outbox
 from .faults import Faults
 from .faust_state import BatchState
 from .outbox import Send
-from .turns import Turns
+
+#: How long an agent works on a batch before it lets the other agents of the worker run
+#: (and table writes it makes before it does): they share one event loop, and a whole
+#: batch of one stage held the others for its duration. By time, not by count: each stage
+#: gets its share of the loop whatever its events cost.
+TURN_SECONDS = 0.01
+
+
+class Turns:
+    """Lets the other tasks of the event loop run after every :data:`TURN_SECONDS` of work.
+
+    For loops over a whole batch (deciding, emitting, handing messages to the producer):
+    without a turn, one of them held every other stage, the fetch loop and the producer's
+    acknowledgements for up to 0.8 s under a steady 1,000 events/s.
+    """
+
+    __slots__ = ("_since",)
+
+    def __init__(self) -> None:
+        self._since = time.monotonic()
+
+    async def take(self) -> None:
+        """Let the others run if this task worked :data:`TURN_SECONDS` since its last turn."""
+        if time.monotonic() - self._since >= TURN_SECONDS:
+            await asyncio.sleep(0)
+            self._since = time.monotonic()
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,7 +305,7 @@ async def _decide(stage: Stage, events: list[Any], state: BatchState | None,
                   io: BatchIO) -> tuple[list[Send], list[Any]]:
     """The batch's sends and, for each, the event it came from.
 
-    Lets the other agents of the event loop run every :data:`~streams.turns.TURN_SECONDS`.
+    Lets the other agents of the event loop run every :data:`TURN_SECONDS`.
     """
     sends: list[Send] = []
     senders: list[Any] = []

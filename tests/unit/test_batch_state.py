@@ -9,7 +9,6 @@ from types import SimpleNamespace
 import pytest
 
 from streams.faust_state import BatchState, decode_value, encode_value, write_entries
-from streams.turns import Turns
 
 
 class ScriptedTable(dict):
@@ -67,16 +66,16 @@ def test_writes_stay_buffered_and_write_entries_waits_for_their_changelog():
         assert [(k, v) for k, v, _ in state.entries()] == [(f"k{i}", i) for i in range(5)]
         table.failing = True
         with pytest.raises(OSError):  # a failed changelog send fails the write
-            await write_entries(table, state.entries(), turns=Turns(0.0))
+            await write_entries(table, state.entries(), yield_every=2)
         table.failing = False
-        await write_entries(table, state.entries(), turns=Turns(0.0))
+        await write_entries(table, state.entries(), yield_every=2)
         assert table == {f"k{i}": i for i in range(5)}
         assert sorted(table.sent) == [f"k{i}" for i in range(5)]
 
     asyncio.run(run())
 
 
-def test_write_entries_lets_other_tasks_run_by_its_turns():
+def test_write_entries_lets_other_tasks_run_every_so_many_writes():
     async def run():
         table = ScriptedTable()
         e = event(0)
@@ -89,7 +88,7 @@ def test_write_entries_lets_other_tasks_run_by_its_turns():
 
         task = asyncio.create_task(other())
         await asyncio.sleep(0)
-        await write_entries(table, [(f"k{i}", i, e) for i in range(6)], turns=Turns(0.0))
+        await write_entries(table, [(f"k{i}", i, e) for i in range(6)], yield_every=2)
         task.cancel()
         assert 2 in seen and 4 in seen  # it ran between the writes, not only after them
 
