@@ -26,6 +26,7 @@ Faust's serializer registry gives (checked on probes when the store is first use
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any, NamedTuple
@@ -278,13 +279,13 @@ class BatchState(MutableMapping[str, Any]):
 
 
 async def write_entries(table: Any, entries: list[tuple[str, Any, Any]], *,
-                        yield_every: int = 0) -> None:
+                        yield_every: int = 0) -> float:
     """Write each (key, value, event) to ``table`` in its event's context.
 
     A ``bytes`` value is one kept encoded (:func:`encode_value`), written as it is.
 
     Then wait until Kafka acknowledged their changelog messages (``table``: a
-    :class:`ChangelogTable`).
+    :class:`ChangelogTable`). Returns the seconds that wait took.
     """
     table.take_changelog_sends()  # an earlier, failed attempt's: not waited for
     for n, (key, value, event) in enumerate(entries, 1):
@@ -292,4 +293,6 @@ async def write_entries(table: Any, entries: list[tuple[str, Any, Any]], *,
         table.put(key, value)
         if yield_every and n % yield_every == 0:
             await asyncio.sleep(0)
+    written = time.monotonic()
     await asyncio.gather(*table.take_changelog_sends())
+    return time.monotonic() - written
