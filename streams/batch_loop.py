@@ -189,7 +189,7 @@ async def run_batches(stage: Stage, batches: AsyncIterable[list[Any]],
             state = BatchState(table, uncovered, staged) if table is not None else None
             if stage.prepare is not None:
                 await stage.prepare()
-            sends, senders = await _decide(stage, events, state, io)
+            sends, senders, sources = await _decide(stage, events, state, io)
             sealed = state.seal() if state is not None and state.pending else None
             clock.lap("applying")
             if landing is not None:
@@ -197,8 +197,8 @@ async def run_batches(stage: Stage, batches: AsyncIterable[list[Any]],
             consumer.hold(events)
             landing = _Landing()
             landing.task = asyncio.ensure_future(_land(
-                stage, events, state, sends, senders, kept, consumer, io, faults, audit,
-                landing, clock))
+                stage, events, state, sends, senders, sources, kept, consumer, io, faults,
+                audit, landing, clock))
             landing.task.add_done_callback(partial(_stop_on_failure, asyncio.current_task()))
             staged = sealed
         if landing is not None:
@@ -258,12 +258,13 @@ class _Kept:
 
 
 async def _land(stage: Stage, events: list[Any], state: BatchState | None,
-                sends: list[Send], senders: list[Any], kept: _Kept,
+                sends: list[Send], senders: list[Any], sources: list[int | None] | None,
+                kept: _Kept,
                 consumer: BatchConsumer, io: BatchIO, faults: Faults, audit: Any,
                 landing: _Landing, clock: metrics.StageClock) -> None:
     """Land one batch: its outboxes, then its messages and any checkpoint due.
 
-    Then its events count as processed.
+    Then its events count as processed, and their ``sources`` (source times) are counted.
     """
     table, uncovered, seqs = stage.table, kept.uncovered, kept.seqs
     started = time.monotonic()
@@ -295,47 +296,49 @@ async def _land(stage: Stage, events: list[Any], state: BatchState | None,
         await io.deliver(sends, stage.what)
     clock.landed("sending", time.monotonic() - started)
     consumer.mark_processed(events)
-    if stage.source_time is not None:
-        clock.sourced(map(stage.source_time, events))
+    if sources is not None:
+        clock.sourced(sources)
     if audit is not None:
         audit.processed(events)
 
 
 async def _decide(stage: Stage, events: list[Any], state: BatchState | None,
-                  io: BatchIO) -> tuple[list[Send], list[Any]]:
-    """The batch's sends and, for each, the event it came from.
+                  io: BatchIO) -> tuple[list[Send], list[Any], list[int | None] | None]:
+    """The batch's sends, for each the event it came from, and each event's source time.
 
+    The source times (None without ``stage.source_time``) are worked out once per event:
+    the messages an event makes carry its own, and the landing counts them all.
     Lets the other agents of the event loop run every :data:`TURN_SECONDS`.
     """
     sends: list[Send] = []
     senders: list[Any] = []
-    decided: list[tuple[Any, Any]] = []
+    decided: list[tuple[Any, int | None, Any]] = []  # (event, its source time, decision)
+    source = stage.source_time
+    sources = None if source is None else [source(e) for e in events]
     turns = Turns()
-    for e in events:
+    for e, source_ms in zip(events, sources if sources is not None else [None] * len(events),
+                            strict=True):
         await turns.take()  # the other stages share this event loop
         if state is not None:
             state.use_event(e)
         try:
-            decided.append((e, stage.decide(e, state)))
+            decided.append((e, source_ms, stage.decide(e, state)))
         except stage.bad as exc:
             sends.append(io.dead(e, exc))
             senders.append(e)
     if stage.coalesce is not None:
-        decided = list(zip([e for e, _ in decided],
-                           stage.coalesce([d for _, d in decided]), strict=True))
-    source = stage.source_time
-    for e, decision in decided:
+        decided = [(e, source_ms, d) for (e, source_ms, _), d in zip(
+            decided, stage.coalesce([d for _, _, d in decided]), strict=True)]
+    for e, source_ms, decision in decided:
         await turns.take()
         made = list(stage.emit(e, decision))
-        if source is not None and made:
-            made = _stamped(made, source(e))
+        if source_ms is not None and made:
+            made = _stamped(made, source_ms)
         sends.extend(made)
         senders.extend([e] * len(made))
-    return sends, senders
+    return sends, senders, sources
 
 
-def _stamped(sends: list[Send], source_ms: int | None) -> list[Send]:
+def _stamped(sends: list[Send], source_ms: int) -> list[Send]:
     """``sends`` carrying the source time of the event that made them."""
-    if source_ms is None:
-        return sends
     return [Send(s.topic, s.key, s.value, s.partition, s.headers, source_ms) for s in sends]
