@@ -81,6 +81,10 @@ DERIVED = {
 }
 
 
+#: Each derived table's row-naming columns, as a tuple.
+DERIVED_KEYS = {table: tuple(key.split(", ")) for table, key in DERIVED.items()}
+
+
 def produce(bootstrap: str, topic: str, phase: str, events: list, rate: float, out) -> None:
     """Publish ``events`` at ``rate`` per second, each stamped at its send (child process).
 
@@ -253,9 +257,9 @@ class SourceTimes:
                         continue
                     for data in self.read(m):
                         for table, _ in table_rows(data):
-                            if table.name in DERIVED:
+                            key = DERIVED_KEYS.get(table.name)
+                            if key is not None:
                                 row = data["row"]
-                                key = DERIVED[table.name].split(", ")
                                 self.times[(table.name, *(row[c] for c in key),
                                             data["version"])] = source
 
