@@ -80,6 +80,7 @@ from functools import partial
 from typing import Any
 
 import faust
+import orjson
 
 from schemas import source_time
 from schemas.codec import Decoded
@@ -102,7 +103,13 @@ from .deadletter import dead_letter_headers
 from .event_batches import take_batches
 from .exceptions import InternalMessageError
 from .faults import Faults
-from .faust_state import BatchState, ChangelogTable, set_current_event, write_entries
+from .faust_state import (
+    BatchState,
+    ChangelogTable,
+    encode_value,
+    set_current_event,
+    write_entries,
+)
 from .ingest import (
     HEADER_FORWARDED_FROM,
     ApplyHere,
@@ -113,7 +120,9 @@ from .ingest import (
     place,
     triage,
 )
+from .monitor import WorkerMonitor
 from .outbox import Send
+from .partitioner import Partitioner
 from .resolver_index import EventWrites, ResolverIndexStore, SplitState
 from .retry import retry_async
 from .routing import Destination, KeyPartitions
@@ -191,12 +200,16 @@ def create_app(settings: Settings) -> faust.App:
         producer_linger=PRODUCER_LINGER_SECONDS,
         broker_max_poll_records=MAX_POLL_RECORDS,
         producer_max_batch_size=PRODUCER_BATCH_BYTES,
+        # Kafka's partitions of keys, computed in fewer steps (see streams.partitioner).
+        producer_partitioner=Partitioner(),
         Table=ChangelogTable,
     )
     audit = None
     if settings.commit_audit_file:  # tests and diagnostics only: see streams.commit_audit
         audit = commit_audit.CommitAuditLog(settings.commit_audit_file)
         app.monitor = commit_audit.AuditingMonitor(audit)
+    else:
+        app.monitor = WorkerMonitor()
     codec = settings.codec()
     validator = settings.event_validator
     internal = internal_codec(settings.internal_format)  # see schemas.internal
@@ -289,15 +302,21 @@ def create_app(settings: Settings) -> faust.App:
         Returns those partitions; ``seqs`` (partition -> last batch) counts the batch.
         """
         batch = outbox.new_batch_id()
-        writes = state.by_partition()
-        events = {e.message.partition: e for _, _, e in state.entries()}
+        # The values go into the outboxes as the JSON they were sealed as: not encoded
+        # a second time when the outbox chunk is.
+        sealed = state.seal()
+        writes: dict[int, dict[str, Any]] = {}
+        events = {}
+        for key, (raw, e) in sealed.items():
+            writes.setdefault(e.message.partition, {})[key] = orjson.Fragment(raw)
+            events[e.message.partition] = e
         boxes = {p: outbox.Outbox(batch, seqs[p] + 1, w) for p, w in writes.items()}
         for send, e in zip(sends, senders, strict=True):
             box = boxes.get(e.message.partition)
             if box is not None and send.topic != dead_letter_topic:
                 box.sends.append(send)
-        sizes = {key: len(raw) for key, (raw, _) in state.seal().items()}
-        entries = [(outbox.outbox_key(p, box.seq, i), chunk, events[p])
+        sizes = {key: len(raw) for key, (raw, _) in sealed.items()}
+        entries = [(outbox.outbox_key(p, box.seq, i), encode_value(chunk), events[p])
                    for p, box in boxes.items()
                    for i, chunk in enumerate(outbox.pack(box, sizes=sizes))]
         await retry_async(partial(write_entries, state.table, entries),

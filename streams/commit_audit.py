@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from faust.sensors.monitor import Monitor
 from faust.types import TP
 
 from .exceptions import CommitAuditError
+from .monitor import WorkerMonitor
 
 PROCESSED = "processed"
 COMMITTED = "committed"
@@ -64,8 +64,8 @@ class CommitAuditLog:
         os.close(self._fd)
 
 
-class AuditingMonitor(Monitor):
-    """Faust's monitor, also writing every commit to a :class:`CommitAuditLog`.
+class AuditingMonitor(WorkerMonitor):
+    """The worker's monitor, also writing every commit to a :class:`CommitAuditLog`.
 
     Faust's consumer reports commits to the app's monitor only (not to other sensors),
     so the audit replaces the app's monitor: ``app.monitor = AuditingMonitor(log)``.

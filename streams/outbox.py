@@ -132,6 +132,8 @@ def pack(outbox: Outbox, *, chunk_bytes: int = CHUNK_BYTES,
 
     Each is a JSON-able dict: ``batch``, ``seq``, ``chunk``, ``of`` (the number of
     chunks), ``writes`` (key -> value) and ``sends``. One value or message is never split.
+    A value may be an ``orjson.Fragment`` (its JSON, encoded before): orjson writes it
+    as it is, so the chunk must be encoded with orjson.
     ``sizes`` (key -> bytes of its value encoded), where known, spares encoding a value
     to size it.
     """
