@@ -18,7 +18,9 @@ instead, so nothing is dropped or changed on the way. Workers of an earlier vers
 JSON only: an upgrade while they run writes JSON first (``write="json"``, the setting
 ``COSELLING_INTERNAL_FORMAT=json``) and Avro once none of them is left.
 
-Schemas are parsed once (:func:`internal_codec`).
+Schemas are parsed once (:func:`internal_codec`) and compiled into writers
+(:mod:`schemas.avro_writer`: the same bytes as fastavro's, several times faster);
+fastavro reads them.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
+from .avro_writer import UnsupportedSchema, Writer, compile_writer
 from .exceptions import InternalMessageFormatError, UnknownEventTypeError
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,8 @@ class InternalSchema:
     full_name: str
     parsed: Any = field(repr=False)
     prefix: bytes = field(repr=False, default=b"")
+    #: The compiled writer of the body (:mod:`schemas.avro_writer`); None: fastavro's.
+    writer: Writer | None = field(repr=False, default=None)
 
 
 class InternalCodec:
@@ -86,11 +91,16 @@ class InternalCodec:
             schema_id = int(source["coselling.id"])
             if not 0 < schema_id < 256 or schema_id in self.by_id:
                 raise ValueError(f"{path.name}: schema id {schema_id} is not a free byte")
+            parsed = parse_schema(source)
+            try:
+                writer = compile_writer(parsed, ignore=("kind",))
+            except UnsupportedSchema as exc:
+                log.info("%s is written with fastavro: %s", path.name, exc)
+                writer = None
             version = InternalSchema(
                 kind=source["coselling.kind"], version=int(source["coselling.version"]),
                 schema_id=schema_id, full_name=f"{source['namespace']}.{source['name']}",
-                parsed=parse_schema(source),
-                prefix=_MARKER_BYTE + bytes([schema_id]))
+                parsed=parsed, prefix=_MARKER_BYTE + bytes([schema_id]), writer=writer)
             self.by_id[schema_id] = version
             latest = self.current.get(version.kind)
             if latest is None or latest.version < version.version:
@@ -111,13 +121,18 @@ class InternalCodec:
             raise UnknownEventTypeError(f"no internal schema for kind {kind!r}")
         if self.write_json:
             return json.dumps(data).encode()
-        body = data
-        if "kind" in data:
-            body = {k: v for k, v in data.items() if k != "kind"}
-        out = io.BytesIO()
-        out.write(schema.prefix)
         try:
-            schemaless_writer(out, schema.parsed, body, strict=True)
+            if schema.writer is not None:  # the compiled writer: it leaves out ``kind``
+                out = bytearray(schema.prefix)
+                schema.writer(data, out)
+                return bytes(out)
+            body = data
+            if "kind" in data:
+                body = {k: v for k, v in data.items() if k != "kind"}
+            stream = io.BytesIO()
+            stream.write(schema.prefix)
+            schemaless_writer(stream, schema.parsed, body, strict=True)
+            return stream.getvalue()
         except _UNFIT as exc:
             self.json_fallbacks += 1
             # Read fine, but the schema lags what the core makes: say so, once per kind.
@@ -127,7 +142,6 @@ class InternalCodec:
                             "hold it: %s); further ones are not logged", kind,
                             schema.full_name, schema.version, exc)
             return json.dumps(data).encode()
-        return out.getvalue()
 
     def decode(self, value: bytes) -> dict[str, Any]:
         """The data of an internal message in either format (see module doc).
