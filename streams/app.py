@@ -123,6 +123,7 @@ from .ingest import (
 from .monitor import WorkerMonitor
 from .outbox import Send
 from .partitioner import Partitioner
+from .raw_schema import RawSchema
 from .resolver_index import EventWrites, ResolverIndexStore, SplitState
 from .retry import retry_async
 from .routing import Destination, KeyPartitions
@@ -215,14 +216,12 @@ def create_app(settings: Settings) -> faust.App:
     internal = internal_codec(settings.internal_format)  # see schemas.internal
 
     def topic(name: str) -> faust.TopicT:
-        return app.topic(name, key_type=bytes, value_type=bytes,
-                         partitions=settings.topic_partitions)
+        return app.topic(name, schema=RawSchema(), partitions=settings.topic_partitions)
 
     control = topic(settings.topic_control)
     by_account = topic(settings.topic_by_account)
     by_company = topic(settings.topic_by_company)
-    matching = app.topic(settings.topic_matching, key_type=bytes, value_type=bytes,
-                         partitions=1)
+    matching = app.topic(settings.topic_matching, schema=RawSchema(), partitions=1)
     sink_rows = topic(settings.topic_sink)
     dead_letter = topic(settings.topic_dead_letter)
     outbound = {"overlap": topic(settings.topic_overlaps),
@@ -528,8 +527,8 @@ def create_app(settings: Settings) -> faust.App:
                     "value": codec.encode(event_type, record)}))
         return sends
 
-    @app.agent(app.topic(settings.topic_inbound, settings.topic_by_account, key_type=bytes,
-                         value_type=bytes, partitions=settings.topic_partitions),
+    @app.agent(app.topic(settings.topic_inbound, settings.topic_by_account,
+                         schema=RawSchema(), partitions=settings.topic_partitions),
                concurrency=1, name="accounts")
     async def accounts(stream: faust.StreamT) -> None:
         await run_batches(stream, accounts_decide, accounts_emit,

@@ -39,7 +39,10 @@ publish (counted as infinitely late), the achieved publish rate, and the split o
 p50/p99 into publish to worker ingest (``crm_events.ingest_time``, stamped by the worker)
 and ingest to visible. It also prints where each worker stage's loop time went during
 the phase (its ``coselling_stage_*`` metrics: waiting for a batch, applying it, waiting
-for Kafka to acknowledge its outbox and its messages), with batches and their size.
+for Kafka to acknowledge its outbox and its messages), with batches and their size, and
+how much of a core each process used while the phase was published (the workers, the
+broker, this process, which runs the sink and the poller, and the publisher): on a small
+machine the processes share its cores, and a worker short of CPU falls behind.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ import argparse
 import asyncio
 import datetime as dt
 import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
@@ -266,13 +270,15 @@ class SourceTimes:
 
 def run_phase(bootstrap: str, topic: str, poller: Poller, phase: str, events: list,
               rate: float, drain: float, idle, web_ports: list[int],
-              sources: SourceTimes | None = None) -> None:
+              sources: SourceTimes | None = None,
+              processes: dict[str, int] | None = None) -> None:
     """Publish ``events`` at ``rate``, wait until they are visible, print the figures.
 
     ``idle()``: every consumer group has committed everything (the derived rows are
     written); the poller keeps reading until then, or until ``drain`` seconds passed.
     ``web_ports``: the workers', whose stage metrics tell where their stages' time went
     (none: not printed, as in the warm-up, which may start before the workers serve them).
+    ``processes``: name -> pid of the processes whose CPU use while publishing is printed.
     """
     stages_before = _stage_metrics(web_ports)
     ctx = multiprocessing.get_context("spawn")
@@ -284,8 +290,18 @@ def run_phase(bootstrap: str, topic: str, poller: Poller, phase: str, events: li
     child = ctx.Process(target=produce, args=(bootstrap, topic, phase, events, rate, out),
                         daemon=True)
     child.start()
+    watched = dict(processes or {})
+    if processes:
+        watched["this process (sink, poller)"] = os.getpid()
+        watched["publisher"] = child.pid
+    cpu_before = {name: rig.cpu_seconds(pid) for name, pid in watched.items()}
+    started = time.monotonic()
+    cpu_after: dict[str, float | None] = {}
     while child.is_alive():
         poller.poll()
+        if processes:  # the publisher's last figure before it exits
+            cpu_after = {name: rig.cpu_seconds(pid) for name, pid in watched.items()}
+            published = time.monotonic() - started
         time.sleep(POLL_SECONDS)
     sent, first, last, behind = out.get(timeout=10)
     child.join()
@@ -330,6 +346,12 @@ def run_phase(bootstrap: str, topic: str, poller: Poller, phase: str, events: li
               f"{rows / count:.0f} messages each on average")
     if web_ports:
         rig.print_stage_split(stages_before, _stage_metrics(web_ports))
+    if cpu_after:
+        shares = [f"{name} {(cpu_after[name] - cpu_before[name]) / published:.2f}"
+                  for name in watched
+                  if cpu_after.get(name) is not None and cpu_before[name] is not None]
+        print(f"  CPU while publishing, in cores ({os.cpu_count()} on this machine): "
+              + ", ".join(shares))
     print(f"  not visible {drain:.0f}s after the last publish: {missing:,}; resolution "
           f"+/- {statistics.mean(windows) / 2 * 1000:.0f} ms (half the mean read window, "
           f"max {max(windows) / 2 * 1000:.0f} ms)")
@@ -429,10 +451,14 @@ def main() -> None:
                                           alive=alive)
                     except TimeoutError as exc:
                         print(f"(the next rate starts on a busy pipeline: {exc})")
+                    processes = {f"worker {i}": w.process.pid
+                                 for i, w in enumerate(workers, 1)}
+                    if broker.process is not None:
+                        processes["broker"] = broker.process.pid
                     run_phase(bootstrap, settings.topic_inbound, poller, f"r{rate:g}",
                               events[at:at + n], rate, args.drain, idle,
                               [w.web_port for w in workers],
-                              sources)
+                              sources, processes)
                     at += n
         finally:
             sampler.stop()
