@@ -2,13 +2,14 @@
 
 The Kafka client's murmur2 (``aiokafka.partitioner``) is a line-for-line port of the Java
 one: it assembles each 4-byte word from single bytes and masks after every operation.
-A worker runs it for every keyed message it sends without a partition (result rows,
-outbound events, changelog writes) and for every key it places on a partition itself: 2.2%
-of the worker's time at 1,000 events/s. :func:`murmur2` unpacks all words at once and
-masks only where a value can pass 32 bits; :class:`Partitioner` is the producer's
-partitioner built on it (the app's ``producer_partitioner``; the consumer's
-``key_partition`` uses it too). Both give what the client's give, for every key: the
-partition of a key must never depend on which code computed it.
+A worker runs it for every keyed message it sends without a partition (internal
+messages, result rows, outbound events; a table's changelog writes name theirs) and for
+every key it places on a partition itself: 2.2% of the worker's time at 1,000 events/s.
+:func:`murmur2` unpacks all words at once and masks only where a value can pass 32
+bits; :class:`Partitioner` is the producer's partitioner built on it (the app's
+``producer_partitioner``; the consumer's ``key_partition`` uses it too). Both give what
+the client's give, for every key: the partition of a key must never depend on which code
+computed it.
 """
 
 from __future__ import annotations
