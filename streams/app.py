@@ -303,18 +303,18 @@ def create_app(settings: Settings) -> faust.App:
         batch = outbox.new_batch_id()
         # The values go into the outboxes as the JSON they were sealed as: not encoded
         # a second time when the outbox chunk is.
-        sealed = state.seal()
         writes: dict[int, dict[str, Any]] = {}
         events = {}
-        for key, (raw, e) in sealed.items():
+        sizes = {}
+        for key, (raw, e) in state.seal().items():
             writes.setdefault(e.message.partition, {})[key] = orjson.Fragment(raw)
             events[e.message.partition] = e
+            sizes[key] = len(raw)
         boxes = {p: outbox.Outbox(batch, seqs[p] + 1, w) for p, w in writes.items()}
         for send, e in zip(sends, senders, strict=True):
             box = boxes.get(e.message.partition)
             if box is not None and send.topic != dead_letter_topic:
                 box.sends.append(send)
-        sizes = {key: len(raw) for key, (raw, _) in sealed.items()}
         entries = [(outbox.outbox_key(p, box.seq, i), encode_value(chunk), events[p])
                    for p, box in boxes.items()
                    for i, chunk in enumerate(outbox.pack(box, sizes=sizes))]
