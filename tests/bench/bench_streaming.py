@@ -11,7 +11,10 @@ Run by hand (not collected by pytest); starts its own Kafka broker from the Apac
    (f) a bare Faust agent does the same (batches from ``stream.take``, nothing else), once:
    the ceiling of any path whose stages are Faust agents; (f2) the same agent taking its
    batches from its channel queue on the worker's consumer, as the worker's agents read
-   (streams/event_batches.py, streams/offset_guard.py).
+   (streams/event_batches.py, streams/offset_guard.py). (f3), after (c): the messages the
+   worker reads through Faust per inbound event (the inbound event and the messages on
+   the control, by-account, by-company and matching topics, from (d)), and the rate at
+   which it would take the events if it only read those messages at (f2)'s rate.
 3. (c) The whole path: one ``coselling worker`` and one ``coselling sink`` (chDB), both on
    default settings, timed from the worker's start until every consumer group has
    committed everything; then ``crm_events`` is checked to hold every event.
@@ -140,6 +143,16 @@ def main() -> None:
           f"take them): {bare_channel:>10,.0f} events/s")
     print(f"    ratio (f2)/(a) Faust agent / aiokafka:     {bare_channel / aio_running:>10.4f}")
     print(f"    ratio (c)/(f2) whole path / Faust agent:   {below}{full / bare_channel:>10.4f}")
+    # Every message on a topic the worker's agents read goes through Faust once.
+    read = n + sum(writes.get(topic, 0) for topic in (
+        settings.topic_control, settings.topic_by_account, settings.topic_by_company,
+        settings.topic_matching))
+    reading = bare_channel * n / read
+    print(f"(f3) messages the worker reads through Faust per inbound event: {read / n:.2f} "
+          "(inbound, control, by-account, by-company, matching); read at (f2)'s rate and "
+          f"nothing else done, {reading:,.0f} events/s")
+    print(f"    ratio (f3)/(a) reading alone / aiokafka:  {reading / aio_running:>10.4f}  "
+          "(what (c)/(a) could reach with no work besides reading)")
     total = rig.print_writes(writes, n, prefix)
     rig.print_changelog(accounts_changelog, changelog, n, prefix)
     print(f"      owed by the next checkpoints: {sum(owed.values()) / n:.2f} ("
