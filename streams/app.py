@@ -215,13 +215,13 @@ def create_app(settings: Settings) -> faust.App:
     validator = settings.event_validator
     internal = internal_codec(settings.internal_format)  # see schemas.internal
 
-    def topic(name: str) -> faust.TopicT:
-        return app.topic(name, schema=RawSchema(), partitions=settings.topic_partitions)
+    def topic(*names: str, partitions: int = settings.topic_partitions) -> faust.TopicT:
+        return app.topic(*names, schema=RawSchema(), partitions=partitions)
 
     control = topic(settings.topic_control)
     by_account = topic(settings.topic_by_account)
     by_company = topic(settings.topic_by_company)
-    matching = app.topic(settings.topic_matching, schema=RawSchema(), partitions=1)
+    matching = topic(settings.topic_matching, partitions=1)
     sink_rows = topic(settings.topic_sink)
     dead_letter = topic(settings.topic_dead_letter)
     outbound = {"overlap": topic(settings.topic_overlaps),
@@ -527,8 +527,7 @@ def create_app(settings: Settings) -> faust.App:
                     "value": codec.encode(event_type, record)}))
         return sends
 
-    @app.agent(app.topic(settings.topic_inbound, settings.topic_by_account,
-                         schema=RawSchema(), partitions=settings.topic_partitions),
+    @app.agent(topic(settings.topic_inbound, settings.topic_by_account),
                concurrency=1, name="accounts")
     async def accounts(stream: faust.StreamT) -> None:
         await run_batches(stream, accounts_decide, accounts_emit,
