@@ -143,10 +143,9 @@ def main() -> None:
           f"take them): {bare_channel:>10,.0f} events/s")
     print(f"    ratio (f2)/(a) Faust agent / aiokafka:     {bare_channel / aio_running:>10.4f}")
     print(f"    ratio (c)/(f2) whole path / Faust agent:   {below}{full / bare_channel:>10.4f}")
-    # Every message on a topic the worker's agents read goes through Faust once.
-    read = n + sum(writes.get(topic, 0) for topic in (
-        settings.topic_control, settings.topic_by_account, settings.topic_by_company,
-        settings.topic_matching))
+    # Every message on a topic the workers read goes through Faust once (``writes`` leaves
+    # out the inbound topic: its messages are the ``n`` events).
+    read = n + sum(writes.get(topic, 0) for topic in consumer_groups(settings)[settings.app_id])
     reading = bare_channel * n / read
     print(f"(f3) messages the worker reads through Faust per inbound event: {read / n:.2f} "
           "(inbound, control, by-account, by-company, matching); read at (f2)'s rate and "
